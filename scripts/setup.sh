@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package racc needs. Idempotent: safe to run again.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain: Debian's static MLIR is built with clang, so the project is too
+  clang-16 lld-16 llvm-16-dev llvm-16-tools libmlir-16-dev mlir-16-tools
+  libclang-rt-16-dev libfuzzer-16-dev
+  cmake ninja-build git python3
+  # libraries
+  libfmt-dev libcxxopts-dev catch2 nlohmann-json3-dev libopenblas-dev
+  # zlib/zstd/tinfo/xml2: libraries Debian's static LLVM links against
+  zlib1g-dev libzstd-dev libtinfo-dev libxml2-dev libedit-dev libcurl4-openssl-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
