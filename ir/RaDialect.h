@@ -1,0 +1,25 @@
+//===- RaDialect.h - the ra dialect and its ops -------------------*- C++ -*-===//
+//
+// Include this to use the ra dialect: the dialect class, the ops, and the
+// cost interface every compute op implements.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_IR_RADIALECT_H
+#define RA_IR_RADIALECT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "ir/RaDialect.h.inc"
+
+#include "ir/RaCostInterface.h.inc"
+
+#define GET_OP_CLASSES
+#include "ir/RaOps.h.inc"
+
+#endif // RA_IR_RADIALECT_H

@@ -1,0 +1,449 @@
+//===- RaOps.cpp - shape rules, verifiers and canonicalizations of ra ops ---===//
+//
+// Every shape rule here reports its failure in words a model author
+// understands ("matmul: inner dimensions differ ..."), because the `.graph`
+// front end surfaces these messages at the user's source line.
+//
+// `inferReturnTypes` runs on unverified input (the parser calls it before the
+// verifier), so it reads attributes defensively rather than through adaptors.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/RaDialect.h"
+#include "ir/Shapes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <cmath>
+#include <numeric>
+
+using namespace mlir;
+using namespace ra;
+
+namespace {
+
+LogicalResult fail(std::optional<Location> loc, const Twine &message) {
+  if (loc)
+    emitError(*loc) << message;
+  return failure();
+}
+
+RankedTensorType tensorOf(Value v) { return v.getType().dyn_cast<RankedTensorType>(); }
+
+std::optional<int64_t> intAttr(DictionaryAttr attrs, StringRef name) {
+  if (!attrs)
+    return std::nullopt;
+  if (auto a = attrs.get(name).dyn_cast_or_null<IntegerAttr>())
+    return a.getValue().getSExtValue();
+  return std::nullopt;
+}
+
+bool unitAttr(DictionaryAttr attrs, StringRef name) {
+  return attrs && attrs.get(name) && attrs.get(name).isa<UnitAttr>();
+}
+
+/// Checks `axis` against `rank` with a message naming the op.
+LogicalResult checkAxis(std::optional<Location> loc, StringRef op, int64_t axis, int64_t rank) {
+  if (axis < 0 || axis >= rank)
+    return fail(loc, op + ": axis " + Twine(axis) + " is out of range for a tensor of rank " +
+                         Twine(rank));
+  return success();
+}
+
+int64_t numElements(Value v) { return v.getType().cast<ShapedType>().getNumElements(); }
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  auto type = getType().dyn_cast<RankedTensorType>();
+  if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
+    return emitOpError("parameter '") << getSymName() << "' must be a static f32 tensor";
+  StringRef init = getInit();
+  double v = getInitValue().convertToDouble();
+  if (init == "normal") {
+    if (!(v > 0) || !std::isfinite(v))
+      return emitOpError("parameter '")
+             << getSymName() << "': normal(std) needs a finite std > 0, got " << v;
+  } else if (init == "const") {
+    if (!std::isfinite(v))
+      return emitOpError("parameter '") << getSymName() << "': const(v) needs a finite value";
+  } else if (init != "zeros" && init != "ones") {
+    return emitOpError("parameter '") << getSymName() << "': unknown initializer '" << init
+                                      << "' (expected normal, zeros, ones or const)";
+  }
+  return success();
+}
+
+LogicalResult GetParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  auto param = symbols.lookupNearestSymbolFrom<ParamOp>(*this, getNameAttr());
+  if (!param)
+    return emitOpError("no parameter named '") << getName() << "'";
+  if (param.getType() != getType())
+    return emitOpError("type ") << getType() << " differs from parameter '" << getName()
+                                << "' of type " << param.getType();
+  return success();
+}
+
+LogicalResult IotaOp::verify() {
+  return checkAxis(getLoc(), "iota", (int64_t)getAxis(), getType().getRank());
+}
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                         ValueRange operands, DictionaryAttr attrs, RegionRange,
+                                         SmallVectorImpl<Type> &results) {
+  auto lhs = tensorOf(operands[0]), rhs = tensorOf(operands[1]);
+  if (!lhs || !rhs)
+    return fail(loc, "matmul: operands must be ranked tensors");
+  if (lhs.getRank() < 2 || rhs.getRank() < 2)
+    return fail(loc, "matmul: operands need rank >= 2, got " + formatShape(lhs.getShape()) +
+                         " and " + formatShape(rhs.getShape()));
+  bool ta = unitAttr(attrs, "transpose_lhs"), tb = unitAttr(attrs, "transpose_rhs");
+  auto ls = lhs.getShape(), rs = rhs.getShape();
+  int64_t m = ls[ls.size() - (ta ? 1 : 2)], k1 = ls[ls.size() - (ta ? 2 : 1)];
+  int64_t k2 = rs[rs.size() - (tb ? 1 : 2)], n = rs[rs.size() - (tb ? 2 : 1)];
+  if (k1 != k2)
+    return fail(loc, "matmul: inner dimensions differ: lhs " + formatShape(ls) + " has K = " +
+                         Twine(k1) + " but rhs " + formatShape(rs) + " has K = " + Twine(k2));
+  auto batch = broadcastShapes(ls.drop_back(2), rs.drop_back(2));
+  if (!batch)
+    return fail(loc, "matmul: batch dimensions " + formatShape(ls.drop_back(2)) + " and " +
+                         formatShape(rs.drop_back(2)) + " do not broadcast");
+  batch->push_back(m);
+  batch->push_back(n);
+  results.push_back(RankedTensorType::get(*batch, lhs.getElementType()));
+  return success();
+}
+
+int64_t MatmulOp::getFlops() {
+  auto ls = getLhs().getType().cast<ShapedType>().getShape();
+  int64_t k = ls[ls.size() - (getTransposeLhs() ? 2 : 1)];
+  return 2 * k * numElements(getResult());
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+static LogicalResult inferReduce(StringRef name, std::optional<Location> loc, ValueRange operands,
+                                 DictionaryAttr attrs, SmallVectorImpl<Type> &results) {
+  auto in = tensorOf(operands[0]);
+  auto axis = intAttr(attrs, "axis");
+  if (!in || !axis)
+    return fail(loc, name + ": needs a ranked tensor and an integer 'axis'");
+  if (failed(checkAxis(loc, name, *axis, in.getRank())))
+    return failure();
+  SmallVector<int64_t> shape(in.getShape());
+  if (unitAttr(attrs, "keepdim"))
+    shape[*axis] = 1;
+  else
+    shape.erase(shape.begin() + *axis);
+  results.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+#define RA_REDUCE_INFER(OP, NAME)                                                                  \
+  LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location> loc,                   \
+                                     ValueRange operands, DictionaryAttr attrs, RegionRange,       \
+                                     SmallVectorImpl<Type> &results) {                             \
+    return inferReduce(NAME, loc, operands, attrs, results);                                       \
+  }
+RA_REDUCE_INFER(ReduceSumOp, "reduce_sum")
+RA_REDUCE_INFER(ReduceMeanOp, "reduce_mean")
+RA_REDUCE_INFER(ReduceMaxOp, "reduce_max")
+#undef RA_REDUCE_INFER
+
+LogicalResult CausalMeanOp::verify() {
+  return checkAxis(getLoc(), "causal_mean", (int64_t)getAxis(), getType().getRank());
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization, softmax, lookup, loss
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr, RegionRange,
+                                            SmallVectorImpl<Type> &results) {
+  auto in = tensorOf(operands[0]), w = tensorOf(operands[1]), b = tensorOf(operands[2]);
+  if (!in || !w || !b || in.getRank() < 1)
+    return fail(loc, "layernorm: needs a tensor of rank >= 1, a weight and a bias");
+  SmallVector<int64_t> feature{in.getShape().back()};
+  if (w.getShape() != ArrayRef<int64_t>(feature) || b.getShape() != ArrayRef<int64_t>(feature))
+    return fail(loc, "layernorm: weight " + formatShape(w.getShape()) + " and bias " +
+                         formatShape(b.getShape()) + " must both be " + formatShape(feature) +
+                         ", the last dimension of the input " + formatShape(in.getShape()));
+  results.push_back(in);
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  if (getType().getRank() < 1)
+    return emitOpError("softmax needs a tensor of rank >= 1");
+  return success();
+}
+
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr, RegionRange,
+                                            SmallVectorImpl<Type> &results) {
+  auto table = tensorOf(operands[0]), ids = tensorOf(operands[1]);
+  if (!table || !ids)
+    return fail(loc, "embedding: operands must be ranked tensors");
+  if (table.getRank() != 2)
+    return fail(loc, "embedding: the table must be [V, D], got " + formatShape(table.getShape()));
+  SmallVector<int64_t> shape(ids.getShape());
+  shape.push_back(table.getShape()[1]);
+  results.push_back(RankedTensorType::get(shape, table.getElementType()));
+  return success();
+}
+
+LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                               ValueRange operands, DictionaryAttr, RegionRange,
+                                               SmallVectorImpl<Type> &results) {
+  auto logits = tensorOf(operands[0]), targets = tensorOf(operands[1]);
+  if (!logits || !targets || logits.getRank() < 1)
+    return fail(loc, "cross_entropy: needs logits of rank >= 1 and integer targets");
+  if (logits.getShape().drop_back() != targets.getShape())
+    return fail(loc, "cross_entropy: targets " + formatShape(targets.getShape()) +
+                         " must have the shape of the logits without the vocabulary axis, " +
+                         formatShape(logits.getShape().drop_back()));
+  results.push_back(RankedTensorType::get({}, logits.getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr, RegionRange,
+                                            SmallVectorImpl<Type> &results) {
+  auto q = tensorOf(operands[0]), k = tensorOf(operands[1]), v = tensorOf(operands[2]);
+  if (!q || !k || !v)
+    return fail(loc, "attention: q, k and v must be ranked tensors");
+  if (q.getRank() != 4)
+    return fail(loc, "attention: q must be [B, H, T, E], got " + formatShape(q.getShape()));
+  auto qs = q.getShape();
+  int64_t b = qs[0], h = qs[1], e = qs[3];
+  // k and v are [B, H, T, .] per head, or [B, T, .] shared by every head.
+  auto check = [&](RankedTensorType t, StringRef name, int64_t &tk,
+                   int64_t &last) -> LogicalResult {
+    auto s = t.getShape();
+    if (t.getRank() != 3 && t.getRank() != 4)
+      return fail(loc, "attention: " + name + " must be [B, H, T, .] or [B, T, .] (shared by " +
+                           "all heads), got " + formatShape(s));
+    if (s[0] != b || (t.getRank() == 4 && s[1] != h))
+      return fail(loc, "attention: " + name + " " + formatShape(s) + " disagrees with q " +
+                           formatShape(qs) + " on batch or heads");
+    tk = s[s.size() - 2];
+    last = s.back();
+    return success();
+  };
+  int64_t tk, ek, tv, dv;
+  if (failed(check(k, "k", tk, ek)) || failed(check(v, "v", tv, dv)))
+    return failure();
+  if (ek != e)
+    return fail(loc, "attention: q " + formatShape(qs) + " and k " + formatShape(k.getShape()) +
+                         " differ in feature width (" + Twine(e) + " vs " + Twine(ek) + ")");
+  if (tk != tv)
+    return fail(loc, "attention: k and v differ in sequence length (" + Twine(tk) + " vs " +
+                         Twine(tv) + ")");
+  results.push_back(RankedTensorType::get({b, h, qs[2], dv}, q.getElementType()));
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  auto q = getQ().getType().cast<ShapedType>();
+  auto k = getK().getType().cast<ShapedType>();
+  int64_t tq = q.getShape()[2], tk = k.getShape()[k.getRank() - 2];
+  if ((getCausal() || getReciprocalAlpha()) && tq != tk)
+    return emitOpError("causal and reciprocal attention need as many queries as keys, got ")
+           << tq << " and " << tk;
+  if (getBand() && !getReciprocalAlpha())
+    return emitOpError("a band applies to the reciprocal term only; add reciprocal(alpha)");
+  if (getBand() && (int64_t)*getBand() < 0)
+    return emitOpError("band must be >= 0, got ") << (int64_t)*getBand();
+  if (!std::isfinite(getScale().convertToDouble()))
+    return emitOpError("scale must be finite");
+  return success();
+}
+
+int64_t AttentionOp::getFlops() {
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  int64_t b = q[0], h = q[1], t = q[2], e = q[3];
+  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t tk = ks[ks.size() - 2];
+  int64_t dv = getType().cast<ShapedType>().getShape()[3];
+  int64_t scores = b * h * t * tk;
+  int64_t flops = scores * (2 * e + 2 * dv + 5); // q k^T, P v, softmax
+  if (getReciprocalAlpha())
+    flops += 2 * scores; // alpha * S^T added to S
+  return flops;
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                        ValueRange operands, DictionaryAttr attrs, RegionRange,
+                                        SmallVectorImpl<Type> &results) {
+  auto in = tensorOf(operands[0]);
+  auto axis = intAttr(attrs, "axis"), start = intAttr(attrs, "start"), end = intAttr(attrs, "end");
+  if (!in || !axis || !start || !end)
+    return fail(loc, "slice: needs a ranked tensor and integer 'axis', 'start', 'end'");
+  if (failed(checkAxis(loc, "slice", *axis, in.getRank())))
+    return failure();
+  int64_t dim = in.getShape()[*axis];
+  if (*start < 0 || *end > dim || *start >= *end)
+    return fail(loc, "slice: range [" + Twine(*start) + ", " + Twine(*end) + ") is empty or " +
+                         "outside axis " + Twine(*axis) + " of size " + Twine(dim));
+  SmallVector<int64_t> shape(in.getShape());
+  shape[*axis] = *end - *start;
+  results.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                         ValueRange operands, DictionaryAttr attrs, RegionRange,
+                                         SmallVectorImpl<Type> &results) {
+  auto axis = intAttr(attrs, "axis");
+  if (operands.empty() || !axis)
+    return fail(loc, "concat: needs at least one tensor and an integer 'axis'");
+  auto first = tensorOf(operands[0]);
+  if (!first || failed(checkAxis(loc, "concat", *axis, first.getRank())))
+    return failure();
+  SmallVector<int64_t> shape(first.getShape());
+  shape[*axis] = 0;
+  for (Value v : operands) {
+    auto t = tensorOf(v);
+    if (!t || t.getRank() != first.getRank() || t.getElementType() != first.getElementType())
+      return fail(loc, "concat: every input must have the rank and element type of the first");
+    for (int64_t i = 0; i < t.getRank(); ++i)
+      if (i != *axis && t.getShape()[i] != first.getShape()[i])
+        return fail(loc, "concat: " + formatShape(t.getShape()) + " and " +
+                             formatShape(first.getShape()) + " differ outside axis " +
+                             Twine(*axis));
+    shape[*axis] += t.getShape()[*axis];
+  }
+  results.push_back(RankedTensorType::get(shape, first.getElementType()));
+  return success();
+}
+
+LogicalResult ReshapeOp::verify() {
+  auto in = getInput().getType().cast<ShapedType>(), out = getType().cast<ShapedType>();
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("reshape cannot change the element type");
+  if (in.getNumElements() != out.getNumElements())
+    return emitOpError("cannot reshape ")
+           << formatShape(in.getShape()) << " (" << in.getNumElements() << " elements) to "
+           << formatShape(out.getShape()) << " (" << out.getNumElements() << " elements)";
+  return success();
+}
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs, RegionRange,
+                                            SmallVectorImpl<Type> &results) {
+  auto in = tensorOf(operands[0]);
+  auto perm = attrs ? attrs.get("permutation").dyn_cast_or_null<DenseI64ArrayAttr>() : nullptr;
+  if (!in || !perm)
+    return fail(loc, "transpose: needs a ranked tensor and a 'permutation'");
+  ArrayRef<int64_t> p = perm.asArrayRef();
+  SmallVector<bool> seen(in.getRank(), false);
+  bool valid = (int64_t)p.size() == in.getRank();
+  for (int64_t a : p) {
+    valid = valid && a >= 0 && a < in.getRank() && !seen[a];
+    if (valid)
+      seen[a] = true;
+  }
+  if (!valid)
+    return fail(loc, "transpose: " + formatShape(p) + " is not a permutation of the " +
+                         Twine(in.getRank()) + " axes of " + formatShape(in.getShape()));
+  SmallVector<int64_t> shape;
+  for (int64_t a : p)
+    shape.push_back(in.getShape()[a]);
+  results.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+LogicalResult BroadcastOp::verify() {
+  auto in = getInput().getType().cast<ShapedType>(), out = getType().cast<ShapedType>();
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("broadcast cannot change the element type");
+  if (!isBroadcastableTo(in.getShape(), out.getShape()))
+    return emitOpError("cannot broadcast ")
+           << formatShape(in.getShape()) << " to " << formatShape(out.getShape());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Canonicalization
+//===----------------------------------------------------------------------===//
+
+void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *) {
+  // reshape(x) : T -> T  =  x;   reshape(reshape(x))  =  reshape(x)
+  results.add(+[](ReshapeOp op, PatternRewriter &rewriter) -> LogicalResult {
+    if (op.getInput().getType() == op.getType()) {
+      rewriter.replaceOp(op, op.getInput());
+      return success();
+    }
+    if (auto inner = op.getInput().getDefiningOp<ReshapeOp>()) {
+      rewriter.updateRootInPlace(op, [&] { op->setOperand(0, inner.getInput()); });
+      return success();
+    }
+    return failure();
+  });
+}
+
+void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *) {
+  // transpose(transpose(x, p), q)  =  transpose(x, p o q);  identity  =  x
+  results.add(+[](TransposeOp op, PatternRewriter &rewriter) -> LogicalResult {
+    ArrayRef<int64_t> perm = op.getPermutation();
+    bool identity = true;
+    for (size_t i = 0; i < perm.size(); ++i)
+      identity = identity && perm[i] == (int64_t)i;
+    if (identity) {
+      rewriter.replaceOp(op, op.getInput());
+      return success();
+    }
+    auto inner = op.getInput().getDefiningOp<TransposeOp>();
+    if (!inner)
+      return failure();
+    SmallVector<int64_t> composed;
+    for (int64_t a : perm)
+      composed.push_back(inner.getPermutation()[a]);
+    rewriter.replaceOpWithNewOp<TransposeOp>(op, op.getType(), inner.getInput(),
+                                             rewriter.getDenseI64ArrayAttr(composed));
+    return success();
+  });
+}
+
+void BroadcastOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *) {
+  // broadcast(x) : T -> T  =  x;  broadcast(constant c)  =  constant c of the larger shape;
+  // broadcast(broadcast(x))  =  broadcast(x)
+  results.add(+[](BroadcastOp op, PatternRewriter &rewriter) -> LogicalResult {
+    if (op.getInput().getType() == op.getType()) {
+      rewriter.replaceOp(op, op.getInput());
+      return success();
+    }
+    if (auto c = op.getInput().getDefiningOp<ConstantOp>()) {
+      rewriter.replaceOpWithNewOp<ConstantOp>(op, op.getType(), c.getValueAttr());
+      return success();
+    }
+    if (auto inner = op.getInput().getDefiningOp<BroadcastOp>()) {
+      rewriter.updateRootInPlace(op, [&] { op->setOperand(0, inner.getInput()); });
+      return success();
+    }
+    return failure();
+  });
+}
+
+#define GET_OP_CLASSES
+#include "ir/RaOps.cpp.inc"

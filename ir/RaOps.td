@@ -1,0 +1,285 @@
+//===- RaOps.td - ops of the ra dialect ------------------------*- tablegen -*-===//
+//
+// The op set is small and semantic: everything GPT-2 and the variants of
+// models.md need, and nothing a pass could compose from the rest without
+// losing what the fusion passes must recognize (attention, layernorm, softmax,
+// cross-entropy stay whole).
+//
+// Conventions: axes are non-negative (the front end normalizes `-1`);
+// elementwise binary ops take operands of one type (the front end inserts
+// `ra.broadcast`); matmul broadcasts its batch dims numpy-style.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_OPS_TD
+#define RA_OPS_TD
+
+include "ir/RaBase.td"
+include "ir/RaCostInterface.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+def Ra_AnyTensor : StaticShapeTensorOf<[F32, I32]>;
+
+// Cost of an op whose work is `perElement` FLOPs per result element.
+class Ra_PerElementCost<int perElement> {
+  code cost = "int64_t getFlops() { return " # perElement #
+              " * getType().cast<::mlir::ShapedType>().getNumElements(); }";
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters and constants
+//===----------------------------------------------------------------------===//
+
+def Ra_ParamOp : Ra_Op<"param", [Symbol]> {
+  let summary = "a trainable parameter";
+  let description = [{
+    Declares a parameter tensor at module scope. Its name is the call path of
+    the `.graph` function that declared it (`h.3.attn.w_qkv`), stable across
+    compiles. `init` is one of `normal` (std in `init_value`), `zeros`, `ones`,
+    `const` (value in `init_value`); `decay` selects the AdamW weight-decay group;
+    `mechanism` tags the parameter for per-mechanism reports.
+
+    ```mlir
+    ra.param @h.0.attn.w_qkv : tensor<768x2304xf32> {init = "normal", init_value = 0.02, decay = true}
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, TypeAttr:$type, StrAttr:$init,
+                       DefaultValuedAttr<F64Attr, "0.0">:$init_value, BoolAttr:$decay,
+                       DefaultValuedStrAttr<StrAttr, "base">:$mechanism);
+  let assemblyFormat = "$sym_name `:` $type attr-dict";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::RankedTensorType getTensorType() {
+      return getType().cast<::mlir::RankedTensorType>();
+    }
+  }];
+}
+
+def Ra_GetParamOp : Ra_Op<"get_param",
+    [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "reads a parameter";
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+def Ra_ConstantOp : Ra_Op<"constant", [Pure]> {
+  let summary = "a tensor filled with one value";
+  let arguments = (ins F64Attr:$value);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$value attr-dict `:` type($result)";
+}
+
+def Ra_IotaOp : Ra_Op<"iota", [Pure]> {
+  let summary = "the index along one axis, as float";
+  let description = "`result[i0, ..., in] = i_axis`.";
+  let arguments = (ins I64Attr:$axis);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+class Ra_BinaryOp<string mnemonic, list<Trait> traits = []> :
+    Ra_Op<mnemonic, !listconcat(traits, [Pure, SameOperandsAndResultType,
+                                         Ra_CostOpInterface])> {
+  let arguments = (ins Ra_FloatTensor:$lhs, Ra_FloatTensor:$rhs);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let extraClassDeclaration = Ra_PerElementCost<1>.cost;
+}
+
+def Ra_AddOp : Ra_BinaryOp<"add", [Commutative]> { let summary = "lhs + rhs"; }
+def Ra_SubOp : Ra_BinaryOp<"sub"> { let summary = "lhs - rhs"; }
+def Ra_MulOp : Ra_BinaryOp<"mul", [Commutative]> { let summary = "lhs * rhs"; }
+def Ra_DivOp : Ra_BinaryOp<"div"> { let summary = "lhs / rhs"; }
+
+class Ra_UnaryOp<string mnemonic, int flopsPerElement> :
+    Ra_Op<mnemonic, [Pure, SameOperandsAndResultType, Ra_CostOpInterface]> {
+  let arguments = (ins Ra_FloatTensor:$input);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let extraClassDeclaration = Ra_PerElementCost<flopsPerElement>.cost;
+}
+
+def Ra_NegOp : Ra_UnaryOp<"neg", 1> { let summary = "-x"; }
+def Ra_ExpOp : Ra_UnaryOp<"exp", 1> { let summary = "e^x"; }
+def Ra_LogOp : Ra_UnaryOp<"log", 1> { let summary = "natural logarithm"; }
+def Ra_TanhOp : Ra_UnaryOp<"tanh", 1> { let summary = "hyperbolic tangent"; }
+def Ra_SigmoidOp : Ra_UnaryOp<"sigmoid", 4> { let summary = "1 / (1 + e^-x)"; }
+def Ra_SqrtOp : Ra_UnaryOp<"sqrt", 1> { let summary = "square root"; }
+def Ra_RsqrtOp : Ra_UnaryOp<"rsqrt", 2> { let summary = "1 / sqrt(x)"; }
+def Ra_GeluOp : Ra_UnaryOp<"gelu", 8> {
+  let summary = "GELU, tanh approximation (GPT-2's)";
+  let description = "`0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`";
+}
+
+//===----------------------------------------------------------------------===//
+// Contractions and reductions
+//===----------------------------------------------------------------------===//
+
+def Ra_MatmulOp : Ra_Op<"matmul", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
+                                   DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "batched matrix product";
+  let description = [{
+    `lhs: [..., M, K]` times `rhs: [..., K, N]` (each optionally transposed in
+    its last two dims). Batch dims broadcast numpy-style, so a `[K, N]` weight
+    multiplies a `[B, T, K]` activation and a per-head `[H, K, N]` weight a
+    `[B, H, T, K]` one.
+  }];
+  let arguments = (ins Ra_FloatTensor:$lhs, Ra_FloatTensor:$rhs,
+                       UnitAttr:$transpose_lhs, UnitAttr:$transpose_rhs);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat =
+      "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
+}
+
+class Ra_ReduceOp<string mnemonic, int flopsPerInput> :
+    Ra_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
+                     Ra_CostOpInterface]> {
+  let arguments = (ins Ra_FloatTensor:$input, I64Attr:$axis, UnitAttr:$keepdim);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let extraClassDeclaration = "int64_t getFlops() { return " # flopsPerInput #
+      " * getInput().getType().cast<::mlir::ShapedType>().getNumElements(); }";
+}
+
+def Ra_ReduceSumOp : Ra_ReduceOp<"reduce_sum", 1> { let summary = "sum over one axis"; }
+def Ra_ReduceMeanOp : Ra_ReduceOp<"reduce_mean", 1> { let summary = "mean over one axis"; }
+def Ra_ReduceMaxOp : Ra_ReduceOp<"reduce_max", 1> { let summary = "max over one axis"; }
+
+def Ra_CausalMeanOp : Ra_Op<"causal_mean", [Pure, SameOperandsAndResultType,
+                                            Ra_CostOpInterface]> {
+  let summary = "running mean over positions s <= t along one axis";
+  let description = "`result[..., t, ...] = mean over s <= t of input[..., s, ...]`.";
+  let arguments = (ins Ra_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = Ra_PerElementCost<2>.cost;
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization, softmax, lookup, loss
+//===----------------------------------------------------------------------===//
+
+def Ra_LayerNormOp : Ra_Op<"layernorm", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
+                                         Ra_CostOpInterface]> {
+  let summary = "layer normalization over the last axis, with weight and bias";
+  let arguments = (ins Ra_FloatTensor:$input, Ra_FloatTensor:$weight, Ra_FloatTensor:$bias,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$eps);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` "
+                       "type($input) `,` type($weight) `,` type($bias) `->` type($result)";
+  let extraClassDeclaration = Ra_PerElementCost<8>.cost;
+}
+
+def Ra_SoftmaxOp : Ra_Op<"softmax", [Pure, SameOperandsAndResultType, Ra_CostOpInterface]> {
+  let summary = "softmax over the last axis";
+  let arguments = (ins Ra_FloatTensor:$input);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = Ra_PerElementCost<5>.cost;
+}
+
+def Ra_EmbeddingOp : Ra_Op<"embedding", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "rows of a table gathered by integer ids";
+  let description = "`table: [V, D]`, `indices: [...]` -> `[..., D]`.";
+  let arguments = (ins Ra_FloatTensor:$table, Ra_IndexTensor:$indices);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$table `,` $indices attr-dict `:` type($table) `,` type($indices) "
+                       "`->` type($result)";
+}
+
+def Ra_CrossEntropyOp : Ra_Op<"cross_entropy", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>, Ra_CostOpInterface]> {
+  let summary = "mean cross-entropy of logits against integer targets";
+  let description = "`logits: [..., V]`, `targets: [...]` -> scalar mean over all positions.";
+  let arguments = (ins Ra_FloatTensor:$logits, Ra_IndexTensor:$targets);
+  let results = (outs Ra_ScalarFloat:$result);
+  let assemblyFormat = "$logits `,` $targets attr-dict `:` type($logits) `,` type($targets) "
+                       "`->` type($result)";
+  let extraClassDeclaration = "int64_t getFlops() { return 5 * "
+      "getLogits().getType().cast<::mlir::ShapedType>().getNumElements(); }";
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def Ra_AttentionOp : Ra_Op<"attention", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "scaled dot-product attention, with the MLA and RA forms";
+  let description = [{
+    `q: [B, H, Tq, E]`; `k: [B, H, Tk, E]`, or `[B, Tk, E]` when one key
+    tensor is shared by every head (MLA's latent keys); `v: [B, H, Tk, Dv]` or
+    `[B, Tk, Dv]` (shared). Scores `S = scale * q k^T`, masked to `j <= i` when
+    `causal`. With `reciprocal(alpha)` the scores become
+    `S[i, j] + alpha * S[j, i]` for `i - j <= band` (band absent: every j <= i),
+    the reciprocal attention of models.md. Result `softmax(S) v: [B, H, Tq, Dv]`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, F64Attr:$scale,
+                       UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
+    attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+def Ra_SliceOp : Ra_Op<"slice", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "the range [start, end) of one axis";
+  let arguments = (ins Ra_AnyTensor:$input, I64Attr:$axis, I64Attr:$start, I64Attr:$end);
+  let results = (outs Ra_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Ra_ConcatOp : Ra_Op<"concat", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "tensors joined along one axis";
+  let arguments = (ins Variadic<Ra_AnyTensor>:$inputs, I64Attr:$axis);
+  let results = (outs Ra_AnyTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, $result)";
+}
+
+def Ra_ReshapeOp : Ra_Op<"reshape", [Pure]> {
+  let summary = "the same elements, in row-major order, in another shape";
+  let arguments = (ins Ra_AnyTensor:$input);
+  let results = (outs Ra_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
+def Ra_TransposeOp : Ra_Op<"transpose", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "axes permuted: result axis i is input axis permutation[i]";
+  let arguments = (ins Ra_AnyTensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs Ra_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasCanonicalizer = 1;
+}
+
+def Ra_BroadcastOp : Ra_Op<"broadcast", [Pure]> {
+  let summary = "numpy-style broadcast to a larger shape";
+  let description = [{
+    Input dims align with the result's trailing dims; each is 1 or equal.
+  }];
+  let arguments = (ins Ra_AnyTensor:$input);
+  let results = (outs Ra_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
+#endif // RA_OPS_TD
