@@ -1,0 +1,170 @@
+//===- ModelStats.cpp - what `racc stats` reports about a model -----------===//
+#include "ir/analysis/ModelStats.h"
+
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace ra {
+
+func::FuncOp getForward(ModuleOp module) { return module.lookupSymbol<func::FuncOp>("forward"); }
+
+/// Output values the loss is made of: the `loss` output when declared, else all.
+static SmallVector<Value> lossRoots(func::FuncOp forward) {
+  auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
+  SmallVector<Value> roots;
+  if (auto names = forward->getAttrOfType<ArrayAttr>("ra.outputs"))
+    for (auto [i, name] : llvm::enumerate(names))
+      if (name.cast<StringAttr>().getValue() == "loss")
+        roots.push_back(ret.getOperand(i));
+  if (roots.empty())
+    roots.append(ret.operand_begin(), ret.operand_end());
+  return roots;
+}
+
+std::vector<ParamOp> findUnusedParams(ModuleOp module) {
+  std::vector<ParamOp> unused;
+  func::FuncOp forward = getForward(module);
+  llvm::DenseSet<StringAttr> reached;
+  if (forward) {
+    llvm::SetVector<Value> seen;
+    SmallVector<Value> work = lossRoots(forward);
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      if (!seen.insert(v))
+        continue;
+      Operation *def = v.getDefiningOp();
+      if (!def)
+        continue;
+      if (auto get = dyn_cast<GetParamOp>(def))
+        reached.insert(get.getNameAttr().getAttr());
+      work.append(def->operand_begin(), def->operand_end());
+    }
+  }
+  for (auto param : module.getOps<ParamOp>())
+    if (!reached.contains(param.getSymNameAttr()))
+      unused.push_back(param);
+  return unused;
+}
+
+/// Elements per token of `v`, a tensor with `tokens` positions.
+static int64_t perToken(Value v, int64_t tokens) {
+  return v.getType().cast<ShapedType>().getNumElements() / tokens;
+}
+
+std::vector<std::pair<Value, int64_t>> findCachedValues(func::FuncOp forward) {
+  std::vector<std::pair<Value, int64_t>> cached;
+  llvm::DenseSet<Value> seen;
+  forward.walk([&](AttentionOp attn) {
+    auto q = attn.getQ().getType().cast<ShapedType>().getShape();
+    int64_t tokens = q[0] * attn.getK().getType().cast<ShapedType>().getShape().drop_back().back();
+    for (Value operand : {attn.getK(), attn.getV()}) {
+      Value best = operand, v = operand;
+      for (;;) {
+        Operation *def = v.getDefiningOp();
+        if (!def)
+          break;
+        if (isa<ReshapeOp, TransposeOp>(def)) {
+          v = def->getOperand(0);
+        } else if (auto mm = dyn_cast<MatmulOp>(def)) {
+          // x @ W with W a weight and fewer features in than out: decoding
+          // keeps x and folds W into the attention (weight absorption).
+          auto lhs = mm.getLhs().getType().cast<ShapedType>();
+          auto out = mm.getType().cast<ShapedType>();
+          if (!mm.getRhs().getDefiningOp<GetParamOp>() || mm.getTransposeLhs() ||
+              lhs.getShape().back() >= out.getShape().back())
+            break;
+          v = mm.getLhs();
+        } else {
+          break;
+        }
+        if (perToken(v, tokens) < perToken(best, tokens))
+          best = v;
+      }
+      if (seen.insert(best).second)
+        cached.push_back({best, perToken(best, tokens)});
+    }
+  });
+  return cached;
+}
+
+static std::string describeValue(Value v) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (Operation *def = v.getDefiningOp())
+    os << def->getName() << " at ";
+  else
+    os << "input at ";
+  Location loc = v.getLoc();
+  while (auto cs = loc.dyn_cast<CallSiteLoc>())
+    loc = cs.getCallee();
+  if (auto fl = loc.dyn_cast<FileLineColLoc>())
+    os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
+  else
+    os << loc;
+  os << " " << v.getType();
+  return os.str();
+}
+
+FailureOr<ModelStats> computeStats(ModuleOp module) {
+  ModelStats stats;
+  func::FuncOp forward = getForward(module);
+  if (!forward)
+    return module.emitError("the module has no @forward function");
+  if (auto src = module->getAttrOfType<StringAttr>("ra.source"))
+    stats.source = src.str();
+  int64_t batch = 0, seq = 0;
+  if (auto config = module->getAttrOfType<DictionaryAttr>("ra.config")) {
+    for (NamedAttribute a : config) {
+      double v = 0;
+      if (auto i = a.getValue().dyn_cast<IntegerAttr>())
+        v = i.getInt();
+      else if (auto f = a.getValue().dyn_cast<FloatAttr>())
+        v = f.getValueAsDouble();
+      stats.config.push_back({a.getName().str(), v});
+      if (a.getName() == "batch")
+        batch = (int64_t)v;
+      if (a.getName() == "seq")
+        seq = (int64_t)v;
+    }
+  }
+  if (batch <= 0 || seq <= 0)
+    return module.emitError("per-token figures need the configs 'batch' and 'seq'");
+  stats.tokens = batch * seq;
+
+  for (auto p : module.getOps<ParamOp>()) {
+    ParamInfo info;
+    info.name = p.getSymName().str();
+    auto type = p.getTensorType();
+    info.shape.assign(type.getShape().begin(), type.getShape().end());
+    info.count = type.getNumElements();
+    info.init = p.getInit().str();
+    info.initValue = p.getInitValue().convertToDouble();
+    info.decay = p.getDecay();
+    info.mechanism = p.getMechanism().str();
+    stats.totalParams += info.count;
+    if (info.decay)
+      stats.decayParams += info.count;
+    stats.groups[info.name.substr(0, info.name.find('.'))] += info.count;
+    stats.mechanisms[info.mechanism] += info.count;
+    stats.params.push_back(std::move(info));
+  }
+  for (ParamOp p : findUnusedParams(module))
+    stats.unused.push_back(p.getSymName().str());
+
+  forward.walk([&](CostOpInterface op) {
+    int64_t f = op.getFlops();
+    stats.forwardFlops += f;
+    stats.forwardFlopsByOp[op->getName().getStringRef().str()] += f;
+  });
+  forward.walk([&](AttentionOp) { ++stats.attentionOps; });
+  for (auto [v, n] : findCachedValues(forward)) {
+    stats.cache.push_back({describeValue(v), n});
+    stats.cacheElementsPerToken += n;
+  }
+  return stats;
+}
+
+} // namespace ra

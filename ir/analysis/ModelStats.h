@@ -1,0 +1,70 @@
+//===- ModelStats.h - what `racc stats` reports about a model ----*- C++ -*-===//
+//
+// Parameters (total, per top-level group, per mechanism, unused), FLOPs per
+// token from the ops' cost interface, and the inference cache per token.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_ANALYSIS_MODELSTATS_H
+#define RA_ANALYSIS_MODELSTATS_H
+
+#include "ir/RaDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ra {
+
+struct ParamInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t count = 0;
+  std::string init;
+  double initValue = 0;
+  bool decay = false;
+  std::string mechanism;
+};
+
+/// One tensor an autoregressive decoder keeps per past token.
+struct CacheEntry {
+  std::string value; // what is cached, e.g. `ra.matmul` at models/lib/...:12:7
+  int64_t elementsPerToken = 0;
+};
+
+struct ModelStats {
+  std::string source;
+  std::vector<std::pair<std::string, double>> config; // in declaration order
+  std::vector<ParamInfo> params;
+  int64_t totalParams = 0;
+  int64_t decayParams = 0;
+  std::map<std::string, int64_t> groups;     // by first name segment: wte, wpe, h, ln_f
+  std::map<std::string, int64_t> mechanisms; // by the declaring function's mechanism
+  std::vector<std::string> unused;           // parameters that cannot affect the loss
+  int64_t tokens = 0;                        // batch * seq of the forward function
+  int64_t forwardFlops = 0;
+  std::map<std::string, int64_t> forwardFlopsByOp;
+  std::vector<CacheEntry> cache;
+  int64_t cacheElementsPerToken = 0;
+  int attentionOps = 0;
+};
+
+/// The model's entry function, `@forward`, or null.
+mlir::func::FuncOp getForward(mlir::ModuleOp module);
+
+/// Parameters no output named `loss` (or, without one, no output) depends on.
+std::vector<ParamOp> findUnusedParams(mlir::ModuleOp module);
+
+/// The per-token tensors a decoder must keep for each attention op: each
+/// key/value operand, traced back through layout ops and up-projections by a
+/// weight (which decoding absorbs, as MLA's W_vu), to its narrowest form.
+std::vector<std::pair<mlir::Value, int64_t>> findCachedValues(mlir::func::FuncOp forward);
+
+/// Everything above. Fails, with a diagnostic, when the module has no
+/// `@forward` or lacks the `batch` and `seq` configs.
+mlir::FailureOr<ModelStats> computeStats(mlir::ModuleOp module);
+
+} // namespace ra
+
+#endif // RA_ANALYSIS_MODELSTATS_H
