@@ -1,0 +1,151 @@
+//===- Driver.cpp - what every racc command shares ------------------------===//
+#include "Driver.h"
+
+#include "ir/frontend/Frontend.h"
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassInstrumentation.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <fmt/format.h>
+
+namespace racc {
+
+int fail(const std::string &message) {
+  llvm::errs() << "racc: error: " << message << "\n";
+  return 1;
+}
+
+Session::Session() {
+  // Module-scope IR printing needs a single-threaded context.
+  ctx.disableMultithreading();
+  ra::graph::registerFrontendDialects(ctx);
+  sourceHandler = std::make_unique<mlir::SourceMgrDiagnosticHandler>(sources, &ctx);
+  // Registered last, so it sees diagnostics first: those without a file
+  // location (command-line errors) print plainly; the rest go on to the
+  // source manager's handler, which shows the line and a caret.
+  plainHandler = ctx.getDiagEngine().registerHandler([](mlir::Diagnostic &d) {
+    if (!d.getLocation().isa<mlir::UnknownLoc>())
+      return mlir::failure();
+    const char *kind = d.getSeverity() == mlir::DiagnosticSeverity::Error     ? "error"
+                       : d.getSeverity() == mlir::DiagnosticSeverity::Warning ? "warning"
+                                                                              : "note";
+    llvm::errs() << "racc: " << kind << ": " << d.str() << "\n";
+    return mlir::success();
+  });
+}
+
+Session::~Session() { ctx.getDiagEngine().eraseHandler(plainHandler); }
+
+bool Session::parseDefines(const std::vector<std::string> &raw) {
+  for (const std::string &d : raw) {
+    auto [name, value] = llvm::StringRef(d).split('=');
+    if (name.empty() || value.empty() || !llvm::StringRef(d).contains('=')) {
+      fail("-D expects name=value, got '" + d + "'");
+      return false;
+    }
+    defines.push_back({name.trim().str(), value.trim().str()});
+  }
+  return true;
+}
+
+mlir::OwningOpRef<mlir::ModuleOp> Session::load(const std::string &path) {
+  ra::graph::FrontendOptions options;
+  options.defines = defines;
+  return ra::graph::compileGraphFile(ctx, sources, path, options);
+}
+
+void addModelOptions(cxxopts::Options &options) {
+  options.positional_help("FILE");
+  options.add_options()("D,define", "Override a config: -D name=value",
+                        cxxopts::value<std::vector<std::string>>())("h,help", "Show this help")(
+      "file", "The .graph model", cxxopts::value<std::string>());
+  options.parse_positional({"file"});
+}
+
+std::optional<int> loadModel(const cxxopts::ParseResult &args, const cxxopts::Options &options,
+                             Session &session, mlir::OwningOpRef<mlir::ModuleOp> &module) {
+  if (args.count("help")) {
+    llvm::outs() << options.help() << "\n";
+    return 0;
+  }
+  if (!args.count("file"))
+    return fail(options.program() + " needs a .graph file\n" + options.help());
+  if (args.count("define") && !session.parseDefines(args["define"].as<std::vector<std::string>>()))
+    return 1;
+  module = session.load(args["file"].as<std::string>());
+  if (!module)
+    return 1;
+  return std::nullopt;
+}
+
+namespace {
+/// Writes the IR before the pipeline and after each pass to DIR/NN-pass.mlir.
+class DumpToDirectory : public mlir::PassInstrumentation {
+public:
+  explicit DumpToDirectory(std::string dir) : dir(std::move(dir)) {}
+  void write(llvm::StringRef name, mlir::Operation *op) {
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, fmt::format("{:02}-{}.mlir", counter++, name.str()));
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec) {
+      fail("cannot write '" + path.str().str() + "': " + ec.message());
+      return;
+    }
+    op->print(os);
+  }
+  void runAfterPass(mlir::Pass *pass, mlir::Operation *op) override {
+    write(pass->getArgument(), op);
+  }
+
+private:
+  std::string dir;
+  int counter = 0;
+};
+} // namespace
+
+bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing) {
+  mlir::PassManager pm(&ctx);
+  ra::buildDefaultPipeline(pm);
+
+  std::vector<std::string> known;
+  for (mlir::Pass &p : pm.getPasses())
+    known.push_back(p.getArgument().str());
+  for (const auto *names : {&printing.after, &printing.before})
+    for (const std::string &n : *names)
+      if (!llvm::is_contained(known, n)) {
+        fail("no pass named '" + n + "' in the pipeline (" + llvm::join(known, ", ") + ")");
+        return false;
+      }
+
+  if (printing.afterAll || !printing.after.empty() || !printing.before.empty()) {
+    auto after = printing.after;
+    auto before = printing.before;
+    bool all = printing.afterAll;
+    pm.enableIRPrinting(
+        [before](mlir::Pass *p, mlir::Operation *) {
+          return llvm::is_contained(before, p->getArgument().str());
+        },
+        [after, all](mlir::Pass *p, mlir::Operation *) {
+          return all || llvm::is_contained(after, p->getArgument().str());
+        },
+        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
+  }
+  if (!printing.dumpDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(printing.dumpDir)) {
+      fail("cannot create '" + printing.dumpDir + "': " + ec.message());
+      return false;
+    }
+    auto dump = std::make_unique<DumpToDirectory>(printing.dumpDir);
+    dump->write("frontend", module);
+    pm.addInstrumentation(std::move(dump));
+  }
+  return mlir::succeeded(pm.run(module));
+}
+
+} // namespace racc

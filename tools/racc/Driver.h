@@ -1,0 +1,70 @@
+//===- Driver.h - what every racc command shares ------------------*- C++ -*-===//
+//
+// Context set-up, diagnostics, loading a model with -D overrides, and running
+// the default pipeline with the IR printing options.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RACC_DRIVER_H
+#define RACC_DRIVER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <cxxopts.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace racc {
+
+struct IrPrinting {
+  bool afterAll = false;
+  std::vector<std::string> after, before; // pass arguments, e.g. "cse"
+  std::string dumpDir;                    // one numbered file per pass
+};
+
+/// Owns the context and the sources a command works on. Diagnostics print as
+/// `FILE:LINE:COL: error: ...` with the source line and a caret; those with
+/// no location as `racc: error: ...`.
+class Session {
+public:
+  Session();
+  ~Session();
+
+  /// Parses `-D name=value` strings; reports malformed ones.
+  bool parseDefines(const std::vector<std::string> &raw);
+  /// The model at `path`, elaborated; null after an error.
+  mlir::OwningOpRef<mlir::ModuleOp> load(const std::string &path);
+  /// Runs the default pipeline; false after an error.
+  bool runPipeline(mlir::ModuleOp module, const IrPrinting &printing = {});
+
+  mlir::MLIRContext &context() { return ctx; }
+
+private:
+  mlir::MLIRContext ctx;
+  llvm::SourceMgr sources;
+  std::unique_ptr<mlir::SourceMgrDiagnosticHandler> sourceHandler;
+  mlir::DiagnosticEngine::HandlerID plainHandler = 0;
+  std::vector<std::pair<std::string, std::string>> defines;
+};
+
+/// Adds the options every command on a model takes: FILE, -D, --help.
+void addModelOptions(cxxopts::Options &options);
+
+/// The common start of such a command: prints --help, checks FILE, applies
+/// -D and loads the model into `module`. Returns the exit status when the
+/// command should stop there.
+std::optional<int> loadModel(const cxxopts::ParseResult &args, const cxxopts::Options &options,
+                             Session &session, mlir::OwningOpRef<mlir::ModuleOp> &module);
+
+/// Prints `racc: error: message` to stderr and returns 1 (the exit status).
+int fail(const std::string &message);
+
+} // namespace racc
+
+#endif // RACC_DRIVER_H
