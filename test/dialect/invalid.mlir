@@ -1,0 +1,155 @@
+// RUN: racc-opt %s -split-input-file -verify-diagnostics
+// Each verifier speaks in terms a model author understands.
+
+func.func @matmul_k(%a: tensor<2x3xf32>, %b: tensor<4x5xf32>) {
+  // expected-error @+1 {{matmul: inner dimensions differ: lhs [2, 3] has K = 3 but rhs [4, 5] has K = 4}}
+  %0 = ra.matmul %a, %b : tensor<2x3xf32>, tensor<4x5xf32> -> tensor<2x5xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_batch(%a: tensor<2x3x4xf32>, %b: tensor<5x4x6xf32>) {
+  // expected-error @+1 {{matmul: batch dimensions [2] and [5] do not broadcast}}
+  %0 = ra.matmul %a, %b : tensor<2x3x4xf32>, tensor<5x4x6xf32> -> tensor<2x3x6xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_result(%a: tensor<2x3xf32>, %b: tensor<3x5xf32>) {
+  // expected-error @+1 {{'ra.matmul' op inferred type(s) 'tensor<2x5xf32>' are incompatible with return type(s) of operation 'tensor<2x6xf32>'}}
+  %0 = ra.matmul %a, %b : tensor<2x3xf32>, tensor<3x5xf32> -> tensor<2x6xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_axis(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{reduce_sum: axis 2 is out of range for a tensor of rank 2}}
+  %0 = ra.reduce_sum %a {axis = 2} : tensor<2x3xf32> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @layernorm_weight(%x: tensor<2x6xf32>, %w: tensor<5xf32>) {
+  // expected-error @+1 {{layernorm: weight [5] and bias [5] must both be [6], the last dimension of the input [2, 6]}}
+  %0 = ra.layernorm %x, %w, %w : tensor<2x6xf32>, tensor<5xf32>, tensor<5xf32> -> tensor<2x6xf32>
+  return
+}
+
+// -----
+
+func.func @attention_width(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x8xf32>) {
+  // expected-error @+1 {{attention: q [2, 4, 8, 16] and k [2, 4, 8, 8] differ in feature width (16 vs 8)}}
+  %0 = ra.attention %q, %k, %k {causal, scale = 0.25} : tensor<2x4x8x16xf32>, tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32> -> tensor<2x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_band(%q: tensor<2x4x8x16xf32>) {
+  // expected-error @+1 {{a band applies to the reciprocal term only; add reciprocal(alpha)}}
+  %0 = ra.attention %q, %q, %q {causal, scale = 0.25, band = 4} : tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32> -> tensor<2x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_causal_lengths(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x6x16xf32>) {
+  // expected-error @+1 {{causal and reciprocal attention need as many queries as keys, got 8 and 6}}
+  %0 = ra.attention %q, %k, %k {causal, scale = 0.25} : tensor<2x4x8x16xf32>, tensor<2x4x6x16xf32>, tensor<2x4x6x16xf32> -> tensor<2x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @cross_entropy_targets(%l: tensor<2x3x5xf32>, %t: tensor<2x4xi32>) {
+  // expected-error @+1 {{cross_entropy: targets [2, 4] must have the shape of the logits without the vocabulary axis, [2, 3]}}
+  %0 = ra.cross_entropy %l, %t : tensor<2x3x5xf32>, tensor<2x4xi32> -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @reshape_count(%x: tensor<2x6xf32>) {
+  // expected-error @+1 {{cannot reshape [2, 6] (12 elements) to [5, 2] (10 elements)}}
+  %0 = ra.reshape %x : tensor<2x6xf32> -> tensor<5x2xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_perm(%x: tensor<2x6xf32>) {
+  // expected-error @+1 {{transpose: [0, 0] is not a permutation of the 2 axes of [2, 6]}}
+  %0 = ra.transpose %x {permutation = array<i64: 0, 0>} : tensor<2x6xf32> -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_shape(%x: tensor<2x6xf32>) {
+  // expected-error @+1 {{cannot broadcast [2, 6] to [3, 6]}}
+  %0 = ra.broadcast %x : tensor<2x6xf32> -> tensor<3x6xf32>
+  return
+}
+
+// -----
+
+func.func @slice_range(%x: tensor<2x6xf32>) {
+  // expected-error @+1 {{slice: range [4, 8) is empty or outside axis 1 of size 6}}
+  %0 = ra.slice %x {axis = 1, start = 4, end = 8} : tensor<2x6xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @concat_mismatch(%x: tensor<2x6xf32>, %y: tensor<3x6xf32>) {
+  // expected-error @+1 {{concat: [3, 6] and [2, 6] differ outside axis 1}}
+  %0 = ra.concat %x, %y {axis = 1} : (tensor<2x6xf32>, tensor<3x6xf32>) -> tensor<2x12xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_table(%t: tensor<5xf32>, %ids: tensor<2xi32>) {
+  // expected-error @+1 {{embedding: the table must be [V, D], got [5]}}
+  %0 = ra.embedding %t, %ids : tensor<5xf32>, tensor<2xi32> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{parameter 'w': normal(std) needs a finite std > 0, got -1}}
+ra.param @w : tensor<4xf32> {init = "normal", init_value = -1.0 : f64, decay = false}
+
+// -----
+
+// expected-error @+1 {{unknown initializer 'uniform' (expected normal, zeros, ones or const)}}
+ra.param @w : tensor<4xf32> {init = "uniform", decay = false}
+
+// -----
+
+ra.param @w : tensor<4xf32> {init = "zeros", decay = false}
+func.func @get_param_type() {
+  // expected-error @+1 {{type 'tensor<5xf32>' differs from parameter 'w' of type 'tensor<4xf32>'}}
+  %0 = ra.get_param @w : tensor<5xf32>
+  return
+}
+
+// -----
+
+func.func @get_param_missing() {
+  // expected-error @+1 {{no parameter named 'nope'}}
+  %0 = ra.get_param @nope : tensor<5xf32>
+  return
+}
+
+// -----
+
+func.func @integer_arith(%a: tensor<2xi32>) {
+  // expected-error @+1 {{must be statically shaped tensor of 32-bit float values}}
+  %0 = ra.add %a, %a : tensor<2xi32>
+  return
+}
