@@ -18,8 +18,14 @@
 #include "ir/RaDialect.h.inc"
 
 #include "ir/RaCostInterface.h.inc"
+#include "ir/RaVjpInterface.h.inc"
 
 #define GET_OP_CLASSES
 #include "ir/RaOps.h.inc"
+
+namespace ra {
+/// Attaches the VJP rules (RaVjp.cpp) to the ops of the dialect.
+void registerVjpModels(mlir::MLIRContext *ctx);
+} // namespace ra
 
 #endif // RA_IR_RADIALECT_H

@@ -79,14 +79,24 @@ LogicalResult ParamOp::verify() {
   return success();
 }
 
-LogicalResult GetParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
-  auto param = symbols.lookupNearestSymbolFrom<ParamOp>(*this, getNameAttr());
+/// A read or write of parameter `name` with values of `type`.
+static LogicalResult verifyParamAccess(Operation *op, FlatSymbolRefAttr name, Type type,
+                                       SymbolTableCollection &symbols) {
+  auto param = symbols.lookupNearestSymbolFrom<ParamOp>(op, name);
   if (!param)
-    return emitOpError("no parameter named '") << getName() << "'";
-  if (param.getType() != getType())
-    return emitOpError("type ") << getType() << " differs from parameter '" << getName()
-                                << "' of type " << param.getType();
+    return op->emitOpError("no parameter named '") << name.getValue() << "'";
+  if (param.getType() != type)
+    return op->emitOpError("type ") << type << " differs from parameter '" << name.getValue()
+                                    << "' of type " << param.getType();
   return success();
+}
+
+LogicalResult GetParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyParamAccess(*this, getNameAttr(), getType(), symbols);
+}
+
+LogicalResult SetParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyParamAccess(*this, getNameAttr(), getValue().getType(), symbols);
 }
 
 LogicalResult IotaOp::verify() {
@@ -286,6 +296,16 @@ int64_t AttentionOp::getFlops() {
   if (getReciprocalAlpha())
     flops += 2 * scores; // alpha * S^T added to S
   return flops;
+}
+
+// The backward pass recomputes the scores and probabilities and does two
+// products for dP and one each for dq, dk, dv.
+int64_t AttentionGradOp::getFlops() {
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t dv = getGrad().getType().cast<ShapedType>().getShape()[3];
+  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
+  return scores * (2 * q[3] + 5) + scores * (2 * dv * 2 + 2 * q[3] * 2 + 5);
 }
 
 //===----------------------------------------------------------------------===//

@@ -38,7 +38,8 @@ def Ra_ParamOp : Ra_Op<"param", [Symbol]> {
     the `.graph` function that declared it (`h.3.attn.w_qkv`), stable across
     compiles. `init` is one of `normal` (std in `init_value`), `zeros`, `ones`,
     `const` (value in `init_value`); `decay` selects the AdamW weight-decay group;
-    `mechanism` tags the parameter for per-mechanism reports.
+    `mechanism` tags the parameter for per-mechanism reports. Optimizer state
+    (AdamW's moments) is declared the same way with `trainable = false`.
 
     ```mlir
     ra.param @h.0.attn.w_qkv : tensor<768x2304xf32> {init = "normal", init_value = 0.02, decay = true}
@@ -46,7 +47,8 @@ def Ra_ParamOp : Ra_Op<"param", [Symbol]> {
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, TypeAttr:$type, StrAttr:$init,
                        DefaultValuedAttr<F64Attr, "0.0">:$init_value, BoolAttr:$decay,
-                       DefaultValuedStrAttr<StrAttr, "base">:$mechanism);
+                       DefaultValuedStrAttr<StrAttr, "base">:$mechanism,
+                       DefaultValuedAttr<BoolAttr, "true">:$trainable);
   let assemblyFormat = "$sym_name `:` $type attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -62,6 +64,18 @@ def Ra_GetParamOp : Ra_Op<"get_param",
   let arguments = (ins FlatSymbolRefAttr:$name);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+def Ra_SetParamOp : Ra_Op<"set_param",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "writes a parameter when the step ends";
+  let description = [{
+    The new value of a parameter (or optimizer state) after this call of the
+    entry point. Writes take effect when the function returns: every
+    `ra.get_param` in the function reads the value from before the call.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$name, Ra_FloatTensor:$value);
+  let assemblyFormat = "$name `,` $value attr-dict `:` type($value)";
 }
 
 def Ra_ConstantOp : Ra_Op<"constant", [Pure]> {
@@ -93,6 +107,11 @@ class Ra_BinaryOp<string mnemonic, list<Trait> traits = []> :
   let extraClassDeclaration = Ra_PerElementCost<1>.cost;
 }
 
+def Ra_MaximumOp : Ra_BinaryOp<"maximum", [Commutative]> { let summary = "max(lhs, rhs)"; }
+def Ra_GeOp : Ra_BinaryOp<"ge"> {
+  let summary = "1.0 where lhs >= rhs, else 0.0";
+  let description = "A mask; piecewise constant, so its derivative is zero.";
+}
 def Ra_AddOp : Ra_BinaryOp<"add", [Commutative]> { let summary = "lhs + rhs"; }
 def Ra_SubOp : Ra_BinaryOp<"sub"> { let summary = "lhs - rhs"; }
 def Ra_MulOp : Ra_BinaryOp<"mul", [Commutative]> { let summary = "lhs * rhs"; }
@@ -280,6 +299,76 @@ def Ra_BroadcastOp : Ra_Op<"broadcast", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Gradient ops: the backward halves autodiff emits where composing them from
+// the forward ops would cost a pass over memory or lose the structure a
+// kernel needs. They have no derivatives of their own.
+//===----------------------------------------------------------------------===//
+
+def Ra_GeluGradOp : Ra_Op<"gelu_grad", [Pure, SameOperandsAndResultType, Ra_CostOpInterface]> {
+  let summary = "dy * gelu'(x)";
+  let arguments = (ins Ra_FloatTensor:$input, Ra_FloatTensor:$grad);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let extraClassDeclaration = Ra_PerElementCost<16>.cost;
+}
+
+def Ra_CausalMeanGradOp : Ra_Op<"causal_mean_grad", [Pure, SameOperandsAndResultType,
+                                                     Ra_CostOpInterface]> {
+  let summary = "the VJP of causal_mean: dx[s] = sum over t >= s of dy[t] / (t + 1)";
+  let arguments = (ins Ra_FloatTensor:$grad, I64Attr:$axis);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` type($result)";
+  let extraClassDeclaration = Ra_PerElementCost<2>.cost;
+}
+
+def Ra_LayerNormGradOp : Ra_Op<"layernorm_grad", [Pure, Ra_CostOpInterface]> {
+  let summary = "the VJP of layernorm: (dx, dweight, dbias)";
+  let arguments = (ins Ra_FloatTensor:$input, Ra_FloatTensor:$weight, Ra_FloatTensor:$grad,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$eps);
+  let results = (outs Ra_FloatTensor:$input_grad, Ra_FloatTensor:$weight_grad,
+                      Ra_FloatTensor:$bias_grad);
+  let assemblyFormat = "$input `,` $weight `,` $grad attr-dict `:` functional-type(operands, results)";
+  let extraClassDeclaration = "int64_t getFlops() { return 16 * "
+      "getInput().getType().cast<::mlir::ShapedType>().getNumElements(); }";
+}
+
+def Ra_EmbeddingGradOp : Ra_Op<"embedding_grad", [Pure]> {
+  let summary = "the VJP of embedding: grad rows scatter-added into a [V, D] table";
+  let arguments = (ins Ra_IndexTensor:$indices, Ra_FloatTensor:$grad);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$indices `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Ra_CrossEntropyGradOp : Ra_Op<"cross_entropy_grad", [Pure, Ra_CostOpInterface]> {
+  let summary = "the VJP of cross_entropy: (softmax(logits) - onehot(targets)) * dloss / N";
+  let arguments = (ins Ra_FloatTensor:$logits, Ra_IndexTensor:$targets, Ra_ScalarFloat:$grad);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = "$logits `,` $targets `,` $grad attr-dict `:` functional-type(operands, results)";
+  let extraClassDeclaration = "int64_t getFlops() { return 5 * "
+      "getLogits().getType().cast<::mlir::ShapedType>().getNumElements(); }";
+}
+
+def Ra_AttentionGradOp : Ra_Op<"attention_grad", [Pure,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "the VJP of attention: (dq, dk, dv, and dalpha with the reciprocal term)";
+  let description = [{
+    Same operands and attributes as the `ra.attention` it differentiates,
+    plus the gradient of its result. A shared (rank-3) k or v gets the sum of
+    its per-head gradients.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, Ra_FloatTensor:$grad,
+                       F64Attr:$scale, UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$q_grad, Ra_FloatTensor:$k_grad, Ra_FloatTensor:$v_grad,
+                      Optional<Ra_ScalarFloat>:$alpha_grad);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
+    `grad` `(` $grad `)` attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($grad)
+    `->` type($q_grad) `,` type($k_grad) `,` type($v_grad) (`,` type($alpha_grad)^)?
+  }];
 }
 
 #endif // RA_OPS_TD

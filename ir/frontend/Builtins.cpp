@@ -27,22 +27,6 @@ struct Builtin {
   std::function<Result(Elaborator &, CallArgs &)> impl;
 };
 
-NamedAttribute i64Attr(Elaborator &el, StringRef name, int64_t v) {
-  MLIRContext &ctx = el.context();
-  return NamedAttribute(StringAttr::get(&ctx, name),
-                        IntegerAttr::get(IntegerType::get(&ctx, 64), v));
-}
-
-NamedAttribute f64Attr(Elaborator &el, StringRef name, double v) {
-  MLIRContext &ctx = el.context();
-  return NamedAttribute(StringAttr::get(&ctx, name), FloatAttr::get(Float64Type::get(&ctx), v));
-}
-
-NamedAttribute unitAttr(Elaborator &el, StringRef name) {
-  MLIRContext &ctx = el.context();
-  return NamedAttribute(StringAttr::get(&ctx, name), UnitAttr::get(&ctx));
-}
-
 Result tensorResult(FailureOr<Value> v) {
   if (failed(v))
     return failure();
@@ -105,9 +89,9 @@ template <class OpT> Result reduce(Elaborator &el, CallArgs &a) {
   auto keep = el.intArg(keywordLoc(a, "keepdim"), keyword(a, "keepdim", Val::ofInt(0)), "keepdim");
   if (failed(keep))
     return failure();
-  SmallVector<NamedAttribute> attrs{i64Attr(el, "axis", *axis)};
+  SmallVector<NamedAttribute> attrs{i64Attr(&el.context(), "axis", *axis)};
   if (*keep)
-    attrs.push_back(unitAttr(el, "keepdim"));
+    attrs.push_back(unitAttr(&el.context(), "keepdim"));
   return tensorResult(el.create<OpT>(a.call.loc, *t, attrs));
 }
 
@@ -164,10 +148,7 @@ Result transpose(Elaborator &el, CallArgs &a) {
   auto perm = el.shapeArg(a.argLocs[1], a.args[1], "the permutation");
   if (failed(t) || failed(perm))
     return failure();
-  MLIRContext &ctx = el.context();
-  return tensorResult(el.create<TransposeOp>(
-      a.call.loc, *t,
-      {NamedAttribute(StringAttr::get(&ctx, "permutation"), DenseI64ArrayAttr::get(&ctx, *perm))}));
+  return tensorResult(el.create<TransposeOp>(a.call.loc, *t, {permAttr(&el.context(), *perm)}));
 }
 
 Result broadcast(Elaborator &el, CallArgs &a) {
@@ -191,7 +172,8 @@ Result concat(Elaborator &el, CallArgs &a) {
   auto axis = el.axisArg(a.argLocs[1], a.args[1], typeOf(inputs[0]).getRank());
   if (failed(axis))
     return failure();
-  return tensorResult(el.create<ConcatOp>(a.call.loc, inputs, {i64Attr(el, "axis", *axis)}));
+  return tensorResult(
+      el.create<ConcatOp>(a.call.loc, inputs, {i64Attr(&el.context(), "axis", *axis)}));
 }
 
 Result slice(Elaborator &el, CallArgs &a) {
@@ -203,9 +185,10 @@ Result slice(Elaborator &el, CallArgs &a) {
   auto end = el.intArg(a.argLocs[3], a.args[3], "the slice end");
   if (failed(axis) || failed(start) || failed(end))
     return failure();
-  return tensorResult(el.create<SliceOp>(
-      a.call.loc, *t,
-      {i64Attr(el, "axis", *axis), i64Attr(el, "start", *start), i64Attr(el, "end", *end)}));
+  return tensorResult(el.create<SliceOp>(a.call.loc, *t,
+                                         {i64Attr(&el.context(), "axis", *axis),
+                                          i64Attr(&el.context(), "start", *start),
+                                          i64Attr(&el.context(), "end", *end)}));
 }
 
 /// zeros/ones/full(shape[, value])
@@ -236,7 +219,8 @@ Result iota(Elaborator &el, CallArgs &a) {
   auto type = el.tensorType(a.argLocs[0], *shape, Float32Type::get(&el.context()));
   if (failed(type))
     return failure();
-  return tensorResult(el.create<IotaOp>(a.call.loc, {}, {i64Attr(el, "axis", *axis)}, *type));
+  return tensorResult(
+      el.create<IotaOp>(a.call.loc, {}, {i64Attr(&el.context(), "axis", *axis)}, *type));
 }
 
 Result attention(Elaborator &el, CallArgs &a) {
@@ -257,7 +241,7 @@ Result attention(Elaborator &el, CallArgs &a) {
   if (failed(causal))
     return failure();
   if (*causal)
-    attrs.push_back(unitAttr(el, "causal"));
+    attrs.push_back(unitAttr(&el.context(), "causal"));
   double scale = 1 / std::sqrt(double(q.getShape()[3]));
   Val s = keyword(a, "scale", Val::none());
   if (s.kind != Val::Kind::None) {
@@ -266,7 +250,7 @@ Result attention(Elaborator &el, CallArgs &a) {
       return failure();
     scale = *v;
   }
-  attrs.push_back(f64Attr(el, "scale", scale));
+  attrs.push_back(f64Attr(&el.context(), "scale", scale));
   SmallVector<Value> operands(qkv, qkv + 3);
   Val alpha = keyword(a, "alpha", Val::none());
   Val band = keyword(a, "band", Val::none());
@@ -287,7 +271,7 @@ Result attention(Elaborator &el, CallArgs &a) {
       return failure();
     if (*b < 0)
       return el.error(keywordLoc(a, "band"), "band must be >= 0, got " + Twine(*b));
-    attrs.push_back(i64Attr(el, "band", *b));
+    attrs.push_back(i64Attr(&el.context(), "band", *b));
   }
   return tensorResult(el.create<AttentionOp>(a.call.loc, operands, attrs));
 }
@@ -350,7 +334,7 @@ const llvm::StringMap<Builtin> &table() {
                        if (failed(v))
                          return failure();
                        if (*v)
-                         attrs.push_back(unitAttr(el, attr));
+                         attrs.push_back(unitAttr(&el.context(), attr));
                      }
                      return tensorResult(el.create<MatmulOp>(a.call.loc, {*l, *r}, attrs));
                    }};
@@ -362,7 +346,7 @@ const llvm::StringMap<Builtin> &table() {
                           if (failed(axis))
                             return failure();
                           return tensorResult(el.create<CausalMeanOp>(
-                              a.call.loc, *x, {i64Attr(el, "axis", *axis)}));
+                              a.call.loc, *x, {i64Attr(&el.context(), "axis", *axis)}));
                         }};
     t["layernorm"] = {
         3, 3, {"eps"}, [](Elaborator &el, CallArgs &a) -> Result {
@@ -381,7 +365,7 @@ const llvm::StringMap<Builtin> &table() {
           if (!(*eps > 0))
             return el.error(keywordLoc(a, "eps"), "eps must be > 0");
           return tensorResult(el.create<LayerNormOp>(a.call.loc, {ops[0], ops[1], ops[2]},
-                                                     {f64Attr(el, "eps", *eps)}));
+                                                     {f64Attr(&el.context(), "eps", *eps)}));
         }};
     t["softmax"] = {1, 1, {}, [](Elaborator &el, CallArgs &a) -> Result {
                       auto x = el.tensorArg(a.argLocs[0], a.args[0], "softmax's input");

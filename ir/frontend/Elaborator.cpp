@@ -177,10 +177,7 @@ FailureOr<std::pair<Value, Value>> Elaborator::broadcastPair(SrcLoc at, Value a,
 FailureOr<Value> Elaborator::constant(SrcLoc at, double value, RankedTensorType type) {
   if (!std::isfinite(value))
     return error(at, "the constant " + formatNumber(value) + " is not finite");
-  return create<ConstantOp>(at, {},
-                            {NamedAttribute(StringAttr::get(&ctx, "value"),
-                                            FloatAttr::get(Float64Type::get(&ctx), value))},
-                            type);
+  return create<ConstantOp>(at, {}, {f64Attr(&ctx, "value", value)}, type);
 }
 
 //===----------------------------------------------------------------------===//
@@ -497,7 +494,7 @@ LogicalResult Elaborator::execParam(const Stmt &s) {
   auto param = params.create<ParamOp>(
       loc(s.loc), StringAttr::get(&ctx, name), TypeAttr::get(*type), StringAttr::get(&ctx, s.init),
       FloatAttr::get(Float64Type::get(&ctx), initValue), BoolAttr::get(&ctx, decay),
-      StringAttr::get(&ctx, frame.mechanism));
+      StringAttr::get(&ctx, frame.mechanism), BoolAttr::get(&ctx, true));
   if (failed(mlir::verify(param)))
     return failure();
   paramLocs[name] = s.nameLocs[0];
@@ -878,12 +875,9 @@ FailureOr<Val> Elaborator::evalSlice(const Expr &e) {
       return failure();
     if (*lo == 0 && *hi == dim)
       continue;
-    auto i64 = IntegerType::get(&ctx, 64);
-    auto s =
-        create<SliceOp>(item.loc, v,
-                        {NamedAttribute(StringAttr::get(&ctx, "axis"), IntegerAttr::get(i64, axis)),
-                         NamedAttribute(StringAttr::get(&ctx, "start"), IntegerAttr::get(i64, *lo)),
-                         NamedAttribute(StringAttr::get(&ctx, "end"), IntegerAttr::get(i64, *hi))});
+    auto s = create<SliceOp>(
+        item.loc, v,
+        {i64Attr(&ctx, "axis", axis), i64Attr(&ctx, "start", *lo), i64Attr(&ctx, "end", *hi)});
     if (failed(s))
       return failure();
     v = *s;

@@ -8,6 +8,7 @@
 #ifndef RA_FRONTEND_ELABORATOR_H
 #define RA_FRONTEND_ELABORATOR_H
 
+#include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "ir/frontend/AST.h"
 #include "ir/frontend/Frontend.h"
