@@ -1,0 +1,360 @@
+//===- Interpreter.cpp - the reference interpreter of the ra dialect ------===//
+#include "ir/interpreter/Interpreter.h"
+#include "ir/interpreter/Kernels.h"
+
+#include "ir/RaDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace ra::interp {
+
+uint64_t Rng::next() { // splitmix64
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double Rng::uniform() { return (next() >> 11) * 0x1.0p-53; }
+
+double Rng::normal() { // Box-Muller
+  double u1 = uniform(), u2 = uniform();
+  if (u1 < 1e-300)
+    u1 = 1e-300;
+  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+}
+
+uint64_t hashName(llvm::StringRef name, uint64_t seed) {
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  for (char c : name) {
+    h ^= (unsigned char)c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+static std::vector<int64_t> shapeOf(Type t) {
+  auto s = t.cast<ShapedType>().getShape();
+  return {s.begin(), s.end()};
+}
+
+ParamStore initParams(ModuleOp module, uint64_t seed) {
+  ParamStore store;
+  for (auto p : module.getOps<ParamOp>()) {
+    Tensor t(shapeOf(p.getType()));
+    StringRef init = p.getInit();
+    double v = p.getInitValue().convertToDouble();
+    Rng rng(hashName(p.getSymName(), seed));
+    for (Real &x : t.data)
+      x = init == "normal" ? v * rng.normal() : init == "ones" ? 1.0 : init == "const" ? v : 0.0;
+    store[p.getSymName().str()] = std::move(t);
+  }
+  return store;
+}
+
+ParamStore checkParams(ModuleOp module, uint64_t seed) {
+  ParamStore store = initParams(module, seed);
+  Rng jitter(hashName("jitter", seed));
+  for (auto p : module.getOps<ParamOp>())
+    if (p.getInit() != "normal")
+      for (Real &x : store[p.getSymName().str()].data)
+        x += 0.1 * jitter.normal();
+  return store;
+}
+
+int64_t idRange(Value ids) {
+  int64_t range = INT64_MAX;
+  SmallVector<Value> work{ids};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<SliceOp, ReshapeOp, TransposeOp, BroadcastOp, ConcatOp>(user))
+        work.push_back(user->getResult(0));
+      else if (auto e = dyn_cast<EmbeddingOp>(user))
+        range = std::min(range, shapeOf(e.getTable().getType())[0]);
+      else if (auto e = dyn_cast<EmbeddingGradOp>(user))
+        range = std::min(range, shapeOf(e.getType())[0]);
+      else if (auto c = dyn_cast<CrossEntropyOp>(user))
+        range = std::min(range, shapeOf(c.getLogits().getType()).back());
+      else if (auto c = dyn_cast<CrossEntropyGradOp>(user))
+        range = std::min(range, shapeOf(c.getLogits().getType()).back());
+    }
+  }
+  return range == INT64_MAX ? 1 : range;
+}
+
+std::vector<Tensor> randomInputs(ModuleOp module, StringRef function, uint64_t seed) {
+  std::vector<Tensor> inputs;
+  auto fn = module.lookupSymbol<func::FuncOp>(function);
+  Rng rng(hashName(function, seed));
+  for (BlockArgument arg : fn.getArguments()) {
+    bool isInt = arg.getType().cast<ShapedType>().getElementType().isInteger(32);
+    int64_t range = isInt ? idRange(arg) : 0;
+    Tensor x(shapeOf(arg.getType()), 0.0, isInt);
+    for (Real &v : x.data)
+      v = isInt ? double(rng.next() % (uint64_t)range) : rng.normal();
+    inputs.push_back(std::move(x));
+  }
+  return inputs;
+}
+
+namespace {
+
+/// Evaluates one function invocation.
+class Frame {
+public:
+  Frame(Precision precision, ParamStore &params) : precision(precision), params(params) {}
+
+  LogicalResult eval(Operation *op);
+  const Tensor &get(Value v) { return values.find(v)->second; }
+  void bind(Value v, Tensor t) { values[v] = std::move(t); }
+
+  std::vector<std::pair<std::string, Tensor>> writes;
+
+private:
+  void set(Operation *op, std::vector<Tensor> results) {
+    for (auto [i, r] : llvm::enumerate(results)) {
+      if (precision == Precision::F32 && !r.isInteger)
+        for (Real &x : r.data)
+          x = (float)x;
+      if (precision == Precision::F64 && !r.isInteger)
+        for (Real &x : r.data)
+          x = (double)x;
+      values[op->getResult(i)] = std::move(r);
+    }
+  }
+  template <class F> LogicalResult map(Operation *op, F f) {
+    const Tensor &x = get(op->getOperand(0));
+    Tensor y(x.shape);
+    for (size_t i = 0; i < x.data.size(); ++i)
+      y.data[i] = f(x.data[i]);
+    set(op, {std::move(y)});
+    return success();
+  }
+  template <class F> LogicalResult zip(Operation *op, F f) {
+    const Tensor &a = get(op->getOperand(0)), &b = get(op->getOperand(1));
+    Tensor y(a.shape);
+    for (size_t i = 0; i < a.data.size(); ++i)
+      y.data[i] = f(a.data[i], b.data[i]);
+    set(op, {std::move(y)});
+    return success();
+  }
+  LogicalResult check(Operation *op, const std::string &error) {
+    if (error.empty())
+      return success();
+    return op->emitError() << error;
+  }
+
+  Precision precision;
+  ParamStore &params;
+  llvm::DenseMap<Value, Tensor> values;
+};
+
+AttentionSpec specOf(double scale, bool causal, std::optional<uint64_t> band, Value alpha,
+                     Frame &frame) {
+  AttentionSpec spec;
+  spec.scale = scale;
+  spec.causal = causal;
+  if (alpha)
+    spec.alpha = frame.get(alpha).data[0];
+  if (band)
+    spec.band = (int64_t)*band;
+  return spec;
+}
+
+LogicalResult Frame::eval(Operation *op) {
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](GetParamOp p) -> LogicalResult {
+        auto it = params.find(p.getName().str());
+        if (it == params.end())
+          return p.emitError() << "no value for parameter '" << p.getName() << "'";
+        if (it->second.shape != shapeOf(p.getType()))
+          return p.emitError() << "the value of parameter '" << p.getName()
+                               << "' has the wrong shape";
+        set(op, {it->second});
+        return success();
+      })
+      .Case([&](SetParamOp p) {
+        writes.push_back({p.getName().str(), get(p.getValue())});
+        return success();
+      })
+      .Case([&](ConstantOp c) {
+        set(op, {Tensor(shapeOf(c.getType()), c.getValue().convertToDouble())});
+        return success();
+      })
+      .Case([&](IotaOp i) {
+        set(op, {iota(shapeOf(i.getType()), i.getAxis())});
+        return success();
+      })
+      .Case([&](AddOp) { return zip(op, [](Real a, Real b) { return a + b; }); })
+      .Case([&](SubOp) { return zip(op, [](Real a, Real b) { return a - b; }); })
+      .Case([&](MulOp) { return zip(op, [](Real a, Real b) { return a * b; }); })
+      .Case([&](DivOp) { return zip(op, [](Real a, Real b) { return a / b; }); })
+      .Case([&](MaximumOp) { return zip(op, [](Real a, Real b) { return std::max(a, b); }); })
+      .Case([&](GeOp) { return zip(op, [](Real a, Real b) -> Real { return a >= b ? 1 : 0; }); })
+      .Case([&](GeluGradOp) { return zip(op, [](Real x, Real g) { return g * geluGrad(x); }); })
+      .Case([&](NegOp) { return map(op, [](Real x) { return -x; }); })
+      .Case([&](ExpOp) { return map(op, [](Real x) { return std::exp(x); }); })
+      .Case([&](LogOp) { return map(op, [](Real x) { return std::log(x); }); })
+      .Case([&](TanhOp) { return map(op, [](Real x) { return std::tanh(x); }); })
+      .Case([&](SigmoidOp) { return map(op, [](Real x) { return 1 / (1 + std::exp(-x)); }); })
+      .Case([&](SqrtOp) { return map(op, [](Real x) { return std::sqrt(x); }); })
+      .Case([&](RsqrtOp) { return map(op, [](Real x) { return 1 / std::sqrt(x); }); })
+      .Case([&](GeluOp) { return map(op, gelu); })
+      .Case([&](MatmulOp m) {
+        set(op, {matmul(get(m.getLhs()), get(m.getRhs()), m.getTransposeLhs(), m.getTransposeRhs(),
+                        shapeOf(m.getType()))});
+        return success();
+      })
+      .Case([&](ReduceSumOp r) {
+        set(op, {reduce(get(r.getInput()), r.getAxis(), r.getKeepdim(), 's')});
+        return success();
+      })
+      .Case([&](ReduceMeanOp r) {
+        set(op, {reduce(get(r.getInput()), r.getAxis(), r.getKeepdim(), 'm')});
+        return success();
+      })
+      .Case([&](ReduceMaxOp r) {
+        set(op, {reduce(get(r.getInput()), r.getAxis(), r.getKeepdim(), 'x')});
+        return success();
+      })
+      .Case([&](CausalMeanOp c) {
+        set(op, {causalMean(get(c.getInput()), c.getAxis())});
+        return success();
+      })
+      .Case([&](CausalMeanGradOp c) {
+        set(op, {causalMeanGrad(get(c.getGrad()), c.getAxis())});
+        return success();
+      })
+      .Case([&](LayerNormOp l) {
+        set(op, {layerNorm(get(l.getInput()), get(l.getWeight()), get(l.getBias()),
+                           l.getEps().convertToDouble())});
+        return success();
+      })
+      .Case([&](LayerNormGradOp l) {
+        set(op, layerNormGrad(get(l.getInput()), get(l.getWeight()), get(l.getGrad()),
+                              l.getEps().convertToDouble()));
+        return success();
+      })
+      .Case([&](SoftmaxOp s) {
+        set(op, {softmax(get(s.getInput()))});
+        return success();
+      })
+      .Case([&](EmbeddingOp e) {
+        Tensor out;
+        if (failed(check(op, embedding(get(e.getTable()), get(e.getIndices()), out))))
+          return failure();
+        set(op, {std::move(out)});
+        return success();
+      })
+      .Case([&](EmbeddingGradOp e) {
+        Tensor table(shapeOf(e.getType()));
+        if (failed(check(op, embeddingGrad(get(e.getIndices()), get(e.getGrad()), table))))
+          return failure();
+        set(op, {std::move(table)});
+        return success();
+      })
+      .Case([&](CrossEntropyOp c) {
+        Tensor loss;
+        if (failed(check(op, crossEntropy(get(c.getLogits()), get(c.getTargets()), loss))))
+          return failure();
+        set(op, {std::move(loss)});
+        return success();
+      })
+      .Case([&](CrossEntropyGradOp c) {
+        Tensor d;
+        if (failed(check(op, crossEntropyGrad(get(c.getLogits()), get(c.getTargets()),
+                                              get(c.getGrad()).data[0], d))))
+          return failure();
+        set(op, {std::move(d)});
+        return success();
+      })
+      .Case([&](AttentionOp a) {
+        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
+                           a.getReciprocalAlpha(), *this);
+        set(op, {attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec)});
+        return success();
+      })
+      .Case([&](AttentionGradOp a) {
+        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
+                           a.getReciprocalAlpha(), *this);
+        set(op, attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), get(a.getGrad()), spec));
+        return success();
+      })
+      .Case([&](SliceOp s) {
+        set(op, {slice(get(s.getInput()), s.getAxis(), s.getStart(), s.getEnd())});
+        return success();
+      })
+      .Case([&](ConcatOp c) {
+        std::vector<const Tensor *> inputs;
+        for (Value v : c.getInputs())
+          inputs.push_back(&get(v));
+        set(op, {concat(inputs, c.getAxis())});
+        return success();
+      })
+      .Case([&](ReshapeOp r) {
+        Tensor y = get(r.getInput());
+        y.shape = shapeOf(r.getType());
+        set(op, {std::move(y)});
+        return success();
+      })
+      .Case([&](TransposeOp t) {
+        auto perm = t.getPermutation();
+        set(op, {transpose(get(t.getInput()), {perm.begin(), perm.end()})});
+        return success();
+      })
+      .Case([&](BroadcastOp b) {
+        set(op, {broadcast(get(b.getInput()), shapeOf(b.getType()))});
+        return success();
+      })
+      .Default([&](Operation *other) {
+        return other->emitError() << "the interpreter does not know '" << other->getName() << "'";
+      });
+}
+
+} // namespace
+
+FailureOr<std::vector<Tensor>>
+Interpreter::run(StringRef function, const std::vector<Tensor> &inputs, ParamStore &params) {
+  auto fn = module.lookupSymbol<func::FuncOp>(function);
+  if (!fn)
+    return module.emitError() << "no function @" << function;
+  if (fn.getNumArguments() != inputs.size())
+    return fn.emitError() << "@" << function << " takes " << fn.getNumArguments() << " inputs, got "
+                          << inputs.size();
+  Frame frame(precision, params);
+  for (auto [arg, input] : llvm::zip(fn.getArguments(), inputs)) {
+    if (input.shape != shapeOf(arg.getType()))
+      return fn.emitError() << "input " << arg.getArgNumber() << " of @" << function
+                            << " has the wrong shape";
+    frame.bind(arg, input);
+  }
+  std::vector<Tensor> results;
+  for (Operation &op : fn.getBody().front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands())
+        results.push_back(frame.get(v));
+      break;
+    }
+    if (failed(frame.eval(&op)))
+      return failure();
+    if (observer && op.getNumResults()) {
+      std::vector<Tensor> outs;
+      for (Value r : op.getResults())
+        outs.push_back(frame.get(r));
+      observer(&op, outs);
+    }
+  }
+  for (auto &[name, value] : frame.writes)
+    params[name] = std::move(value);
+  return results;
+}
+
+} // namespace ra::interp

@@ -1,0 +1,82 @@
+//===- Interpreter.h - the reference interpreter of the ra dialect -*- C++ -*-===//
+//
+// Evaluates a function of an ra module op by op, in float64, float32 or
+// extended precision (each op computes in long double and rounds its results). It is the oracle:
+// gradient checks by finite differences, the check that passes keep the function the same, and the
+// agreement of generated code all compare against it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_INTERPRETER_INTERPRETER_H
+#define RA_INTERPRETER_INTERPRETER_H
+
+#include "ir/interpreter/Tensor.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <functional>
+#include <vector>
+
+namespace ra::interp {
+
+/// F64 and F32 round every op's results as an implementation in that type
+/// would; Extended keeps long double throughout (finite differences use it:
+/// their rounding noise is then a thousand times below float64's).
+enum class Precision { F64, F32, Extended };
+
+class Interpreter {
+public:
+  explicit Interpreter(mlir::ModuleOp module, Precision precision = Precision::F64)
+      : module(module), precision(precision) {}
+
+  /// Runs `function` on `inputs`. Parameters are read from `params`;
+  /// `ra.set_param` writes land there when the function returns. Errors (a
+  /// token id out of range, a missing parameter) are emitted as diagnostics.
+  mlir::FailureOr<std::vector<Tensor>> run(llvm::StringRef function,
+                                           const std::vector<Tensor> &inputs, ParamStore &params);
+
+  /// Called after every op with its results: the causality check watches
+  /// where a perturbation first shows.
+  std::function<void(mlir::Operation *, const std::vector<Tensor> &)> observer;
+
+private:
+  mlir::ModuleOp module;
+  Precision precision;
+};
+
+/// Parameters at their declared initializers, drawn from `seed`. Each
+/// parameter's draw depends only on the seed and its name.
+ParamStore initParams(mlir::ModuleOp module, uint64_t seed);
+
+/// initParams, with every parameter not drawn from normal(std) (gains at 1,
+/// biases at 0, constants) moved off its special value by normal(0, 0.1):
+/// a check at b = 0 cannot tell `x + b` from `x - b`.
+ParamStore checkParams(mlir::ModuleOp module, uint64_t seed);
+
+/// Random inputs for `function`: floats normal(0, 1); integers (token ids)
+/// uniform over the smallest vocabulary they index (an embedding table's
+/// rows, a cross-entropy's classes).
+std::vector<Tensor> randomInputs(mlir::ModuleOp module, llvm::StringRef function, uint64_t seed);
+
+/// The number of valid ids for an integer value: the smallest table or
+/// class count it reaches through layout ops; 1 when it reaches none.
+int64_t idRange(mlir::Value ids);
+
+/// Deterministic normal draws, the same on every platform (the standard
+/// library's distributions are not).
+class Rng {
+public:
+  explicit Rng(uint64_t seed) : state(seed ? seed : 0x9E3779B97F4A7C15ull) {}
+  uint64_t next();
+  double uniform(); // [0, 1)
+  double normal();
+
+private:
+  uint64_t state;
+};
+
+/// FNV-1a of a string, to derive per-name seeds.
+uint64_t hashName(llvm::StringRef name, uint64_t seed);
+
+} // namespace ra::interp
+
+#endif // RA_INTERPRETER_INTERPRETER_H

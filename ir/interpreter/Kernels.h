@@ -1,0 +1,56 @@
+//===- Kernels.h - reference math of each ra op -------------------*- C++ -*-===//
+//
+// Plain loops over Tensors, one function per op (or per op family), written
+// to be read against models.md rather than to be fast.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_INTERPRETER_KERNELS_H
+#define RA_INTERPRETER_KERNELS_H
+
+#include "ir/interpreter/Tensor.h"
+
+#include <optional>
+#include <string>
+
+namespace ra::interp {
+
+Real gelu(Real x);
+Real geluGrad(Real x); // d gelu / dx
+
+Tensor matmul(const Tensor &a, const Tensor &b, bool ta, bool tb,
+              const std::vector<int64_t> &resultShape);
+Tensor reduce(const Tensor &x, int64_t axis, bool keepdim, char kind); // 's'um, 'm'ean, 'x' max
+Tensor causalMean(const Tensor &x, int64_t axis);
+Tensor causalMeanGrad(const Tensor &dy, int64_t axis);
+Tensor layerNorm(const Tensor &x, const Tensor &w, const Tensor &b, Real eps);
+/// (dx, dw, db)
+std::vector<Tensor> layerNormGrad(const Tensor &x, const Tensor &w, const Tensor &dy, Real eps);
+Tensor softmax(const Tensor &x);
+
+/// Errors name the offending id; an empty string means success.
+std::string embedding(const Tensor &table, const Tensor &ids, Tensor &out);
+std::string embeddingGrad(const Tensor &ids, const Tensor &dy, Tensor &table);
+std::string crossEntropy(const Tensor &logits, const Tensor &targets, Tensor &loss);
+std::string crossEntropyGrad(const Tensor &logits, const Tensor &targets, Real dloss,
+                             Tensor &dlogits);
+
+struct AttentionSpec {
+  Real scale = 1;
+  bool causal = false;
+  std::optional<Real> alpha;   // the reciprocal term's weight
+  std::optional<int64_t> band; // reciprocal term only where i - j <= band
+};
+Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const AttentionSpec &spec);
+/// (dq, dk, dv, dalpha when spec.alpha)
+std::vector<Tensor> attentionGrad(const Tensor &q, const Tensor &k, const Tensor &v,
+                                  const Tensor &dy, const AttentionSpec &spec);
+
+Tensor slice(const Tensor &x, int64_t axis, int64_t start, int64_t end);
+Tensor concat(const std::vector<const Tensor *> &inputs, int64_t axis);
+Tensor transpose(const Tensor &x, const std::vector<int64_t> &perm);
+Tensor broadcast(const Tensor &x, const std::vector<int64_t> &shape);
+Tensor iota(const std::vector<int64_t> &shape, int64_t axis);
+
+} // namespace ra::interp
+
+#endif // RA_INTERPRETER_KERNELS_H
