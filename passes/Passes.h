@@ -5,14 +5,24 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
+#include <functional>
 #include <memory>
+#include <vector>
 
 namespace ra {
 
 std::unique_ptr<mlir::Pass> createCheckUnusedParamsPass();
+std::unique_ptr<mlir::Pass> createAutodiffPass();
+std::unique_ptr<mlir::Pass> createOptimizerPass();
 
-/// The passes `racc compile` runs, in order. Later stages (autodiff,
-/// optimizer, fusion, kernel formation) append here.
+/// Makes one pass of a pipeline.
+using PassFactory = std::function<std::unique_ptr<mlir::Pass>()>;
+
+/// The passes `racc compile` runs, in order. `racc check --passes` runs them
+/// one at a time and compares the functions before and after each.
+std::vector<PassFactory> defaultPipeline();
+
+/// Adds defaultPipeline() to `pm`.
 void buildDefaultPipeline(mlir::OpPassManager &pm);
 
 /// Registers every ra pass and the `ra-default-pipeline` with the global

@@ -18,4 +18,46 @@ def CheckUnusedParams : Pass<"ra-check-unused-params", "mlir::ModuleOp"> {
   let constructor = "ra::createCheckUnusedParamsPass()";
 }
 
+def Autodiff : Pass<"ra-autodiff", "mlir::ModuleOp"> {
+  let summary = "Derive @grad: the loss and the gradient of every trainable parameter";
+  let description = [{
+    Reverse-mode differentiation of @forward's `loss` output. Ops are visited
+    in reverse; each emits its vector-Jacobian product through
+    VjpOpInterface; a value used several times accumulates its gradients with
+    `ra.add`; integer values carry none. A trainable parameter the loss does
+    not reach is reported and gets an explicit zero gradient. A model with no
+    `loss` output is inference-only and gets no @grad.
+
+    Before:  func.func @forward(%tokens, %targets) -> (loss, logits)
+    After:   func.func @forward(...) unchanged, and
+             func.func @grad(%tokens, %targets) -> (loss, grad.wte, grad.wpe, ...)
+  }];
+  let constructor = "ra::createAutodiffPass()";
+}
+
+def Optimizer : Pass<"ra-optimizer", "mlir::ModuleOp"> {
+  let summary = "Derive @train_step from @grad: clipping, AdamW, gradient norms";
+  let description = [{
+    One training step as one function: the gradients of @grad, per-parameter
+    and global gradient norms, clipping to `max-grad-norm`, and AdamW as in
+    PyTorch (decoupled weight decay on parameters marked `decay`, bias
+    correction). The moments are parameters `adam.m.NAME` and `adam.v.NAME`
+    with `trainable = false`; updates are `ra.set_param`. The learning rate and
+    the step number (from 1) are runtime inputs.
+
+    After:  func.func @train_step(%tokens, %targets, %lr, %step)
+              -> (loss, grad_norm, grad_norms: tensor<P x f32>)
+  }];
+  let constructor = "ra::createOptimizerPass()";
+  let options = [
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "AdamW beta1">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.95", "AdamW beta2">,
+    Option<"epsilon", "eps", "double", /*default=*/"1e-8", "AdamW epsilon">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.1",
+           "decoupled weight decay of parameters marked decay">,
+    Option<"maxGradNorm", "max-grad-norm", "double", /*default=*/"1.0",
+           "clip the global gradient norm to this (0: no clipping)">,
+  ];
+}
+
 #endif // RA_PASSES_TD

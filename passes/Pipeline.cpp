@@ -9,11 +9,23 @@ namespace ra {
 #include "passes/Passes.h.inc"
 } // namespace ra
 
+std::vector<ra::PassFactory> ra::defaultPipeline() {
+  return {
+      // Folds the layout ops and splat broadcasts the front end leaves; drops dead ops.
+      [] { return mlir::createCanonicalizerPass(); },
+      [] { return mlir::createCSEPass(); },
+      [] { return createCheckUnusedParamsPass(); },
+      [] { return createAutodiffPass(); },
+      [] { return createOptimizerPass(); },
+      // The backward pass repeats forward values and layout ops: fold them again.
+      [] { return mlir::createCanonicalizerPass(); },
+      [] { return mlir::createCSEPass(); },
+  };
+}
+
 void ra::buildDefaultPipeline(mlir::OpPassManager &pm) {
-  // Folds layout ops and splat broadcasts the front end leaves, removes dead ops.
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createCSEPass());
-  pm.addPass(createCheckUnusedParamsPass());
+  for (const PassFactory &make : defaultPipeline())
+    pm.addPass(make());
 }
 
 void ra::registerPasses() {

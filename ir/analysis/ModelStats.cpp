@@ -44,7 +44,7 @@ std::vector<ParamOp> findUnusedParams(ModuleOp module) {
     }
   }
   for (auto param : module.getOps<ParamOp>())
-    if (!reached.contains(param.getSymNameAttr()))
+    if (param.getTrainable() && !reached.contains(param.getSymNameAttr()))
       unused.push_back(param);
   return unused;
 }
@@ -135,6 +135,8 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
   stats.tokens = batch * seq;
 
   for (auto p : module.getOps<ParamOp>()) {
+    if (!p.getTrainable())
+      continue;
     ParamInfo info;
     info.name = p.getSymName().str();
     auto type = p.getTensorType();
