@@ -8,6 +8,7 @@ namespace racc {
 /// command's name) and returns the exit status.
 int compileCommand(int argc, char **argv);
 int statsCommand(int argc, char **argv);
+int checkCommand(int argc, char **argv);
 
 } // namespace racc
 

@@ -4,6 +4,7 @@
 //                [--print-ir-after-all] [--print-ir-after=PASS]
 //                [--print-ir-before=PASS] [--dump-ir-dir DIR]
 //   racc stats FILE [-D k=v]... [--json]
+//   racc check FILE [-D k=v]... [--grad] [--passes] [--causal] [--json]
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -18,6 +19,7 @@ static const char *kUsage = R"(usage: racc COMMAND [options]
 commands:
   compile FILE   compile a .graph model (see racc compile --help)
   stats FILE     parameters, FLOPs per token, inference cache (racc stats --help)
+  check FILE     gradient, pass-equivalence and causality checks (racc check --help)
 )";
 
 int main(int argc, char **argv) {
@@ -31,6 +33,8 @@ int main(int argc, char **argv) {
       return racc::compileCommand(argc - 1, argv + 1);
     if (command == "stats")
       return racc::statsCommand(argc - 1, argv + 1);
+    if (command == "check")
+      return racc::checkCommand(argc - 1, argv + 1);
   } catch (const cxxopts::exceptions::exception &e) {
     return racc::fail(std::string(e.what()) + " (see racc " + command + " --help)");
   }

@@ -1,0 +1,136 @@
+//===- CheckCommand.cpp - racc check --------------------------------------===//
+//
+//   racc check FILE [-D k=v]... [--grad] [--passes] [--causal] [--json]
+//
+// With none of --grad, --passes, --causal, runs all three. Exit status 1 when
+// a check fails.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+#include "Driver.h"
+
+#include "check/Checks.h"
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <chrono>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace racc {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+} // namespace
+
+int checkCommand(int argc, char **argv) {
+  cxxopts::Options options("racc check", "Check a model's gradients, passes and causality");
+  addModelOptions(options);
+  options.add_options()("grad", "Finite-difference check of every parameter's gradient (float64)")(
+      "passes", "Check that every pass of the pipeline keeps the function the same")(
+      "causal", "Check that no position's logits depend on later tokens")(
+      "json", "Print one JSON object")("seed", "Seed of the random parameters and inputs",
+                                       cxxopts::value<uint64_t>()->default_value("0"))(
+      "samples", "Entries checked per large parameter", cxxopts::value<int>()->default_value("4"))(
+      "step", "Finite-difference step, relative to max(1, |x|)",
+      cxxopts::value<double>()->default_value("1e-3"))(
+      "tolerance", "Largest relative gradient error that passes",
+      cxxopts::value<double>()->default_value("1e-6"));
+  auto args = options.parse(argc, argv);
+  Session session;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (auto status = loadModel(args, options, session, module))
+    return *status;
+  bool all = !args.count("grad") && !args.count("passes") && !args.count("causal");
+  bool doGrad = all || args.count("grad"), doPasses = all || args.count("passes");
+  bool doCausal = all || args.count("causal");
+  uint64_t seed = args["seed"].as<uint64_t>();
+  double tolerance = args["tolerance"].as<double>();
+
+  json report = json::object();
+  std::string text;
+  bool ok = true;
+
+  if (doPasses) {
+    auto start = std::chrono::steady_clock::now();
+    mlir::OwningOpRef<mlir::ModuleOp> copy = module->clone();
+    auto r = ra::check::passCheck(*copy, ra::defaultPipeline(), seed);
+    if (mlir::failed(r))
+      return 1;
+    ok &= r->diverging.empty();
+    report["passes"] = {{"checked", r->checked},
+                        {"diverging", r->diverging},
+                        {"max_rel_diff", r->maxRelDiff},
+                        {"seconds", secondsSince(start)}};
+    text +=
+        fmt::format("passes  {} passes checked; {}  (max relative difference {:.2g})\n", r->checked,
+                    r->diverging.empty() ? "none changes the function"
+                                         : "CHANGED BY: " + llvm::join(r->diverging, ", "),
+                    r->maxRelDiff);
+  }
+
+  if (doGrad || doCausal) {
+    if (!session.runPipeline(*module))
+      return 1;
+  }
+  if (doGrad) {
+    auto start = std::chrono::steady_clock::now();
+    ra::check::GradCheckOptions gopts;
+    gopts.seed = seed;
+    gopts.samplesPerParam = args["samples"].as<int>();
+    gopts.step = args["step"].as<double>();
+    auto r = ra::check::gradCheck(*module, gopts);
+    if (mlir::failed(r))
+      return 1;
+    bool gradOk = r->maxRelError <= tolerance;
+    ok &= gradOk;
+    report["grad"] = {{"max_rel_error", r->maxRelError},
+                      {"max_abs_error", r->maxAbsError},
+                      {"checked", r->checked},
+                      {"tolerance", tolerance},
+                      {"ok", gradOk},
+                      {"worst",
+                       {{"param", r->worst.param},
+                        {"index", r->worst.index},
+                        {"analytic", r->worst.analytic},
+                        {"numeric", r->worst.numeric}}},
+                      {"seconds", secondsSince(start)}};
+    text += fmt::format("grad    max relative error {:.3g} over {} entries (worst {}[{}]: {:.10g} "
+                        "vs {:.10g} by finite differences)  {}\n",
+                        r->maxRelError, r->checked, r->worst.param, r->worst.index,
+                        r->worst.analytic, r->worst.numeric, gradOk ? "ok" : "FAILED");
+  }
+  if (doCausal) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = ra::check::causalCheck(*module, seed);
+    if (mlir::failed(r))
+      return 1;
+    ok &= r->ok;
+    json leaks = json::array();
+    for (auto &l : r->leaks)
+      leaks.push_back({{"op", l.op}, {"location", l.location}, {"position", l.position}});
+    report["causal"] = {{"ok", r->ok},
+                        {"positions_checked", r->positionsChecked},
+                        {"leaks", leaks},
+                        {"seconds", secondsSince(start)}};
+    text += fmt::format("causal  {} positions checked; {}\n", r->positionsChecked,
+                        r->ok ? "no position sees a later token  ok" : "LEAKS:");
+    for (auto &l : r->leaks)
+      text += fmt::format("        future tokens reach position {} through {} at {}\n", l.position,
+                          l.op, l.location);
+  }
+
+  if (args.count("json"))
+    llvm::outs() << report.dump(2) << "\n";
+  else
+    llvm::outs() << text;
+  return ok ? 0 : 1;
+}
+
+} // namespace racc
