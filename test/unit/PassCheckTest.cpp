@@ -1,0 +1,53 @@
+// The pass-equivalence check: the default pipeline keeps every function the
+// same, and a pass that changes one is named.
+#include "TestUtil.h"
+
+#include "check/Checks.h"
+#include "ir/RaDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Pass/Pass.h"
+
+#include <catch2/catch.hpp>
+
+using racc::test::Compiled;
+
+namespace {
+/// Turns every ra.add into ra.sub: a pass that breaks the model.
+struct BreakAdds : mlir::PassWrapper<BreakAdds, mlir::OperationPass<mlir::ModuleOp>> {
+  llvm::StringRef getArgument() const override { return "test-break-adds"; }
+  void runOnOperation() override {
+    getOperation().walk([](ra::AddOp add) {
+      mlir::OpBuilder b(add);
+      auto sub = b.create<ra::SubOp>(add.getLoc(), add.getType(), add.getLhs(), add.getRhs());
+      add.replaceAllUsesWith(sub.getResult());
+      add.erase();
+    });
+  }
+};
+
+const char *kModel = "config batch = 2\nconfig seq = 4\ninput tokens: i32[batch, seq]\n"
+                     "param wte: [16, 8] = normal(0.02)\nparam b: [8] = zeros\n"
+                     "h = embedding(wte, tokens) + b\n"
+                     "output loss = cross_entropy(matmul(h, wte, transpose_b=1), tokens)\n";
+} // namespace
+
+TEST_CASE("passes: the default pipeline keeps every function the same", "[passes]") {
+  Compiled c(kModel);
+  REQUIRE(c.module);
+  auto r = ra::check::passCheck(*c.module, ra::defaultPipeline(), 0);
+  REQUIRE(mlir::succeeded(r));
+  CHECK(r->checked == (int)ra::defaultPipeline().size());
+  CHECK(r->diverging.empty());
+}
+
+TEST_CASE("passes: a pass that changes the function is named", "[passes]") {
+  Compiled c(kModel);
+  REQUIRE(c.module);
+  auto pipeline = ra::defaultPipeline();
+  pipeline.insert(pipeline.begin() + 1, [] { return std::make_unique<BreakAdds>(); });
+  auto r = ra::check::passCheck(*c.module, pipeline, 0);
+  REQUIRE(mlir::succeeded(r));
+  CHECK(r->diverging == std::vector<std::string>{"test-break-adds"});
+}
