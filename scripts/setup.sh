@@ -7,6 +7,8 @@ PACKAGES=(
   clang-16 lld-16 llvm-16-dev llvm-16-tools libmlir-16-dev mlir-16-tools
   libclang-rt-16-dev libfuzzer-16-dev
   cmake ninja-build git python3
+  # PyTorch (CPU) is the numerical reference in tests; it runs under /usr/bin/python3
+  python3-torch python3-numpy
   # libraries
   libfmt-dev libcxxopts-dev catch2 nlohmann-json3-dev libopenblas-dev
   # zlib/zstd/tinfo/xml2: libraries Debian's static LLVM links against

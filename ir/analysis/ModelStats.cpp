@@ -161,6 +161,8 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
     stats.forwardFlops += f;
     stats.forwardFlopsByOp[op->getName().getStringRef().str()] += f;
   });
+  if (auto grad = module.lookupSymbol<func::FuncOp>("grad"))
+    grad.walk([&](CostOpInterface op) { stats.gradFlops += op.getFlops(); });
   forward.walk([&](AttentionOp) { ++stats.attentionOps; });
   for (auto [v, n] : findCachedValues(forward)) {
     stats.cache.push_back({describeValue(v), n});

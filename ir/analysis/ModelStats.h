@@ -44,6 +44,7 @@ struct ModelStats {
   std::vector<std::string> unused;           // parameters that cannot affect the loss
   int64_t tokens = 0;                        // batch * seq of the forward function
   int64_t forwardFlops = 0;
+  int64_t gradFlops = 0; // forward + backward (@grad), 0 without a loss
   std::map<std::string, int64_t> forwardFlopsByOp;
   std::vector<CacheEntry> cache;
   int64_t cacheElementsPerToken = 0;

@@ -62,7 +62,7 @@ ParamStore checkParams(ModuleOp module, uint64_t seed) {
   ParamStore store = initParams(module, seed);
   Rng jitter(hashName("jitter", seed));
   for (auto p : module.getOps<ParamOp>())
-    if (p.getInit() != "normal")
+    if (p.getTrainable() && p.getInit() != "normal") // optimizer state stays at its init
       for (Real &x : store[p.getSymName().str()].data)
         x += 0.1 * jitter.normal();
   return store;

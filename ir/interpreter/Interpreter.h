@@ -47,9 +47,10 @@ private:
 /// parameter's draw depends only on the seed and its name.
 ParamStore initParams(mlir::ModuleOp module, uint64_t seed);
 
-/// initParams, with every parameter not drawn from normal(std) (gains at 1,
-/// biases at 0, constants) moved off its special value by normal(0, 0.1):
-/// a check at b = 0 cannot tell `x + b` from `x - b`.
+/// initParams, with every trainable parameter not drawn from normal(std)
+/// (gains at 1, biases at 0, constants) moved off its special value by
+/// normal(0, 0.1); optimizer state stays at its initializer.
+/// (A check at b = 0 cannot tell `x + b` from `x - b`.)
 ParamStore checkParams(mlir::ModuleOp module, uint64_t seed);
 
 /// Random inputs for `function`: floats normal(0, 1); integers (token ids)

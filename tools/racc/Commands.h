@@ -9,6 +9,7 @@ namespace racc {
 int compileCommand(int argc, char **argv);
 int statsCommand(int argc, char **argv);
 int checkCommand(int argc, char **argv);
+int interpretCommand(int argc, char **argv);
 
 } // namespace racc
 

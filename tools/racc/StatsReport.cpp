@@ -7,9 +7,11 @@ namespace racc {
 
 using json = nlohmann::ordered_json;
 
-// Until autodiff derives the training step, its cost is the usual estimate:
-// the backward pass costs twice the forward.
-constexpr int kTrainStepOverForward = 3;
+/// FLOPs of a training step per token: forward and backward as derived by
+/// autodiff (@grad), or, for a model without a loss, the usual 3x forward.
+static double trainFlopsPerToken(const ra::ModelStats &s) {
+  return double(s.gradFlops ? s.gradFlops : 3 * s.forwardFlops) / s.tokens;
+}
 
 json statsToJson(const ra::ModelStats &s) {
   json config = json::object();
@@ -44,8 +46,8 @@ json statsToJson(const ra::ModelStats &s) {
         {"tensors", tensors}}},
       {"flops_per_token",
        {{"forward", s.forwardFlops / s.tokens},
-        {"train_step", kTrainStepOverForward * s.forwardFlops / s.tokens},
-        {"train_step_method", "3x forward (estimate until the autodiff pass exists)"},
+        {"train_step", (int64_t)trainFlopsPerToken(s)},
+        {"train_step_method", s.gradFlops ? "forward + backward of @grad" : "3x forward"},
         {"tokens_per_forward", s.tokens},
         {"forward_by_op",
          [&] {
@@ -101,8 +103,9 @@ std::string statsToText(const ra::ModelStats &s) {
   for (auto &u : s.unused)
     out += fmt::format("             {}\n", u);
   double fwd = double(s.forwardFlops) / s.tokens;
-  out += fmt::format("FLOPs/token  forward {}, training step {} (3x forward, estimate)\n",
-                     scaled(fwd), scaled(kTrainStepOverForward * fwd));
+  out += fmt::format("FLOPs/token  forward {}, training step {} ({})\n", scaled(fwd),
+                     scaled(trainFlopsPerToken(s)),
+                     s.gradFlops ? "forward + backward" : "3x forward, no loss to differentiate");
   out += fmt::format("cache/token  {} bytes at fp16 ({} values over {} attention ops)\n",
                      grouped(2 * s.cacheElementsPerToken), grouped(s.cacheElementsPerToken),
                      s.attentionOps);

@@ -5,6 +5,7 @@
 //                [--print-ir-before=PASS] [--dump-ir-dir DIR]
 //   racc stats FILE [-D k=v]... [--json]
 //   racc check FILE [-D k=v]... [--grad] [--passes] [--causal] [--json]
+//   racc interpret FILE [-D k=v]... [--entry E] [--seed S] --dump DIR
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -20,6 +21,7 @@ commands:
   compile FILE   compile a .graph model (see racc compile --help)
   stats FILE     parameters, FLOPs per token, inference cache (racc stats --help)
   check FILE     gradient, pass-equivalence and causality checks (racc check --help)
+  interpret FILE run an entry point in the reference interpreter, dump .npy files
 )";
 
 int main(int argc, char **argv) {
@@ -35,6 +37,8 @@ int main(int argc, char **argv) {
       return racc::statsCommand(argc - 1, argv + 1);
     if (command == "check")
       return racc::checkCommand(argc - 1, argv + 1);
+    if (command == "interpret")
+      return racc::interpretCommand(argc - 1, argv + 1);
   } catch (const cxxopts::exceptions::exception &e) {
     return racc::fail(std::string(e.what()) + " (see racc " + command + " --help)");
   }

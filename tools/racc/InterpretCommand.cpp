@@ -1,0 +1,130 @@
+//===- InterpretCommand.cpp - racc interpret ------------------------------===//
+//
+//   racc interpret FILE [-D k=v]... [--entry forward|grad|train_step] [--seed S]
+//                  [--precision f64|f32] [--steps N] [--lr LR] --dump DIR
+//
+// Runs an entry point in the reference interpreter on seeded random
+// parameters and inputs (those of `racc check`) and writes them and the
+// outputs to DIR as .npy files, with DIR/index.json naming each. An
+// independent implementation (test/reference/) can recompute the outputs.
+// With --entry train_step, N steps run on the same batch (step = 1..N) and
+// the parameters after the last are dumped as `updated.NAME`.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+#include "Driver.h"
+#include "Npy.h"
+
+#include "ir/RaDialect.h"
+#include "ir/interpreter/Interpreter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <nlohmann/json.hpp>
+
+namespace racc {
+
+int interpretCommand(int argc, char **argv) {
+  cxxopts::Options options("racc interpret",
+                           "Run an entry point in the reference interpreter and dump it");
+  addModelOptions(options);
+  options.add_options()("entry", "forward, grad or train_step",
+                        cxxopts::value<std::string>()->default_value("grad"))(
+      "steps", "train_step: how many steps", cxxopts::value<int>()->default_value("1"))(
+      "lr", "train_step: the learning rate", cxxopts::value<double>()->default_value("1e-3"))(
+      "seed", "Seed of the random parameters and inputs",
+      cxxopts::value<uint64_t>()->default_value("0"))(
+      "precision", "f64 or f32", cxxopts::value<std::string>()->default_value("f64"))(
+      "dump", "Directory for the .npy files", cxxopts::value<std::string>());
+  auto args = options.parse(argc, argv);
+  Session session;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (auto status = loadModel(args, options, session, module))
+    return *status;
+  if (!args.count("dump"))
+    return fail("racc interpret needs --dump DIR");
+  std::string entry = args["entry"].as<std::string>();
+  std::string precision = args["precision"].as<std::string>();
+  if (precision != "f64" && precision != "f32")
+    return fail("--precision takes f64 or f32, got '" + precision + "'");
+  if (!session.runPipeline(*module))
+    return 1;
+  auto fn = module->lookupSymbol<mlir::func::FuncOp>(entry);
+  if (!fn || (entry != "forward" && entry != "grad" && entry != "train_step"))
+    return fail("no entry point '" + entry +
+                "' (forward, or grad and train_step for a model with a loss)");
+
+  uint64_t seed = args["seed"].as<uint64_t>();
+  ra::interp::ParamStore params = ra::interp::checkParams(*module, seed);
+  auto inputs = ra::interp::randomInputs(*module, "forward", seed);
+  ra::interp::Interpreter interpreter(*module, precision == "f32" ? ra::interp::Precision::F32
+                                                                  : ra::interp::Precision::F64);
+  ra::interp::ParamStore written = params;
+  mlir::FailureOr<std::vector<ra::interp::Tensor>> outputs;
+  int steps = entry == "train_step" ? args["steps"].as<int>() : 1;
+  for (int step = 1; step <= steps; ++step) {
+    auto stepInputs = inputs;
+    if (entry == "train_step") {
+      stepInputs.push_back(ra::interp::Tensor::scalar(args["lr"].as<double>()));
+      stepInputs.push_back(ra::interp::Tensor::scalar(step));
+    }
+    outputs = interpreter.run(entry, stepInputs, written);
+    if (mlir::failed(outputs))
+      return 1;
+  }
+
+  std::string dir = args["dump"].as<std::string>();
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return fail("cannot create '" + dir + "': " + ec.message());
+  nlohmann::ordered_json index = {{"entry", entry}, {"precision", precision}, {"steps", steps}};
+  if (entry == "train_step")
+    index["lr"] = args["lr"].as<double>();
+  auto dump = [&](const std::string &kind, const std::string &name,
+                  const ra::interp::Tensor &t) -> bool {
+    std::string file = kind + "." + name + ".npy";
+    std::string err = writeNpy(dir + "/" + file, t);
+    if (!err.empty()) {
+      fail(err);
+      return false;
+    }
+    index[kind].push_back({{"name", name}, {"file", file}});
+    return true;
+  };
+  for (auto p : module->getOps<ra::ParamOp>()) {
+    if (!p.getTrainable())
+      continue;
+    std::string name = p.getSymName().str();
+    if (!dump("param", name, params[name]))
+      return 1;
+    index["param"].back()["decay"] = p.getDecay();
+    if (entry == "train_step" && !dump("updated", name, written[name]))
+      return 1;
+  }
+  auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
+  auto inputNames = forward->getAttrOfType<mlir::ArrayAttr>("ra.inputs");
+  for (auto [i, t] : llvm::enumerate(inputs))
+    if (!dump("input", inputNames[i].cast<mlir::StringAttr>().str(), t))
+      return 1;
+  auto outputNames = fn->getAttrOfType<mlir::ArrayAttr>("ra.outputs");
+  for (auto [i, t] : llvm::enumerate(*outputs))
+    if (!dump("output", outputNames[i].cast<mlir::StringAttr>().str(), t))
+      return 1;
+  index["config"] = nlohmann::ordered_json::object();
+  if (auto config = (*module)->getAttrOfType<mlir::DictionaryAttr>("ra.config")) {
+    for (auto a : config) {
+      if (auto i = a.getValue().dyn_cast<mlir::IntegerAttr>())
+        index["config"][a.getName().str()] = i.getInt();
+      else if (auto f = a.getValue().dyn_cast<mlir::FloatAttr>())
+        index["config"][a.getName().str()] = f.getValueAsDouble();
+    }
+  }
+  std::error_code ec;
+  llvm::raw_fd_ostream os(dir + "/index.json", ec);
+  if (ec)
+    return fail("cannot write '" + dir + "/index.json': " + ec.message());
+  os << index.dump(2) << "\n";
+  return 0;
+}
+
+} // namespace racc
