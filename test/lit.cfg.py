@@ -13,6 +13,9 @@ config.test_exec_root = os.path.join(config.racc_obj_root, "test")
 
 config.substitutions.append(("%models", os.path.join(config.racc_src_root, "models")))
 config.substitutions.append(("%python", config.python_executable))
+# Debian's python3-torch lives under the system interpreter, whatever
+# python3 comes first on PATH.
+config.substitutions.append(("%torch_python", "/usr/bin/python3"))
 
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
