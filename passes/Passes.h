@@ -14,6 +14,7 @@ namespace ra {
 std::unique_ptr<mlir::Pass> createCheckUnusedParamsPass();
 std::unique_ptr<mlir::Pass> createAutodiffPass();
 std::unique_ptr<mlir::Pass> createOptimizerPass();
+std::unique_ptr<mlir::Pass> createPlanMemoryPass();
 
 /// Makes one pass of a pipeline.
 using PassFactory = std::function<std::unique_ptr<mlir::Pass>()>;

@@ -60,4 +60,19 @@ def Optimizer : Pass<"ra-optimizer", "mlir::ModuleOp"> {
   ];
 }
 
+def PlanMemory : Pass<"ra-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Give every intermediate tensor an offset in one arena per entry point";
+  let description = [{
+    Values are live from their defining op to their last use (program order).
+    Parameters, inputs and reshapes are views and take no arena space: a
+    reshape of a row-major tensor is the same bytes. Results are placed
+    first-fit in freed space, aligned to 64 bytes, and never over an operand
+    of the op that defines them, so kernels need not handle aliasing.
+
+    After:  %3 = ra.matmul ... {ra.offsets = [4096]}
+            func.func @grad(...) attributes {ra.arena_bytes = 1048576, ...}
+  }];
+  let constructor = "ra::createPlanMemoryPass()";
+}
+
 #endif // RA_PASSES_TD

@@ -20,6 +20,8 @@ std::vector<ra::PassFactory> ra::defaultPipeline() {
       // The backward pass repeats forward values and layout ops: fold them again.
       [] { return mlir::createCanonicalizerPass(); },
       [] { return mlir::createCSEPass(); },
+      // Last: the code generators read the offsets it writes.
+      [] { return createPlanMemoryPass(); },
   };
 }
 

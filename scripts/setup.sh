@@ -11,6 +11,10 @@ PACKAGES=(
   python3-torch python3-numpy
   # libraries
   libfmt-dev libcxxopts-dev catch2 nlohmann-json3-dev libopenblas-dev
+  # generated CPU kernels: OpenMP for clang-16
+  libomp-16-dev
+  # the default training corpus: text under /usr/share/games/fortunes/
+  fortunes
   # zlib/zstd/tinfo/xml2: libraries Debian's static LLVM links against
   zlib1g-dev libzstd-dev libtinfo-dev libxml2-dev libedit-dev libcurl4-openssl-dev
 )
