@@ -14,31 +14,6 @@ using namespace mlir;
 
 namespace ra::interp {
 
-uint64_t Rng::next() { // splitmix64
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-double Rng::uniform() { return (next() >> 11) * 0x1.0p-53; }
-
-double Rng::normal() { // Box-Muller
-  double u1 = uniform(), u2 = uniform();
-  if (u1 < 1e-300)
-    u1 = 1e-300;
-  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
-}
-
-uint64_t hashName(llvm::StringRef name, uint64_t seed) {
-  uint64_t h = 0xcbf29ce484222325ull ^ seed;
-  for (char c : name) {
-    h ^= (unsigned char)c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
 static std::vector<int64_t> shapeOf(Type t) {
   auto s = t.cast<ShapedType>().getShape();
   return {s.begin(), s.end()};

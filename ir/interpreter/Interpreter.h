@@ -10,6 +10,7 @@
 #define RA_INTERPRETER_INTERPRETER_H
 
 #include "ir/interpreter/Tensor.h"
+#include "runtime/Rng.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -62,21 +63,8 @@ std::vector<Tensor> randomInputs(mlir::ModuleOp module, llvm::StringRef function
 /// class count it reaches through layout ops; 1 when it reaches none.
 int64_t idRange(mlir::Value ids);
 
-/// Deterministic normal draws, the same on every platform (the standard
-/// library's distributions are not).
-class Rng {
-public:
-  explicit Rng(uint64_t seed) : state(seed ? seed : 0x9E3779B97F4A7C15ull) {}
-  uint64_t next();
-  double uniform(); // [0, 1)
-  double normal();
-
-private:
-  uint64_t state;
-};
-
-/// FNV-1a of a string, to derive per-name seeds.
-uint64_t hashName(llvm::StringRef name, uint64_t seed);
+using ra::hashName;
+using ra::Rng;
 
 } // namespace ra::interp
 
