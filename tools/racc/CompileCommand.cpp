@@ -1,9 +1,12 @@
 //===- CompileCommand.cpp - racc compile ----------------------------------===//
 //
 // Front end, default pipeline, then the artifact directory OUT.rac/:
-//   manifest.json   format version, source, config, parameters (with their
-//                   offsets in one flat f32 buffer), entry points, stats
+//   manifest.json   format and ABI versions, source, config, parameters and
+//                   optimizer state (offsets in one flat f32 buffer), entry
+//                   points (inputs, outputs, arena bytes, kernels), stats
 //   ir/model.mlir   the IR after the pipeline
+//   cpu/model.cpp   the generated kernels' glue, with cpu/ra_cpu_kernels.h
+//   cpu/model.so    compiled by the host C++ compiler (RACC_CXX overrides)
 // Every file is written to a temporary name and renamed into place.
 //
 //===----------------------------------------------------------------------===//
@@ -11,7 +14,18 @@
 #include "Driver.h"
 #include "StatsReport.h"
 
+#include "codegen/KernelForm.h"
+#include "codegen/cpu/CpuEmitter.h"
+#include "ir/RaDialect.h"
 #include "ir/analysis/ModelStats.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Program.h"
+
+#include <chrono>
+#include <map>
+#include <set>
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -20,9 +34,7 @@
 namespace racc {
 
 /// Bumped whenever a reader of manifest.json would misread an older one.
-constexpr int kManifestFormatVersion = 1;
-/// Parameters start on 64-byte boundaries in the flat buffer.
-constexpr int64_t kParamAlignElements = 16;
+constexpr int kManifestFormatVersion = 2;
 
 static bool writeAtomically(const std::string &path, const std::string &contents) {
   llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
@@ -36,41 +48,94 @@ static bool writeAtomically(const std::string &path, const std::string &contents
   return true;
 }
 
-static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelStats &stats) {
-  nlohmann::ordered_json params = nlohmann::ordered_json::array();
-  int64_t offset = 0;
-  for (const auto &p : stats.params) {
-    params.push_back({{"name", p.name},
-                      {"shape", p.shape},
-                      {"init", p.init},
-                      {"init_value", p.initValue},
-                      {"decay", p.decay},
-                      {"mechanism", p.mechanism},
-                      {"offset", offset}});
-    offset += (p.count + kParamAlignElements - 1) / kParamAlignElements * kParamAlignElements;
-  }
-  auto forward = ra::getForward(module);
-  auto names = [](mlir::ArrayAttr a) {
-    std::vector<std::string> v;
-    if (a)
-      for (auto s : a)
-        v.push_back(s.cast<mlir::StringAttr>().str());
-    return v;
-  };
+static nlohmann::ordered_json tensorsJson(const std::vector<ra::codegen::TensorSig> &sigs) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto &t : sigs)
+    out.push_back({{"name", t.name}, {"dtype", t.isInt ? "i32" : "f32"}, {"shape", t.shape}});
+  return out;
+}
+
+static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelStats &stats,
+                                       const std::vector<ra::codegen::EntryPoint> &entries,
+                                       const std::vector<std::string> &targets) {
   auto report = statsToJson(stats);
+  std::map<std::string, const ra::ParamInfo *> info;
+  for (const auto &p : stats.params)
+    info[p.name] = &p;
+  nlohmann::ordered_json params = nlohmann::ordered_json::array();
+  auto slots = ra::codegen::layoutParams(module);
+  for (const auto &slot : slots) {
+    nlohmann::ordered_json p = {{"name", slot.name},
+                                {"shape", slot.shape},
+                                {"offset", slot.offset},
+                                {"trainable", slot.trainable}};
+    auto param = module.lookupSymbol<ra::ParamOp>(slot.name);
+    p["init"] = param.getInit().str();
+    p["init_value"] = param.getInitValue().convertToDouble();
+    p["decay"] = param.getDecay();
+    p["mechanism"] = param.getMechanism().str();
+    params.push_back(p);
+  }
+  nlohmann::ordered_json entryJson = nlohmann::ordered_json::array();
+  for (const auto &e : entries) {
+    std::set<std::string> kernels;
+    for (const auto &c : e.calls)
+      kernels.insert(c.key());
+    entryJson.push_back({{"name", e.name},
+                         {"symbol", "ra_" + e.name},
+                         {"inputs", tensorsJson(e.inputs)},
+                         {"outputs", tensorsJson(e.outputs)},
+                         {"arena_bytes", e.arenaBytes},
+                         {"kernel_calls", e.calls.size()},
+                         {"kernels", kernels.size()}});
+  }
+  if (auto step = module.lookupSymbol<mlir::func::FuncOp>("train_step"))
+    if (auto order = step->getAttrOfType<mlir::ArrayAttr>("ra.grad_norm_params")) {
+      std::vector<std::string> names;
+      for (auto n : order)
+        names.push_back(n.cast<mlir::StringAttr>().str());
+      for (auto &e : entryJson)
+        if (e["name"] == "train_step")
+          e["grad_norm_params"] = names;
+    }
   return {{"format_version", kManifestFormatVersion},
+          {"abi_version", 1},
           {"source", stats.source},
+          {"targets", targets},
           {"config", report["config"]},
+          {"parameter_elements", ra::codegen::paramBufferElements(slots)},
           {"parameters", params},
-          {"parameter_elements", offset},
-          {"entry_points",
-           {{{"name", "forward"},
-             {"inputs", names(forward->getAttrOfType<mlir::ArrayAttr>("ra.inputs"))},
-             {"outputs", names(forward->getAttrOfType<mlir::ArrayAttr>("ra.outputs"))}}}},
+          {"entry_points", entryJson},
           {"stats",
            {{"parameters", stats.totalParams},
             {"flops_per_token", report["flops_per_token"]},
             {"inference_cache", report["inference_cache"]}}}};
+}
+
+/// Compiles the artifact's cpu/model.cpp into cpu/model.so.
+static bool compileCpuLibrary(const std::string &dir, double &seconds) {
+  const char *env = std::getenv("RACC_CXX");
+  std::string cxx = env && *env ? env : RACC_HOST_CXX;
+  auto program = llvm::sys::findProgramByName(cxx);
+  if (!program) {
+    fail("cannot find the C++ compiler '" + cxx + "' for the CPU kernels (set RACC_CXX)");
+    return false;
+  }
+  std::string out = dir + "/model.so", src = dir + "/model.cpp", log = dir + "/compile.log";
+  std::vector<llvm::StringRef> args = {
+      *program, "-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-I", dir,
+      "-o",     out,          src,   "-lopenblas"};
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
+                                                llvm::StringRef(log)};
+  auto start = std::chrono::steady_clock::now();
+  std::string err;
+  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, redirects, 0, 0, &err);
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (rc != 0) {
+    fail("compiling the CPU kernels failed" + (err.empty() ? "" : ": " + err) + "; see " + log);
+    return false;
+  }
+  return true;
 }
 
 int compileCommand(int argc, char **argv) {
@@ -86,9 +151,14 @@ int compileCommand(int argc, char **argv) {
       "print-ir-after", "Print the IR after PASS", cxxopts::value<std::vector<std::string>>())(
       "print-ir-before", "Print the IR before PASS", cxxopts::value<std::vector<std::string>>())(
       "dump-ir-dir", "Write the IR before the pipeline and after each pass to DIR/NN-PASS.mlir",
-      cxxopts::value<std::string>());
+      cxxopts::value<std::string>())(
+      "target", "cpu (C++ with OpenMP and OpenBLAS, compiled here) or none (IR and manifest only)",
+      cxxopts::value<std::string>()->default_value("cpu"));
   auto args = options.parse(argc, argv);
   std::string emit = args.count("emit") ? args["emit"].as<std::string>() : "";
+  std::string target = args["target"].as<std::string>();
+  if (target != "cpu" && target != "none")
+    return fail("--target takes cpu or none, got '" + target + "'");
   if (!emit.empty() && emit != "mlir" && emit != "mlir-raw")
     return fail("--emit takes mlir or mlir-raw, got '" + emit + "'");
   Session session;
@@ -118,15 +188,40 @@ int compileCommand(int argc, char **argv) {
   auto stats = ra::computeStats(*module);
   if (mlir::failed(stats))
     return 1;
+  auto entries = ra::codegen::formKernels(*module);
+  if (mlir::failed(entries))
+    return 1;
   std::string out = args.count("output") ? args["output"].as<std::string>()
                                          : llvm::sys::path::stem(file).str() + ".rac";
-  if (std::error_code ec = llvm::sys::fs::create_directories(out + "/ir"))
-    return fail("cannot create '" + out + "': " + ec.message());
+  for (const char *sub : {"/ir", "/cpu"})
+    if (std::error_code ec = llvm::sys::fs::create_directories(out + sub))
+      return fail("cannot create '" + out + sub + "': " + ec.message());
   std::string ir;
   llvm::raw_string_ostream irStream(ir);
   module->print(irStream);
-  if (!writeAtomically(out + "/ir/model.mlir", irStream.str()) ||
-      !writeAtomically(out + "/manifest.json", manifest(*module, *stats).dump(2) + "\n"))
+  if (!writeAtomically(out + "/ir/model.mlir", irStream.str()))
+    return 1;
+  std::vector<std::string> targets;
+  if (target == "cpu") {
+    double seconds = 0;
+    if (!writeAtomically(out + "/cpu/model.cpp", ra::codegen::emitCpuSource(*entries, file)) ||
+        !writeAtomically(out + "/cpu/ra_cpu_kernels.h", ra::codegen::kCpuKernelsHeader) ||
+        !compileCpuLibrary(out + "/cpu", seconds))
+      return 1;
+    targets.push_back("cpu");
+    size_t calls = 0;
+    std::set<std::string> kernels;
+    for (const auto &e : *entries)
+      for (const auto &c : e.calls) {
+        ++calls;
+        kernels.insert(c.key());
+      }
+    llvm::outs() << llvm::format("racc: cpu: %zu distinct kernels, %zu calls; compiled in %.1f s\n",
+                                 kernels.size(), calls, seconds);
+  }
+  // The manifest last: an artifact with a manifest is complete.
+  if (!writeAtomically(out + "/manifest.json",
+                       manifest(*module, *stats, *entries, targets).dump(2) + "\n"))
     return 1;
   llvm::outs() << "racc: wrote " << out << " (" << stats->totalParams << " parameters)\n";
   return 0;

@@ -1,0 +1,210 @@
+// Generated CPU code against the reference interpreter (float32), entry point
+// by entry point: forward outputs, every gradient, and a training step's
+// outputs and parameter updates. Models are compiled by the racc binary into
+// artifacts and run through the runtime, exactly as users run them.
+#include "ir/RaDialect.h"
+#include "ir/interpreter/Interpreter.h"
+#include "runtime/Model.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+namespace {
+
+/// max |a - b| / max |b|: the error relative to the tensor's scale.
+double relError(const std::vector<float> &ours, const ra::interp::Tensor &ref,
+                const std::vector<bool> *skip = nullptr) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    if (skip && (*skip)[i])
+      continue;
+    diff = std::max(diff, std::abs(double(ours[i]) - double(ref.data[i])));
+    scale = std::max(scale, std::abs(double(ref.data[i])));
+  }
+  return diff / std::max(scale, 1e-30);
+}
+
+std::string compileArtifact(const std::string &name, const std::string &source,
+                            const std::string &defines = "") {
+  std::string dir = std::string(RACC_TEST_TMP) + "/cpu_" + name;
+  llvm::sys::fs::create_directories(dir);
+  std::ofstream(dir + "/model.graph") << source;
+  std::string cmd = std::string(RACC_BIN_DIR) + "/racc compile " + dir + "/model.graph " + defines +
+                    " -o " + dir + "/model.rac > " + dir + "/racc.log 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  return dir + "/model.rac";
+}
+
+/// Runs every entry point on the CPU and in the interpreter; returns the
+/// worst relative error over all outputs and parameter updates.
+double compareEntryPoints(const std::string &artifact) {
+  std::string error;
+  auto model = ra::rt::Model::load(artifact, error);
+  INFO(error);
+  REQUIRE(model);
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<ra::RaDialect, mlir::func::FuncDialect>();
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(artifact + "/ir/model.mlir", &ctx);
+  REQUIRE(module);
+
+  const uint64_t seed = 7;
+  model->initialize(seed);
+  ra::interp::Interpreter interpreter(*module, ra::interp::Precision::F32);
+  auto inputs = ra::interp::randomInputs(*module, "forward", seed);
+  double worst = 0;
+  // AdamW's first step moves every weight by about lr * g / (|g| + eps), a
+  // sign: it turns the float32 rounding of a small gradient entry into a
+  // full-size difference (a key bias has an exactly zero gradient: softmax
+  // ignores it, so its float gradient is pure noise). Weight updates are
+  // therefore compared where the float64 gradient is at least 1e-3 of its
+  // tensor's largest; the moments, linear in g, everywhere. The number left
+  // out is reported.
+  std::map<std::string, std::vector<bool>> noiseOnly;
+  int64_t skipped = 0;
+  if (module->lookupSymbol("grad")) {
+    ra::interp::Interpreter exact(*module, ra::interp::Precision::F64);
+    ra::interp::ParamStore params = ra::interp::initParams(*module, seed);
+    auto grads = exact.run("grad", inputs, params);
+    REQUIRE(mlir::succeeded(grads));
+    auto names = module->lookupSymbol<mlir::func::FuncOp>("grad")->getAttrOfType<mlir::ArrayAttr>(
+        "ra.outputs");
+    for (auto [i, n] : llvm::enumerate(names)) {
+      llvm::StringRef out = n.cast<mlir::StringAttr>().getValue();
+      if (!out.consume_front("grad."))
+        continue;
+      const auto &g = (*grads)[i];
+      double mx = 0;
+      for (auto x : g.data)
+        mx = std::max(mx, std::abs(double(x)));
+      auto &mask = noiseOnly[out.str()];
+      for (auto x : g.data) {
+        mask.push_back(std::abs(double(x)) < 1e-3 * mx);
+        skipped += mask.back();
+      }
+    }
+  }
+  for (const char *name : {"forward", "grad", "train_step"}) {
+    const ra::rt::EntryInfo *entry = model->entry(name);
+    if (!entry)
+      continue;
+    // Inputs as the runtime wants them: float or int32 buffers.
+    std::vector<std::vector<float>> floats;
+    std::vector<std::vector<int32_t>> ints;
+    std::vector<const void *> in;
+    std::vector<ra::interp::Tensor> interpInputs = inputs;
+    if (std::string(name) == "train_step") {
+      interpInputs.push_back(ra::interp::Tensor::scalar(1e-3));
+      interpInputs.push_back(ra::interp::Tensor::scalar(1));
+    }
+    floats.reserve(interpInputs.size());
+    ints.reserve(interpInputs.size());
+    for (const auto &t : interpInputs) {
+      if (t.isInteger) {
+        ints.emplace_back(t.data.begin(), t.data.end());
+        in.push_back(ints.back().data());
+      } else {
+        floats.emplace_back(t.data.begin(), t.data.end());
+        in.push_back(floats.back().data());
+      }
+    }
+    std::vector<std::vector<float>> outs;
+    std::vector<void *> out;
+    for (const auto &o : entry->outputs)
+      outs.emplace_back(o.elements());
+    for (auto &o : outs)
+      out.push_back(o.data());
+
+    ra::interp::ParamStore params = ra::interp::initParams(*module, seed);
+    std::vector<float> before = model->parameterBuffer();
+    std::string err = model->call(name, in, out);
+    INFO(name << ": " << err);
+    REQUIRE(err.empty());
+    auto ref = interpreter.run(name, interpInputs, params);
+    REQUIRE(mlir::succeeded(ref));
+    for (size_t i = 0; i < outs.size(); ++i) {
+      double e = relError(outs[i], (*ref)[i]);
+      INFO(name << " output " << entry->outputs[i].name << ": " << e);
+      CHECK(e <= 1e-5);
+      worst = std::max(worst, e);
+    }
+    // Parameter updates (train_step), then restore for the next entry point.
+    for (const auto &p : model->params()) {
+      std::vector<float> now(model->parameters() + p.offset,
+                             model->parameters() + p.offset + p.elements());
+      auto mask = noiseOnly.find(p.name);
+      double e = relError(now, params[p.name], mask == noiseOnly.end() ? nullptr : &mask->second);
+      INFO(name << " parameter " << p.name << ": " << e);
+      CHECK(e <= 1e-5);
+      worst = std::max(worst, e);
+    }
+    model->parameterBuffer() = before;
+  }
+  WARN("weight-update entries with a gradient under 1e-3 of their tensor's largest, not "
+       "compared: "
+       << skipped);
+  return worst;
+}
+
+} // namespace
+
+TEST_CASE("cpu: a tiny GPT-2's forward, gradients and training step match the interpreter",
+          "[cpu]") {
+  std::ifstream in(std::string(RACC_SOURCE_DIR) + "/models/gpt2.graph");
+  std::string src((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The model imports lib/, so compile it in place.
+  std::string dir = std::string(RACC_TEST_TMP) + "/cpu_gpt2";
+  llvm::sys::fs::create_directories(dir);
+  std::string cmd = std::string(RACC_BIN_DIR) + "/racc compile " + RACC_SOURCE_DIR +
+                    "/models/gpt2.graph -D n_layer=2 -D d_model=32 -D n_head=4 -D vocab=64 "
+                    "-D ctx=16 -D batch=2 -D seq=8 -o " +
+                    dir + "/model.rac > " + dir + "/racc.log 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  double worst = compareEntryPoints(dir + "/model.rac");
+  WARN("tiny GPT-2: worst relative error " << worst);
+}
+
+TEST_CASE("cpu: every kernel family matches the interpreter", "[cpu]") {
+  // An op zoo: MLA attention with shared latents and the RA term in a band,
+  // a plain non-causal attention, causal means, reductions, layout ops and
+  // every elementwise function, feeding a cross-entropy loss.
+  const char *src = R"(
+config batch = 2
+config seq = 6
+config vocab = 11
+config d = 8
+config h = 2
+config r = 4
+input tokens: i32[batch, seq]
+input targets: i32[batch, seq]
+param wte: [vocab, d] = normal(0.5)
+param w_q: [d, d] = normal(0.3)
+param w_kd: [d, r] = normal(0.3)
+param w_ql: [h, d / h, r] = normal(0.3)
+param w_vu: [r, d] = normal(0.3)
+param alpha: [] = const(0.3)
+param g: [d] = ones
+param b: [d] = zeros
+x = layernorm(embedding(wte, tokens), g, b)
+q = transpose(reshape(x @ w_q, [batch, seq, h, d / h]), [0, 2, 1, 3])
+k_l = x @ w_kd
+v = transpose(reshape(k_l @ w_vu, [batch, seq, h, d / h]), [0, 2, 1, 3])
+y1 = attention(q @ w_ql, k_l, v, alpha=alpha, band=2)
+y2 = attention(q, q, q, causal=0, scale=0.5)
+y = reshape(transpose(y1 + y2, [0, 2, 1, 3]), [batch, seq, d])
+z = causal_mean(y, 1) + mean(y, 2, keepdim=1) * max(y, 2, keepdim=1) - sum(y, 1, keepdim=1) / 6.0
+z = concat([z[:, :, 0:3], sigmoid(z[:, :, 3:d])], 2)
+z = z + tanh(z) * exp(-z * z) + sqrt(z * z + 1.0) - rsqrt(z * z + 2.0) + log(z * z + 1.0)
+z = softmax(gelu(z)) + iota([batch, seq, d], 2) / 10.0
+output loss = cross_entropy(matmul(z, wte, transpose_b=1), targets)
+)";
+  double worst = compareEntryPoints(compileArtifact("zoo", src));
+  WARN("op zoo: worst relative error " << worst);
+}
