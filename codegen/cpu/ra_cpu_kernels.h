@@ -307,18 +307,23 @@ inline void embeddingGrad(const int32_t *__restrict ids, const float *__restrict
       table[(i64)ids[i] * d + j] += dy[i * d + j];
 }
 
+/// Per-row terms summed in row order: the loss is bit-identical whatever the
+/// thread count (an OpenMP reduction's order is not fixed).
 inline void crossEntropy(const float *__restrict logits, const int32_t *__restrict targets,
                          float *__restrict loss, i64 rows, i64 v) {
-  double total = 0;
-#pragma omp parallel for reduction(+ : total) if (rows * v > kParallelMin)
+  std::vector<double> terms(rows);
+#pragma omp parallel for if (rows * v > kParallelMin)
   for (i64 r = 0; r < rows; ++r) {
     const float *l = logits + r * v;
     float mx = *std::max_element(l, l + v);
     double sum = 0;
     for (i64 i = 0; i < v; ++i)
       sum += std::exp(l[i] - mx);
-    total += mx + std::log(sum) - l[targets[r]];
+    terms[r] = mx + std::log(sum) - l[targets[r]];
   }
+  double total = 0;
+  for (double t : terms)
+    total += t;
   *loss = float(total / rows);
 }
 
@@ -420,11 +425,12 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
   std::memset(dq, 0, sizeof(float) * s.b * s.h * s.tq * s.e);
   std::memset(dk, 0, sizeof(float) * s.b * (s.kShared ? 1 : s.h) * s.tk * s.e);
   std::memset(dv, 0, sizeof(float) * s.b * (s.vShared ? 1 : s.h) * s.tk * s.dv);
-  double da = 0;
   float a = alpha ? *alpha : 0.f;
   // Heads that share k or v write the same gradient rows: parallel over batch only then.
   bool shared = s.kShared || s.vShared;
-#pragma omp parallel reduction(+ : da)
+  // d alpha per (batch, head), summed in order afterwards: deterministic.
+  std::vector<double> daParts(s.b * s.h, 0.0);
+#pragma omp parallel
   {
     std::vector<float> sc(s.tq * s.tk), p(s.tq * s.tk), dp(s.tq * s.tk), ds(s.tq * s.tk);
 #pragma omp for collapse(2)
@@ -458,7 +464,7 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
               ds[i * s.tk + j] += dsra;
               if (reciprocalApplies(s, i, j)) {
                 ds[j * s.tk + i] += a * dsra;
-                da += dsra * sc[j * s.tk + i];
+                daParts[b * s.h + h] += dsra * sc[j * s.tk + i];
               }
             }
           }
@@ -474,8 +480,12 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
             }
         }
   }
-  if (dalpha)
+  if (dalpha) {
+    double da = 0;
+    for (double part : daParts)
+      da += part;
     *dalpha = float(da);
+  }
 }
 
 } // namespace ra_cpu
