@@ -7,7 +7,7 @@ from lit.llvm import llvm_config
 config.name = "racc"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".graph", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "unit", "fuzz", "lit.cfg.py"]
+config.excludes = ["Inputs", "CMakeLists.txt", "unit", "fuzz", "lit.cfg.py", "__pycache__"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.racc_obj_root, "test")
 
@@ -20,4 +20,4 @@ config.substitutions.append(("%torch_python", "/usr/bin/python3"))
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
 tool_dirs = [config.racc_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["racc", "racc-opt", "racc-fuzz-replay", "FileCheck", "not", "count", "split-file"], tool_dirs)
+llvm_config.add_tool_substitutions(["racc", "racc-opt", "racc-fuzz-replay", "rarun", "FileCheck", "not", "count", "split-file"], tool_dirs)

@@ -1,0 +1,62 @@
+//===- Common.cpp - what the rarun commands share -------------------------===//
+#include "Common.h"
+
+#include <cstdio>
+
+namespace rarun {
+
+int fail(const std::string &message) {
+  std::fprintf(stderr, "rarun: error: %s\n", message.c_str());
+  return 1;
+}
+
+std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact) {
+  std::string error;
+  auto model = ra::rt::Model::load(artifact, error);
+  if (!model)
+    fail(error);
+  return model;
+}
+
+bool batchShape(const ra::rt::Model &model, BatchShape &out) {
+  const ra::rt::EntryInfo *forward = model.entry("forward");
+  if (!forward || forward->inputs.empty() || forward->inputs[0].shape.size() != 2) {
+    fail("the artifact's forward does not take [batch, seq] token ids");
+    return false;
+  }
+  out.batch = forward->inputs[0].shape[0];
+  out.seq = forward->inputs[0].shape[1];
+  out.vocab = model.config("vocab").value_or(256);
+  return true;
+}
+
+std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
+                           const BatchShape &shape, int batches, double &loss) {
+  const ra::rt::EntryInfo *forward = model.entry("forward");
+  int lossIndex = -1;
+  for (size_t i = 0; i < forward->outputs.size(); ++i)
+    if (forward->outputs[i].name == "loss")
+      lossIndex = i;
+  if (lossIndex < 0)
+    return "the model has no loss output";
+  ra::rt::Batcher val(corpus.validation, shape.batch, shape.seq, /*seed=*/0x5EED);
+  std::vector<int32_t> tokens, targets;
+  std::vector<std::vector<float>> outs;
+  for (const auto &o : forward->outputs)
+    outs.emplace_back(o.elements());
+  std::vector<void *> outPtrs;
+  for (auto &o : outs)
+    outPtrs.push_back(o.data());
+  double total = 0;
+  for (int i = 0; i < batches; ++i) {
+    val.next(tokens, targets);
+    if (std::string err = model.call("forward", {tokens.data(), targets.data()}, outPtrs);
+        !err.empty())
+      return err;
+    total += outs[lossIndex][0];
+  }
+  loss = total / batches;
+  return "";
+}
+
+} // namespace rarun

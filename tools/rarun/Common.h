@@ -1,0 +1,37 @@
+//===- Common.h - what the rarun commands share -------------------*- C++ -*-===//
+#ifndef RARUN_COMMON_H
+#define RARUN_COMMON_H
+
+#include "runtime/Data.h"
+#include "runtime/Model.h"
+
+#include <cxxopts.hpp>
+#include <memory>
+#include <string>
+
+namespace rarun {
+
+/// Prints `rarun: error: message` and returns 1, the exit status.
+int fail(const std::string &message);
+
+/// Loads ART, or reports why not.
+std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact);
+
+/// The shapes a model's @forward takes: batch and sequence length.
+struct BatchShape {
+  int64_t batch = 0, seq = 0, vocab = 0;
+};
+bool batchShape(const ra::rt::Model &model, BatchShape &out);
+
+/// Mean validation loss over `batches` fixed windows of the validation split
+/// (the same windows every call). Empty string or an error.
+std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
+                           const BatchShape &shape, int batches, double &loss);
+
+int trainCommand(int argc, char **argv);
+int evalCommand(int argc, char **argv);
+int inspectCommand(int argc, char **argv);
+
+} // namespace rarun
+
+#endif // RARUN_COMMON_H

@@ -1,0 +1,38 @@
+//===- main.cpp - rarun, the runtime driver -------------------------------===//
+//
+//   rarun train ART --data PATH --steps N --out RUNDIR [options]
+//   rarun eval ART --ckpt CKPT --data PATH
+//   rarun inspect CKPT
+//
+//===----------------------------------------------------------------------===//
+#include "Common.h"
+
+#include <cstring>
+#include <iostream>
+
+static const char *kUsage = R"(usage: rarun COMMAND [options]
+
+commands:
+  train ART    train a compiled model (rarun train --help)
+  eval ART     validation loss of a checkpoint (rarun eval --help)
+  inspect CKPT parameter table and learned scalars of a checkpoint
+)";
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    std::cout << kUsage;
+    return argc < 2 ? 1 : 0;
+  }
+  std::string command = argv[1];
+  try {
+    if (command == "train")
+      return rarun::trainCommand(argc - 1, argv + 1);
+    if (command == "eval")
+      return rarun::evalCommand(argc - 1, argv + 1);
+    if (command == "inspect")
+      return rarun::inspectCommand(argc - 1, argv + 1);
+  } catch (const cxxopts::exceptions::exception &e) {
+    return rarun::fail(std::string(e.what()) + " (see rarun " + command + " --help)");
+  }
+  return rarun::fail("unknown command '" + command + "'\n" + kUsage);
+}
