@@ -31,6 +31,7 @@ std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
 int trainCommand(int argc, char **argv);
 int evalCommand(int argc, char **argv);
 int inspectCommand(int argc, char **argv);
+int benchCommand(int argc, char **argv);
 
 } // namespace rarun
 

@@ -3,6 +3,7 @@
 //   rarun train ART --data PATH --steps N --out RUNDIR [options]
 //   rarun eval ART --ckpt CKPT --data PATH
 //   rarun inspect CKPT
+//   rarun bench ART [--vs ART2] [--json]
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
@@ -16,6 +17,7 @@ commands:
   train ART    train a compiled model (rarun train --help)
   eval ART     validation loss of a checkpoint (rarun eval --help)
   inspect CKPT parameter table and learned scalars of a checkpoint
+  bench ART    ms/step, tokens/s, MFU; --vs ART2 compares two (rarun bench --help)
 )";
 
 int main(int argc, char **argv) {
@@ -31,6 +33,8 @@ int main(int argc, char **argv) {
       return rarun::evalCommand(argc - 1, argv + 1);
     if (command == "inspect")
       return rarun::inspectCommand(argc - 1, argv + 1);
+    if (command == "bench")
+      return rarun::benchCommand(argc - 1, argv + 1);
   } catch (const cxxopts::exceptions::exception &e) {
     return rarun::fail(std::string(e.what()) + " (see rarun " + command + " --help)");
   }

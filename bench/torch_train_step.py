@@ -1,0 +1,63 @@
+"""PyTorch eager (CPU, float32) timing of the same GPT-2 training step racc
+compiles: forward, backward, clip_grad_norm_(1.0), AdamW. For `rarun bench`
+comparisons; run with /usr/bin/python3 (Debian's python3-torch).
+
+usage: torch_train_step.py --n_layer 4 --d_model 128 --n_head 4 --vocab 256 \
+           --ctx 128 --batch 16 --seq 128 [--steps 10] [--threads 2]
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "reference"))
+from gpt2_reference import gpt2_loss  # noqa: E402
+
+parser = argparse.ArgumentParser()
+for name, default in [("n_layer", 4), ("d_model", 128), ("n_head", 4), ("vocab", 256), ("ctx", 128),
+                      ("batch", 16), ("seq", 128), ("steps", 10), ("warmup", 2), ("threads", 2)]:
+    parser.add_argument("--" + name, type=int, default=default)
+args = parser.parse_args()
+torch.set_num_threads(args.threads)
+torch.manual_seed(0)
+D, L, V, F = args.d_model, args.n_layer, args.vocab, 4 * args.d_model
+
+
+def p(*shape, std=0.02, value=None):
+    t = torch.full(shape, value) if value is not None else torch.randn(*shape) * std
+    return t.float().requires_grad_(True)
+
+
+P = {"wte": p(V, D), "wpe": p(args.ctx, D, std=0.01), "ln_f.w": p(D, value=1.0), "ln_f.b": p(D, value=0.0)}
+for i in range(L):
+    P.update({f"h.{i}.ln_1.w": p(D, value=1.0), f"h.{i}.ln_1.b": p(D, value=0.0),
+              f"h.{i}.attn.w_qkv": p(D, 3 * D), f"h.{i}.attn.b_qkv": p(3 * D, value=0.0),
+              f"h.{i}.attn.w_o": p(D, D, std=0.02 / math.sqrt(2 * L)), f"h.{i}.attn.b_o": p(D, value=0.0),
+              f"h.{i}.ln_2.w": p(D, value=1.0), f"h.{i}.ln_2.b": p(D, value=0.0),
+              f"h.{i}.mlp.w_fc": p(D, F), f"h.{i}.mlp.b_fc": p(F, value=0.0),
+              f"h.{i}.mlp.w_proj": p(F, D, std=0.02 / math.sqrt(2 * L)), f"h.{i}.mlp.b_proj": p(D, value=0.0)})
+cfg = {"d_model": D, "n_head": args.n_head, "n_layer": L}
+tokens = torch.randint(0, V, (args.batch, args.seq))
+targets = torch.randint(0, V, (args.batch, args.seq))
+decay = [t for n, t in P.items() if t.dim() >= 2]
+rest = [t for n, t in P.items() if t.dim() < 2]
+opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                        lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
+times = []
+for step in range(args.warmup + args.steps):
+    t = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    loss = gpt2_loss(P, tokens, targets, cfg)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(list(P.values()), 1.0)
+    opt.step()
+    if step >= args.warmup:
+        times.append((time.perf_counter() - t) * 1e3)
+times.sort()
+ms = times[len(times) // 2]
+print(json.dumps({"torch": torch.__version__, "threads": args.threads, "ms_per_step": ms,
+                  "tokens_per_s": args.batch * args.seq / (ms / 1e3)}))

@@ -1,0 +1,205 @@
+//===- Bench.cpp - rarun bench ----------------------------------------------===//
+//
+// Repeated training steps on fixed random batches after a warm-up: median
+// ms/step, tokens/s, model FLOP utilization against this machine's
+// single-precision GEMM rate measured in the same run, and the arena's peak
+// bytes. With --vs, two artifacts of the same model interleaved step by step
+// (so machine noise hits both alike) and the largest relative difference of
+// their forward outputs on the same inputs and parameters.
+//
+//===----------------------------------------------------------------------===//
+#include "Common.h"
+
+#include <algorithm>
+#include <cblas.h>
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace rarun {
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+/// Median GFLOP/s of a 1024^3 sgemm: the ceiling MFU is measured against.
+double measureGemmGflops() {
+  const int n = 1024;
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+  std::vector<double> rates;
+  for (int i = 0; i < 7; ++i) {
+    double t = now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n,
+                0.f, c.data(), n);
+    rates.push_back(2.0 * n * n * n / (now() - t) / 1e9);
+  }
+  return median(rates);
+}
+
+struct Runner {
+  std::string path;
+  std::unique_ptr<ra::rt::Model> model;
+  BatchShape shape;
+  std::vector<int32_t> tokens, targets;
+  std::vector<double> ms;
+  double flopsPerStep = 0;
+  int64_t arenaBytes = 0;
+
+  bool load(const std::string &p, uint64_t seed) {
+    path = p;
+    model = loadModel(p);
+    if (!model || !batchShape(*model, shape))
+      return false;
+    if (!model->entry("train_step")) {
+      fail("'" + p + "' has no train_step to benchmark");
+      return false;
+    }
+    model->initialize(seed);
+    ra::Rng rng(ra::hashName("bench", seed));
+    tokens.resize(shape.batch * shape.seq);
+    targets.resize(shape.batch * shape.seq);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      tokens[i] = rng.next() % shape.vocab;
+      targets[i] = rng.next() % shape.vocab;
+    }
+    const auto &stats = model->manifest()["stats"]["flops_per_token"];
+    flopsPerStep = stats.value("train_step", 0.0) * shape.batch * shape.seq;
+    arenaBytes = model->entry("train_step")->arenaBytes;
+    return true;
+  }
+
+  std::string step(int64_t s) {
+    const auto *e = model->entry("train_step");
+    float loss, norm, lr = 1e-4f, stepValue = float(s);
+    std::vector<float> norms(e->outputs[2].elements());
+    double t = now();
+    std::string err = model->call("train_step", {tokens.data(), targets.data(), &lr, &stepValue},
+                                  {&loss, &norm, norms.data()});
+    ms.push_back((now() - t) * 1e3);
+    return err;
+  }
+
+  /// The forward outputs at the freshly initialized parameters.
+  std::string forward(std::vector<std::vector<float>> &outs) {
+    const auto *e = model->entry("forward");
+    outs.clear();
+    std::vector<void *> ptrs;
+    for (const auto &o : e->outputs)
+      outs.emplace_back(o.elements());
+    for (auto &o : outs)
+      ptrs.push_back(o.data());
+    return model->call("forward", {tokens.data(), targets.data()}, ptrs);
+  }
+};
+
+nlohmann::ordered_json report(const Runner &r, double gemmGflops) {
+  double msStep = median(r.ms);
+  double tokens = double(r.shape.batch * r.shape.seq);
+  double mfu = r.flopsPerStep / (msStep / 1e3) / (gemmGflops * 1e9);
+  return {{"artifact", r.path},
+          {"ms_per_step", msStep},
+          {"tokens_per_s", tokens / (msStep / 1e3)},
+          {"mfu", mfu},
+          {"model_flops_per_step", r.flopsPerStep},
+          {"peak_arena_bytes", r.arenaBytes},
+          {"steps_timed", r.ms.size()}};
+}
+
+} // namespace
+
+int benchCommand(int argc, char **argv) {
+  cxxopts::Options options("rarun bench", "Time training steps; compare two artifacts");
+  options.positional_help("ART");
+  options.add_options()("vs", "A second artifact of the same model, timed interleaved",
+                        cxxopts::value<std::string>())("steps", "Timed steps",
+                                                       cxxopts::value<int>()->default_value("10"))(
+      "warmup", "Untimed steps first", cxxopts::value<int>()->default_value("2"))(
+      "seed", "Seed of parameters and batch", cxxopts::value<uint64_t>()->default_value("0"))(
+      "json", "Print one JSON object")("h,help", "Show this help")("artifact", "ART",
+                                                                   cxxopts::value<std::string>());
+  options.parse_positional({"artifact"});
+  auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    fmt::print("{}\n", options.help());
+    return 0;
+  }
+  if (!args.count("artifact"))
+    return fail("rarun bench needs an artifact");
+  uint64_t seed = args["seed"].as<uint64_t>();
+  std::vector<Runner> runners(args.count("vs") ? 2 : 1);
+  if (!runners[0].load(args["artifact"].as<std::string>(), seed))
+    return 1;
+  if (runners.size() == 2) {
+    if (!runners[1].load(args["vs"].as<std::string>(), seed))
+      return 1;
+    if (runners[1].shape.batch != runners[0].shape.batch ||
+        runners[1].shape.seq != runners[0].shape.seq)
+      return fail("--vs: the artifacts take different batch shapes");
+  }
+
+  // Outputs before any step changes the parameters.
+  double maxRelDiff = 0;
+  if (runners.size() == 2) {
+    std::vector<std::vector<float>> a, b;
+    if (std::string err = runners[0].forward(a); !err.empty())
+      return fail(err);
+    if (std::string err = runners[1].forward(b); !err.empty())
+      return fail(err);
+    if (a.size() != b.size())
+      return fail("--vs: the artifacts' forward outputs differ in number");
+    for (size_t i = 0; i < a.size(); ++i) {
+      double diff = 0, scale = 0;
+      for (size_t j = 0; j < a[i].size() && j < b[i].size(); ++j) {
+        diff = std::max(diff, (double)std::abs(a[i][j] - b[i][j]));
+        scale = std::max(scale, (double)std::abs(b[i][j]));
+      }
+      maxRelDiff = std::max(maxRelDiff, diff / std::max(scale, 1e-30));
+    }
+  }
+
+  double gemm = measureGemmGflops();
+  int warmup = args["warmup"].as<int>(), steps = args["steps"].as<int>();
+  for (int s = 1; s <= warmup + steps; ++s)
+    for (Runner &r : runners) {
+      if (std::string err = r.step(s); !err.empty())
+        return fail(r.path + ": " + err);
+      if (s <= warmup)
+        r.ms.pop_back();
+    }
+
+  nlohmann::ordered_json out = {{"gemm_gflops", gemm}};
+  out["artifact"] = report(runners[0], gemm);
+  if (runners.size() == 2) {
+    out["vs"] = report(runners[1], gemm);
+    out["speedup"] = median(runners[1].ms) / median(runners[0].ms);
+    out["peak_bytes_ratio"] = double(runners[0].arenaBytes) / double(runners[1].arenaBytes);
+    out["max_rel_diff"] = maxRelDiff;
+  }
+  if (args.count("json")) {
+    fmt::print("{}\n", out.dump(2));
+    return 0;
+  }
+  fmt::print("sgemm 1024^3: {:.1f} GFLOP/s (the MFU ceiling, measured now)\n", gemm);
+  for (const char *key : {"artifact", "vs"}) {
+    if (!out.contains(key))
+      continue;
+    const auto &r = out[key];
+    fmt::print("{:<40} {:8.2f} ms/step {:10.0f} tok/s  MFU {:5.1f}%  arena {:.1f} MiB\n",
+               r["artifact"].get<std::string>(), r["ms_per_step"].get<double>(),
+               r["tokens_per_s"].get<double>(), 100 * r["mfu"].get<double>(),
+               r["peak_arena_bytes"].get<double>() / (1 << 20));
+  }
+  if (runners.size() == 2)
+    fmt::print("speedup {:.2f}x, peak bytes ratio {:.2f}, max relative output difference {:.2e}\n",
+               out["speedup"].get<double>(), out["peak_bytes_ratio"].get<double>(), maxRelDiff);
+  return 0;
+}
+
+} // namespace rarun
