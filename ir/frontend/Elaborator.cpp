@@ -948,7 +948,9 @@ FailureOr<Val> Elaborator::callFunction(const Expr &call, const FnDecl &fn, std:
   }
   Frame frame;
   frame.scope = frames.back().scope;
-  frame.scope.push_back(segment);
+  // `f(x) as _` adds no segment: f's parameters are named in the caller's scope.
+  if (segment != "_")
+    frame.scope.push_back(segment);
   frame.mechanism = fn.mechanism.empty() ? frames.back().mechanism : fn.mechanism;
   frame.callSite = loc(call.loc);
   for (size_t i = 0; i < args.size(); ++i)

@@ -35,6 +35,10 @@ TEST_CASE("frontend: parameters are named by call path", "[frontend]") {
   REQUIRE(c.module);
   CHECK(paramNames(*c.module) ==
         std::vector<std::string>{"h.0.a.w", "h.0.b.w", "h.1.a.w", "h.1.b.w"});
+  Compiled inlined("input x: f32[2, 4]\nfn lin(x) {\n  param w: [4, 4] = normal(0.02)\n"
+                   "  return x @ w\n}\noutput y = lin(x) as _\n");
+  REQUIRE(inlined.module);
+  CHECK(paramNames(*inlined.module) == std::vector<std::string>{"w"});
 }
 
 TEST_CASE("frontend: -D overrides a config and what derives from it", "[frontend]") {
