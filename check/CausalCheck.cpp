@@ -3,10 +3,9 @@
 // Runs @forward twice, with the tokens after position p changed in the
 // second run, and compares every intermediate value on its "past part": the
 // entries whose sequence coordinates are all <= p. The sequence axes of each
-// value are inferred from the token inputs through the ops (a score matrix
-// has two). A value with no sequence axis that depends on the data (a mean
-// over all positions) must not change at all. The first op whose past part
-// changes is where the leak enters.
+// value come from ir/analysis/SequenceAxes (a score matrix has two). A value with no sequence axis
+// that depends on the data (a mean over all positions) must not change at all. The first op whose
+// past part changes is where the leak enters.
 //
 // The loss itself averages over every position, so `ra.cross_entropy` is
 // exempt; its per-position terms depend only on logits, which are checked.
@@ -16,6 +15,7 @@
 
 #include "ir/RaDialect.h"
 #include "ir/analysis/ModelStats.h"
+#include "ir/analysis/SequenceAxes.h"
 #include "ir/interpreter/Interpreter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -30,111 +30,9 @@ using namespace mlir;
 namespace ra::check {
 namespace {
 
-/// What the check knows of a value: whether it depends on the inputs, and
-/// which of its axes run over sequence positions. `tracked` is false where
-/// an op moves positions in a way the check does not follow (the value is
-/// then not compared).
-struct SeqInfo {
-  bool data = false;
-  bool tracked = true;
-  std::set<int64_t> axes;
-};
-
 std::vector<int64_t> shapeOf(Value v) {
   auto s = v.getType().cast<ShapedType>().getShape();
   return {s.begin(), s.end()};
-}
-
-/// Where the sequence axes of `in` land in a reshape to `out`: an axis maps
-/// when the dims before it keep their product and it keeps its size.
-std::optional<int64_t> reshapeAxis(const std::vector<int64_t> &in, const std::vector<int64_t> &out,
-                                   int64_t axis) {
-  int64_t prefix = interp::product(in, 0, axis);
-  int64_t acc = 1;
-  for (size_t b = 0; b < out.size(); ++b) {
-    if (acc == prefix && out[b] == in[axis])
-      return b;
-    acc *= out[b];
-  }
-  return std::nullopt;
-}
-
-SeqInfo infer(Operation *op, llvm::DenseMap<Value, SeqInfo> &info) {
-  SeqInfo r;
-  for (Value v : op->getOperands()) {
-    const SeqInfo &o = info[v];
-    r.data |= o.data;
-    if (o.data)
-      r.tracked &= o.tracked;
-  }
-  if (!r.data || !r.tracked)
-    return r;
-  auto axesOf = [&](Value v) { return info[v].axes; };
-  int64_t rank = op->getNumResults() ? shapeOf(op->getResult(0)).size() : 0;
-  llvm::TypeSwitch<Operation *>(op)
-      .Case([&](BroadcastOp b) {
-        int64_t shift = rank - (int64_t)shapeOf(b.getInput()).size();
-        for (int64_t a : axesOf(b.getInput()))
-          r.axes.insert(a + shift);
-      })
-      .Case([&](EmbeddingOp e) { r.axes = axesOf(e.getIndices()); })
-      .Case([&](MatmulOp m) {
-        int64_t rl = shapeOf(m.getLhs()).size(), rr = shapeOf(m.getRhs()).size();
-        int64_t mAxis = m.getTransposeLhs() ? rl - 1 : rl - 2;
-        int64_t nAxis = m.getTransposeRhs() ? rr - 2 : rr - 1;
-        for (int64_t a : axesOf(m.getLhs())) {
-          if (a < rl - 2)
-            r.axes.insert(a + rank - rl);
-          else if (a == mAxis)
-            r.axes.insert(rank - 2);
-        }
-        for (int64_t a : axesOf(m.getRhs())) {
-          if (a < rr - 2)
-            r.axes.insert(a + rank - rr);
-          else if (a == nAxis)
-            r.axes.insert(rank - 1);
-        }
-      })
-      .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>([&](auto red) {
-        int64_t axis = red.getAxis();
-        for (int64_t a : axesOf(red.getInput()))
-          if (a != axis)
-            r.axes.insert(a > axis && !red.getKeepdim() ? a - 1 : a);
-      })
-      .Case([&](ReshapeOp re) {
-        for (int64_t a : axesOf(re.getInput())) {
-          auto b = reshapeAxis(shapeOf(re.getInput()), shapeOf(re.getResult()), a);
-          if (!b)
-            r.tracked = false;
-          else
-            r.axes.insert(*b);
-        }
-      })
-      .Case([&](TransposeOp t) {
-        auto in = axesOf(t.getInput());
-        for (auto [i, p] : llvm::enumerate(t.getPermutation()))
-          if (in.count(p))
-            r.axes.insert(i);
-      })
-      .Case([&](AttentionOp a) {
-        for (int64_t x : axesOf(a.getQ()))
-          if (x != 3)
-            r.axes.insert(x);
-      })
-      .Case([&](CrossEntropyOp) { r.tracked = false; })
-      .Case([&](ConcatOp c) {
-        for (Value v : c.getInputs())
-          for (int64_t a : axesOf(v))
-            r.axes.insert(a);
-      })
-      .Default([&](Operation *o) {
-        // Elementwise, layernorm, softmax, causal_mean, slice: axes stay.
-        for (Value v : o->getOperands())
-          if (shapeOf(v).size() == (size_t)rank)
-            for (int64_t a : axesOf(v))
-              r.axes.insert(a);
-      });
-  return r;
 }
 
 /// True when the entries of `a` and `b` whose coordinates on every axis in
@@ -177,25 +75,13 @@ FailureOr<CausalCheckResult> causalCheck(ModuleOp module, uint64_t seed) {
   func::FuncOp forward = getForward(module);
   if (!forward)
     return module.emitError("the causality check needs @forward");
-  llvm::DenseMap<Value, SeqInfo> info;
   int64_t seq = 0;
-  for (BlockArgument arg : forward.getArguments()) {
-    auto shape = shapeOf(arg);
-    SeqInfo s;
-    s.data = true;
-    if (shape.size() >= 2) {
-      s.axes.insert(1);
-      seq = std::max(seq, shape[1]);
-    }
-    info[arg] = s;
-  }
+  for (BlockArgument arg : forward.getArguments())
+    if (shapeOf(arg).size() >= 2)
+      seq = std::max(seq, shapeOf(arg)[1]);
   if (seq < 2)
     return forward.emitError("the causality check needs inputs of shape [batch, seq, ...]");
-  for (Operation &op : forward.getBody().front().without_terminator()) {
-    SeqInfo s = infer(&op, info);
-    for (Value r : op.getResults())
-      info[r] = s;
-  }
+  llvm::DenseMap<Value, SeqInfo> info = inferSequenceAxes(forward);
 
   CausalCheckResult result;
   interp::ParamStore params = interp::checkParams(module, seed);

@@ -12,6 +12,7 @@
 namespace ra {
 
 std::unique_ptr<mlir::Pass> createCheckUnusedParamsPass();
+std::unique_ptr<mlir::Pass> createCheckCausalityPass();
 std::unique_ptr<mlir::Pass> createAutodiffPass();
 std::unique_ptr<mlir::Pass> createOptimizerPass();
 std::unique_ptr<mlir::Pass> createPlanMemoryPass();

@@ -18,6 +18,18 @@ def CheckUnusedParams : Pass<"ra-check-unused-params", "mlir::ModuleOp"> {
   let constructor = "ra::createCheckUnusedParamsPass()";
 }
 
+def CheckCausality : Pass<"ra-check-causality", "mlir::ModuleOp"> {
+  let summary = "Warn about ops that let a position see later tokens";
+  let description = [{
+    With the sequence axes of every value of @forward inferred from its
+    inputs, warns at ops that certainly mix positions: a reduction over a
+    sequence axis, attention without the causal mask. (The loss's mean over
+    positions is not a leak.) One warning per source location. `racc check
+    --causal` confirms a leak by running the model.
+  }];
+  let constructor = "ra::createCheckCausalityPass()";
+}
+
 def Autodiff : Pass<"ra-autodiff", "mlir::ModuleOp"> {
   let summary = "Derive @grad: the loss and the gradient of every trainable parameter";
   let description = [{

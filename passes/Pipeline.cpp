@@ -15,6 +15,7 @@ std::vector<ra::PassFactory> ra::defaultPipeline() {
       [] { return mlir::createCanonicalizerPass(); },
       [] { return mlir::createCSEPass(); },
       [] { return createCheckUnusedParamsPass(); },
+      [] { return createCheckCausalityPass(); },
       [] { return createAutodiffPass(); },
       [] { return createOptimizerPass(); },
       // The backward pass repeats forward values and layout ops: fold them again.

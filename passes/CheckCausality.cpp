@@ -1,0 +1,62 @@
+//===- CheckCausality.cpp - warn about ops that see the future -------------===//
+#include "ir/RaDialect.h"
+#include "ir/analysis/ModelStats.h"
+#include "ir/analysis/SequenceAxes.h"
+#include "passes/Passes.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace ra {
+#define GEN_PASS_DEF_CHECKCAUSALITY
+#include "passes/Passes.h.inc"
+} // namespace ra
+
+using namespace mlir;
+
+namespace {
+
+/// The op's own source position, without its call chain: one warning each.
+std::string sourceOf(Operation *op) {
+  Location loc = op->getLoc();
+  while (auto cs = loc.dyn_cast<CallSiteLoc>())
+    loc = cs.getCallee();
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << loc;
+  return os.str();
+}
+
+struct CheckCausality : ra::impl::CheckCausalityBase<CheckCausality> {
+  void runOnOperation() override {
+    func::FuncOp forward = ra::getForward(getOperation());
+    if (!forward)
+      return;
+    auto info = ra::inferSequenceAxes(forward);
+    llvm::StringSet<> warned;
+    auto warn = [&](Operation *op, const Twine &what) {
+      if (warned.insert(sourceOf(op)).second)
+        op->emitWarning() << what
+                          << ": a position sees later tokens (a causality leak; `racc check "
+                             "--causal` runs the model to confirm)";
+    };
+    forward.walk([&](Operation *op) {
+      auto mixes = [&](Value input, int64_t axis) {
+        const ra::SeqInfo &s = info[input];
+        return s.data && s.tracked && s.axes.count(axis);
+      };
+      if (auto r = dyn_cast<ra::ReduceSumOp>(op); r && mixes(r.getInput(), r.getAxis()))
+        warn(op, "'ra.reduce_sum' over the sequence axis mixes every position");
+      if (auto r = dyn_cast<ra::ReduceMeanOp>(op); r && mixes(r.getInput(), r.getAxis()))
+        warn(op, "'ra.reduce_mean' over the sequence axis mixes every position");
+      if (auto r = dyn_cast<ra::ReduceMaxOp>(op); r && mixes(r.getInput(), r.getAxis()))
+        warn(op, "'ra.reduce_max' over the sequence axis mixes every position");
+      if (auto a = dyn_cast<ra::AttentionOp>(op); a && !a.getCausal() && mixes(a.getQ(), 2))
+        warn(op, "attention without the causal mask lets every query read every key");
+    });
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> ra::createCheckCausalityPass() { return std::make_unique<CheckCausality>(); }
