@@ -82,6 +82,7 @@ FailureOr<CausalCheckResult> causalCheck(ModuleOp module, uint64_t seed) {
   if (seq < 2)
     return forward.emitError("the causality check needs inputs of shape [batch, seq, ...]");
   llvm::DenseMap<Value, SeqInfo> info = inferSequenceAxes(forward);
+  auto feedsModel = opsFeedingModelOutputs(forward);
 
   CausalCheckResult result;
   interp::ParamStore params = interp::checkParams(module, seed);
@@ -118,7 +119,7 @@ FailureOr<CausalCheckResult> causalCheck(ModuleOp module, uint64_t seed) {
     std::optional<CausalLeak> leak;
     interpreter.observer = [&](Operation *op, const std::vector<interp::Tensor> &r) {
       const auto &[baseOp, baseResults] = base[index++];
-      if (leak || baseOp != op)
+      if (leak || baseOp != op || !feedsModel.contains(op))
         return;
       for (auto [value, a, b] : llvm::zip(op->getResults(), baseResults, r)) {
         const SeqInfo &s = info[value];

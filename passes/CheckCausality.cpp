@@ -33,6 +33,7 @@ struct CheckCausality : ra::impl::CheckCausalityBase<CheckCausality> {
     if (!forward)
       return;
     auto info = ra::inferSequenceAxes(forward);
+    auto feedsModel = ra::opsFeedingModelOutputs(forward);
     llvm::StringSet<> warned;
     auto warn = [&](Operation *op, const Twine &what) {
       if (warned.insert(sourceOf(op)).second)
@@ -41,6 +42,8 @@ struct CheckCausality : ra::impl::CheckCausalityBase<CheckCausality> {
                              "--causal` runs the model to confirm)";
     };
     forward.walk([&](Operation *op) {
+      if (!feedsModel.contains(op))
+        return;
       auto mixes = [&](Value input, int64_t axis) {
         const ra::SeqInfo &s = info[input];
         return s.data && s.tracked && s.axes.count(axis);

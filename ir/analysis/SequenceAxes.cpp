@@ -130,4 +130,20 @@ llvm::DenseMap<Value, SeqInfo> inferSequenceAxes(func::FuncOp forward) {
   return info;
 }
 
+llvm::DenseSet<Operation *> opsFeedingModelOutputs(func::FuncOp forward) {
+  llvm::DenseSet<Operation *> reached;
+  auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
+  auto names = forward->getAttrOfType<ArrayAttr>("ra.outputs");
+  SmallVector<Value> work;
+  for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+    if (!names || !names[i].cast<StringAttr>().getValue().starts_with("report."))
+      work.push_back(v);
+  while (!work.empty()) {
+    Operation *def = work.pop_back_val().getDefiningOp();
+    if (def && reached.insert(def).second)
+      work.append(def->operand_begin(), def->operand_end());
+  }
+  return reached;
+}
+
 } // namespace ra

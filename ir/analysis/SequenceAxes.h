@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <set>
 
@@ -27,6 +28,10 @@ struct SeqInfo {
 };
 
 llvm::DenseMap<mlir::Value, SeqInfo> inferSequenceAxes(mlir::func::FuncOp forward);
+
+/// The ops whose results reach an output of @forward other than a report
+/// (`report.NAME`): a report may average over positions without a leak.
+llvm::DenseSet<mlir::Operation *> opsFeedingModelOutputs(mlir::func::FuncOp forward);
 
 } // namespace ra
 

@@ -56,7 +56,7 @@ struct Stmt;
 using StmtPtr = std::unique_ptr<Stmt>;
 using Block = std::vector<StmtPtr>;
 
-enum class StmtKind { Param, Input, Output, Return, For, If, Assign, Expr, Config };
+enum class StmtKind { Param, Input, Output, Report, Return, For, If, Assign, Expr, Config };
 
 struct Stmt {
   StmtKind kind;

@@ -345,6 +345,9 @@ LogicalResult Elaborator::finish(func::FuncOp func) {
   SmallVector<Value> results;
   SmallVector<Type> types;
   SmallVector<Attribute> names;
+  // Reports are outputs too, named report.NAME; nothing trains on them.
+  for (auto &r : reports)
+    outputs.push_back({"report." + r.name, r.value, r.loc});
   for (auto &o : outputs) {
     results.push_back(o.value);
     types.push_back(o.value.getType());
@@ -414,6 +417,23 @@ LogicalResult Elaborator::exec(const Stmt &s) {
     if (failed(t))
       return failure();
     outputs.push_back({name.str(), *t, s.loc});
+    return success();
+  }
+  case StmtKind::Report: {
+    std::string name =
+        frame.scope.empty() ? s.names[0] : llvm::join(frame.scope, ".") + "." + s.names[0];
+    for (auto &r : reports)
+      if (r.name == name)
+        return error(s.nameLocs[0], "report '" + name + "' is declared twice");
+    auto v = eval(*s.values[0]);
+    if (failed(v))
+      return failure();
+    auto t = tensorArg(s.values[0]->loc, *v, "report '" + name + "'");
+    if (failed(t))
+      return failure();
+    if (t->getType().cast<RankedTensorType>().getRank() != 0)
+      return error(s.values[0]->loc, "a report is a scalar (shape []); reduce it, e.g. with mean");
+    reports.push_back({name, *t, s.loc});
     return success();
   }
   case StmtKind::Return: {

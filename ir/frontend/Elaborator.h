@@ -154,6 +154,7 @@ private:
     SrcLoc loc;
   };
   std::vector<Output> outputs;
+  std::vector<Output> reports;
   std::vector<std::string> inputNames;
   std::vector<Frame> frames;
   int64_t opCount = 0;

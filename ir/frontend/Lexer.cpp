@@ -337,6 +337,7 @@ Token Lexer::lexIdentifier() {
                  .Case("decay", Tok::KwDecay)
                  .Case("nodecay", Tok::KwNoDecay)
                  .Case("mechanism", Tok::KwMechanism)
+                 .Case("report", Tok::KwReport)
                  .Default(Tok::Ident);
   return make(kind, loc, word);
 }

@@ -219,19 +219,22 @@ StmtPtr Parser::parseStatement(bool topLevel) {
   case Tok::KwParam:
     s = parseParam();
     break;
-  case Tok::KwOutput: {
-    if (!topLevel)
+  case Tok::KwOutput:
+  case Tok::KwReport: {
+    bool isReport = at(Tok::KwReport);
+    if (!isReport && !topLevel)
       return topOnly("output");
     advance();
-    s = std::make_unique<Stmt>(StmtKind::Output, loc);
+    s = std::make_unique<Stmt>(isReport ? StmtKind::Report : StmtKind::Output, loc);
     if (!at(Tok::Ident)) {
-      failHere("expected an output name after 'output'");
+      failHere(isReport ? "expected a report name after 'report'"
+                        : "expected an output name after 'output'");
       return nullptr;
     }
     s->names.push_back(tok.text);
     s->nameLocs.push_back(tok.loc);
     advance();
-    if (!expect(Tok::Assign, "after the output name"))
+    if (!expect(Tok::Assign, isReport ? "after the report name" : "after the output name"))
       return nullptr;
     auto e = parseExpr();
     if (!e)

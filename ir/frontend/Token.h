@@ -43,6 +43,7 @@ enum class Tok {
   KwDecay,
   KwNoDecay,
   KwMechanism,
+  KwReport,
   // punctuation
   LParen,
   RParen,

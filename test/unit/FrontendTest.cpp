@@ -106,6 +106,8 @@ TEST_CASE("frontend: errors point at the offending token", "[frontend]") {
         "1:12: configs and input shapes are numbers; tensors cannot be computed here");
   CHECK(firstError("input x: f32[2]\n") ==
         "1:1: the model declares no outputs; add one, e.g. `output loss = cross_entropy(...)`");
+  CHECK(firstError("input x: f32[2, 3]\nreport r = x\noutput y = x\n") ==
+        "2:12: a report is a scalar (shape []); reduce it, e.g. with mean");
   CHECK(firstError("fn softmax(x) {\n  return x\n}\n") ==
         "1:1: function 'softmax' has the name of a builtin; choose another name");
 }

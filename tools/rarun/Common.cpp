@@ -31,7 +31,8 @@ bool batchShape(const ra::rt::Model &model, BatchShape &out) {
 }
 
 std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
-                           const BatchShape &shape, int batches, double &loss) {
+                           const BatchShape &shape, int batches, double &loss,
+                           std::map<std::string, double> *reports) {
   const ra::rt::EntryInfo *forward = model.entry("forward");
   int lossIndex = -1;
   for (size_t i = 0; i < forward->outputs.size(); ++i)
@@ -54,6 +55,11 @@ std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
         !err.empty())
       return err;
     total += outs[lossIndex][0];
+    for (size_t o = 0; reports && o < forward->outputs.size(); ++o) {
+      const std::string &name = forward->outputs[o].name;
+      if (name.rfind("report.", 0) == 0)
+        (*reports)[name.substr(7)] += outs[o][0] / batches;
+    }
   }
   loss = total / batches;
   return "";

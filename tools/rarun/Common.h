@@ -6,6 +6,7 @@
 #include "runtime/Model.h"
 
 #include <cxxopts.hpp>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,9 +25,12 @@ struct BatchShape {
 bool batchShape(const ra::rt::Model &model, BatchShape &out);
 
 /// Mean validation loss over `batches` fixed windows of the validation split
-/// (the same windows every call). Empty string or an error.
+/// (the same windows every call), and the model's reports (`report.NAME`
+/// outputs: gate means, learned widths) averaged over the same batches.
+/// Empty string or an error.
 std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
-                           const BatchShape &shape, int batches, double &loss);
+                           const BatchShape &shape, int batches, double &loss,
+                           std::map<std::string, double> *reports = nullptr);
 
 int trainCommand(int argc, char **argv);
 int evalCommand(int argc, char **argv);

@@ -16,7 +16,14 @@ namespace rarun {
 int inspectCommand(int argc, char **argv) {
   cxxopts::Options options("rarun inspect", "Parameters and learned scalars of a checkpoint");
   options.positional_help("CKPT");
-  options.add_options()("h,help", "Show this help")("ckpt", "CKPT", cxxopts::value<std::string>());
+  options.add_options()("h,help", "Show this help")(
+      "artifact",
+      "The artifact the checkpoint belongs to: adds the model's reports (gate "
+      "means, learned widths) on validation batches",
+      cxxopts::value<std::string>())(
+      "data", "Corpus for the reports",
+      cxxopts::value<std::string>()->default_value("/usr/share/games/fortunes"))(
+      "ckpt", "CKPT", cxxopts::value<std::string>());
   options.parse_positional({"ckpt"});
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -57,8 +64,30 @@ int inspectCommand(int argc, char **argv) {
   if (!scalars.empty()) {
     fmt::print("\nlearned scalars:\n");
     for (const auto *s : scalars)
-      fmt::print("  {:<30} {:.6f}\n", s->name, s->data[0]);
+      fmt::print("  {:<36} {:.6f}\n", s->name, s->data[0]);
   }
+  if (!args.count("artifact"))
+    return 0;
+  auto model = loadModel(args["artifact"].as<std::string>());
+  if (!model)
+    return 1;
+  BatchShape shape;
+  if (!batchShape(*model, shape))
+    return 1;
+  ra::rt::CheckpointMeta again;
+  if (std::string err = readCheckpoint(args["ckpt"].as<std::string>(), *model, again); !err.empty())
+    return fail(err);
+  ra::rt::Corpus corpus;
+  if (std::string err = loadCorpus(args["data"].as<std::string>(), shape.vocab, shape.seq, corpus);
+      !err.empty())
+    return fail(err);
+  double loss = 0;
+  std::map<std::string, double> reports;
+  if (std::string err = validationLoss(*model, corpus, shape, 4, loss, &reports); !err.empty())
+    return fail(err);
+  fmt::print("\nreports (4 validation batches; validation loss {:.4f}):\n", loss);
+  for (const auto &[name, value] : reports)
+    fmt::print("  {:<36} {:.6f}\n", name, value);
   return 0;
 }
 

@@ -159,11 +159,16 @@ int trainCommand(int argc, char **argv) {
   };
   auto validate = [&](int64_t at) -> bool {
     double val = 0;
-    if (std::string err = validationLoss(*model, corpus, shape, evalBatches, val); !err.empty()) {
+    std::map<std::string, double> reports;
+    if (std::string err = validationLoss(*model, corpus, shape, evalBatches, val, &reports);
+        !err.empty()) {
       fail(err);
       return false;
     }
-    metrics << nlohmann::json{{"step", at}, {"val_loss", val}}.dump() << "\n";
+    nlohmann::ordered_json record = {{"step", at}, {"val_loss", val}};
+    if (!reports.empty())
+      record["reports"] = reports;
+    metrics << record.dump() << "\n";
     fmt::print("{}step {}: validation loss {:.4f}\n", tty ? "\n" : "", at, val);
     return true;
   };
