@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "check/Checks.h"
 
+#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "ir/analysis/ModelStats.h"
 #include "ir/analysis/SequenceAxes.h"
@@ -29,11 +30,6 @@ using namespace mlir;
 
 namespace ra::check {
 namespace {
-
-std::vector<int64_t> shapeOf(Value v) {
-  auto s = v.getType().cast<ShapedType>().getShape();
-  return {s.begin(), s.end()};
-}
 
 /// True when the entries of `a` and `b` whose coordinates on every axis in
 /// `axes` are <= p differ.
@@ -54,19 +50,6 @@ bool pastDiffers(const interp::Tensor &a, const interp::Tensor &b, const std::se
     }
   }
   return false;
-}
-
-std::string locationOf(Operation *op) {
-  Location loc = op->getLoc();
-  while (auto cs = loc.dyn_cast<CallSiteLoc>())
-    loc = cs.getCallee();
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  if (auto fl = loc.dyn_cast<FileLineColLoc>())
-    os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
-  else
-    os << loc;
-  return os.str();
 }
 
 } // namespace
@@ -126,7 +109,7 @@ FailureOr<CausalCheckResult> causalCheck(ModuleOp module, uint64_t seed) {
         if (!s.data || !s.tracked)
           continue;
         if (pastDiffers(a, b, s.axes, p)) {
-          leak = CausalLeak{op->getName().getStringRef().str(), locationOf(op), p};
+          leak = CausalLeak{op->getName().getStringRef().str(), sourceLocation(op), p};
           return;
         }
       }

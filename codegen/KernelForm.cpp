@@ -1,6 +1,7 @@
 //===- KernelForm.cpp - entry points as lists of kernel calls -------------===//
 #include "codegen/KernelForm.h"
 
+#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "ir/Shapes.h"
 
@@ -49,25 +50,9 @@ std::string KernelCall::key() const {
 
 namespace {
 
-std::vector<int64_t> shapeOf(Value v) {
-  auto s = v.getType().cast<ShapedType>().getShape();
-  return {s.begin(), s.end()};
-}
-
 int64_t numel(Value v) { return v.getType().cast<ShapedType>().getNumElements(); }
 
 bool isInt(Value v) { return v.getType().cast<ShapedType>().getElementType().isInteger(32); }
-
-std::string originOf(Operation *op) {
-  Location loc = op->getLoc();
-  while (auto cs = loc.dyn_cast<CallSiteLoc>())
-    loc = cs.getCallee();
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  if (auto fl = loc.dyn_cast<FileLineColLoc>())
-    os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
-  return os.str();
-}
 
 /// [outer, n, inner] around `axis`.
 std::vector<int64_t> split(const std::vector<int64_t> &shape, int64_t axis) {
@@ -94,7 +79,7 @@ private:
   KernelCall call(Operation *op, std::string family) {
     KernelCall c;
     c.family = std::move(family);
-    c.origin = originOf(op);
+    c.origin = sourceLocation(op);
     for (Value v : op->getOperands())
       c.operands.push_back(ref(v));
     for (Value v : op->getResults())

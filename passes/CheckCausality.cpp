@@ -1,4 +1,5 @@
 //===- CheckCausality.cpp - warn about ops that see the future -------------===//
+#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "ir/analysis/ModelStats.h"
 #include "ir/analysis/SequenceAxes.h"
@@ -15,18 +16,6 @@ namespace ra {
 using namespace mlir;
 
 namespace {
-
-/// The op's own source position, without its call chain: one warning each.
-std::string sourceOf(Operation *op) {
-  Location loc = op->getLoc();
-  while (auto cs = loc.dyn_cast<CallSiteLoc>())
-    loc = cs.getCallee();
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << loc;
-  return os.str();
-}
-
 struct CheckCausality : ra::impl::CheckCausalityBase<CheckCausality> {
   void runOnOperation() override {
     func::FuncOp forward = ra::getForward(getOperation());
@@ -36,7 +25,7 @@ struct CheckCausality : ra::impl::CheckCausalityBase<CheckCausality> {
     auto feedsModel = ra::opsFeedingModelOutputs(forward);
     llvm::StringSet<> warned;
     auto warn = [&](Operation *op, const Twine &what) {
-      if (warned.insert(sourceOf(op)).second)
+      if (warned.insert(ra::sourceLocation(op)).second)
         op->emitWarning() << what
                           << ": a position sees later tokens (a causality leak; `racc check "
                              "--causal` runs the model to confirm)";

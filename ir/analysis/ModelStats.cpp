@@ -1,5 +1,6 @@
 //===- ModelStats.cpp - what `racc stats` reports about a model -----------===//
 #include "ir/analysis/ModelStats.h"
+#include "ir/IRUtils.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
@@ -94,16 +95,9 @@ static std::string describeValue(Value v) {
   std::string s;
   llvm::raw_string_ostream os(s);
   if (Operation *def = v.getDefiningOp())
-    os << def->getName() << " at ";
+    os << def->getName() << " at " << sourceLocation(def);
   else
-    os << "input at ";
-  Location loc = v.getLoc();
-  while (auto cs = loc.dyn_cast<CallSiteLoc>())
-    loc = cs.getCallee();
-  if (auto fl = loc.dyn_cast<FileLineColLoc>())
-    os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
-  else
-    os << loc;
+    os << "an input";
   os << " " << v.getType();
   return os.str();
 }

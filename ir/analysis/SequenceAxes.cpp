@@ -1,6 +1,7 @@
 //===- SequenceAxes.cpp - which axes of each value run over positions -----===//
 #include "ir/analysis/SequenceAxes.h"
 
+#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 
 #include "llvm/ADT/TypeSwitch.h"
@@ -12,11 +13,6 @@ using namespace mlir;
 
 namespace ra {
 namespace {
-
-std::vector<int64_t> shapeOf(Value v) {
-  auto s = v.getType().cast<ShapedType>().getShape();
-  return {s.begin(), s.end()};
-}
 
 /// Where the sequence axes of `in` land in a reshape to `out`: an axis maps
 /// when the dims before it keep their product and it keeps its size.

@@ -1,0 +1,28 @@
+//===- IRUtils.cpp - small queries on ra IR every layer needs -------------===//
+#include "ir/IRUtils.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Location.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace ra {
+
+std::string sourceLocation(mlir::Operation *op) {
+  mlir::Location loc = op->getLoc();
+  while (auto cs = loc.dyn_cast<mlir::CallSiteLoc>())
+    loc = cs.getCallee();
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (auto fl = loc.dyn_cast<mlir::FileLineColLoc>())
+    os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
+  else
+    os << loc;
+  return os.str();
+}
+
+std::vector<int64_t> shapeOf(mlir::Value v) {
+  auto s = v.getType().cast<mlir::ShapedType>().getShape();
+  return {s.begin(), s.end()};
+}
+
+} // namespace ra
