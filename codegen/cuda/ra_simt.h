@@ -1,0 +1,321 @@
+//===- ra_simt.h - CUDA kernels on the CPU, for tests and debugging -*- C++ -*-===//
+//
+// Compiles CUDA C++ kernels with a host compiler and runs them with their
+// meaning intact:
+//   - each block's threads are cooperative fibers on one OS thread; blocks of
+//     a grid run in parallel on OS threads;
+//   - __syncthreads() is a barrier over the block's fibers; warp shuffles
+//     synchronize the 32 lanes of a warp; a barrier some thread never reaches
+//     is reported as a deadlock, with the kernel's name;
+//   - shared memory declared with RA_SHARED(T, name, N) is race-checked: a
+//     thread reading an element another thread wrote since the last barrier
+//     (or writing one another thread read or wrote) aborts the launch with the
+//     kernel's name and the element, so a missing barrier fails every time
+//     instead of passing by luck;
+//   - atomicAdd is atomic across blocks.
+// Kernels use RA_LAUNCH(kernel, grid, block, sharedBytes, args...) so that the
+// same source compiles with nvcc (where the macros are CUDA's own).
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_SIMT_H
+#define RA_SIMT_H
+
+#ifdef __CUDACC__
+#define RA_SHARED(T, name, n) __shared__ T name[n]
+#define RA_LAUNCH(kernel, grid, block, shared, ...)                                                \
+  kernel<<<(grid), (block), (shared), ::ra_cuda_stream()>>>(__VA_ARGS__)
+#else
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <ucontext.h>
+#include <vector>
+
+struct dim3 {
+  unsigned x, y, z;
+  constexpr dim3(unsigned x = 1, unsigned y = 1, unsigned z = 1) : x(x), y(y), z(z) {}
+};
+
+namespace ra_simt {
+
+constexpr int kWarpSize = 32;
+constexpr size_t kStackBytes = 64 << 10;
+
+/// A launch failure: a race, a deadlock. Reported, then the process aborts:
+/// a kernel that races has no defined result to return.
+[[noreturn]] inline void fail(const std::string &kernel, const std::string &message) {
+  std::fprintf(stderr, "ra_simt: kernel %s: %s\n", kernel.c_str(), message.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+struct Fiber {
+  ucontext_t context;
+  std::vector<char> stack;
+  dim3 thread;
+  unsigned linear = 0;
+  bool done = false;
+  enum Wait { None, Block, Warp } waiting = None;
+};
+
+struct BlockState {
+  const char *kernel = "";
+  dim3 index, dim, grid;
+  std::vector<Fiber> fibers;
+  ucontext_t scheduler;
+  Fiber *current = nullptr;
+  unsigned epoch = 0;                       // barriers passed in this block
+  uint64_t serial = 0;                      // which block run (per OS thread)
+  std::vector<std::vector<float>> exchange; // per warp: one slot per lane
+  std::vector<unsigned> warpEpoch;
+  std::vector<char> dynamicShared;
+  std::function<void()> body;
+};
+
+inline thread_local BlockState *tlBlock = nullptr;
+inline std::atomic<uint64_t> blockSerial{1};
+
+inline BlockState &block() { return *tlBlock; }
+
+/// Switches from the running fiber back to the scheduler.
+inline void yield() {
+  BlockState &b = block();
+  Fiber *f = b.current;
+  swapcontext(&f->context, &b.scheduler);
+}
+
+inline void syncthreads() {
+  block().current->waiting = Fiber::Block;
+  yield();
+}
+
+/// Lanes of the current fiber's warp that have not finished.
+inline unsigned warpOf(const Fiber &f) { return f.linear / kWarpSize; }
+
+inline void warpBarrier() {
+  block().current->waiting = Fiber::Warp;
+  yield();
+}
+
+inline float shuffle(float value, int srcLane) {
+  BlockState &b = block();
+  Fiber &f = *b.current;
+  unsigned w = warpOf(f), lane = f.linear % kWarpSize;
+  b.exchange[w][lane] = value;
+  warpBarrier(); // every lane has written
+  unsigned width = std::min<unsigned>(kWarpSize, b.fibers.size() - w * kWarpSize);
+  float out = srcLane >= 0 && unsigned(srcLane) < width ? b.exchange[w][srcLane] : value;
+  warpBarrier(); // every lane has read before the slots are reused
+  return out;
+}
+
+/// A shared-memory array whose every access is checked against the other
+/// threads' accesses since the last barrier.
+template <typename T, size_t N> class SharedArray {
+  struct Shadow {
+    uint64_t stamp = ~0ull; // block run and barrier phase of the accesses below
+    int writer = -1;
+    int reader = -1; // -1 none, -2 several
+  };
+
+public:
+  class Ref {
+  public:
+    Ref(SharedArray &a, size_t i) : a(a), i(i) {}
+    operator T() const { return a.read(i); }
+    Ref &operator=(T v) {
+      a.write(i, v);
+      return *this;
+    }
+    Ref &operator=(const Ref &o) { return *this = T(o); }
+    Ref &operator+=(T v) { return *this = T(*this) + v; }
+    Ref &operator-=(T v) { return *this = T(*this) - v; }
+    Ref &operator*=(T v) { return *this = T(*this) * v; }
+
+  private:
+    SharedArray &a;
+    size_t i;
+  };
+  Ref operator[](size_t i) { return Ref(*this, i); }
+
+private:
+  Shadow &check(size_t i) {
+    if (i >= N)
+      fail(block().kernel, "shared-memory index " + std::to_string(i) + " out of bounds (" +
+                               std::to_string(N) + ")");
+    Shadow &s = shadow[i];
+    uint64_t stamp = (block().serial << 32) | block().epoch;
+    if (s.stamp != stamp) { // a new barrier phase, or another block
+      s = Shadow{};
+      s.stamp = stamp;
+    }
+    return s;
+  }
+  T read(size_t i) {
+    Shadow &s = check(i);
+    int me = block().current->linear;
+    if (s.writer >= 0 && s.writer != me)
+      fail(block().kernel, "race on shared element " + std::to_string(i) + ": thread " +
+                               std::to_string(me) + " reads what thread " +
+                               std::to_string(s.writer) + " wrote since the last __syncthreads()");
+    s.reader = s.reader == -1 || s.reader == me ? me : -2;
+    return data[i];
+  }
+  void write(size_t i, T v) {
+    Shadow &s = check(i);
+    int me = block().current->linear;
+    if ((s.writer >= 0 && s.writer != me) || s.reader == -2 || (s.reader >= 0 && s.reader != me))
+      fail(block().kernel, "race on shared element " + std::to_string(i) + ": thread " +
+                               std::to_string(me) +
+                               " writes what another thread accessed since the last "
+                               "__syncthreads()");
+    s.writer = me;
+    data[i] = v;
+  }
+
+  T data[N];
+  Shadow shadow[N];
+};
+
+/// Runs one block: fibers round-robin until each finishes or waits; a barrier
+/// opens when every unfinished thread waits at it.
+inline void runBlock(BlockState &b) {
+  unsigned n = b.dim.x * b.dim.y * b.dim.z;
+  b.fibers.resize(n);
+  b.exchange.assign((n + kWarpSize - 1) / kWarpSize, std::vector<float>(kWarpSize));
+  for (unsigned i = 0; i < n; ++i) {
+    Fiber &f = b.fibers[i];
+    f.linear = i;
+    f.thread = dim3(i % b.dim.x, (i / b.dim.x) % b.dim.y, i / (b.dim.x * b.dim.y));
+    f.done = false;
+    f.waiting = Fiber::None;
+    f.stack.resize(kStackBytes);
+    getcontext(&f.context);
+    f.context.uc_stack.ss_sp = f.stack.data();
+    f.context.uc_stack.ss_size = f.stack.size();
+    f.context.uc_link = &b.scheduler;
+    makecontext(
+        &f.context,
+        [] {
+          BlockState &bs = block();
+          bs.body();
+          bs.current->done = true;
+        },
+        0);
+  }
+  for (;;) {
+    bool progressed = false;
+    for (Fiber &f : b.fibers) {
+      if (f.done || f.waiting != Fiber::None)
+        continue;
+      b.current = &f;
+      swapcontext(&b.scheduler, &f.context);
+      progressed = true;
+    }
+    bool allDone = true, anyBlock = false;
+    for (Fiber &f : b.fibers) {
+      allDone &= f.done;
+      anyBlock |= f.waiting == Fiber::Block;
+    }
+    if (allDone)
+      return;
+    // Warps whose live lanes all wait at a shuffle go on.
+    for (unsigned w = 0; w < b.exchange.size(); ++w) {
+      bool all = true, any = false;
+      for (unsigned l = w * kWarpSize; l < std::min<unsigned>(n, (w + 1) * kWarpSize); ++l) {
+        Fiber &f = b.fibers[l];
+        if (f.done)
+          continue;
+        all &= f.waiting == Fiber::Warp;
+        any = true;
+      }
+      if (any && all) {
+        for (unsigned l = w * kWarpSize; l < std::min<unsigned>(n, (w + 1) * kWarpSize); ++l)
+          b.fibers[l].waiting = Fiber::None;
+        progressed = true;
+      }
+    }
+    // The block barrier opens when no live thread is anywhere else.
+    bool allAtBarrier = anyBlock;
+    for (Fiber &f : b.fibers)
+      allAtBarrier &= f.done || f.waiting == Fiber::Block;
+    if (allAtBarrier) {
+      for (Fiber &f : b.fibers)
+        if (f.waiting == Fiber::Block) {
+          for (Fiber &g : b.fibers)
+            if (g.done)
+              fail(b.kernel, "thread " + std::to_string(g.linear) +
+                                 " returned while others wait at __syncthreads() "
+                                 "(a barrier in divergent code)");
+          f.waiting = Fiber::None;
+        }
+      ++b.epoch;
+      progressed = true;
+    }
+    if (!progressed)
+      fail(b.kernel, "deadlock: threads wait at different barriers");
+  }
+}
+
+/// Launches `body` (one thread's work) over a grid; blocks in parallel.
+inline void launch(const char *kernel, dim3 grid, dim3 blockDim, size_t sharedBytes,
+                   std::function<void()> body) {
+  unsigned blocks = grid.x * grid.y * grid.z;
+  unsigned workers = std::max(1u, std::min(blocks, std::thread::hardware_concurrency()));
+  std::atomic<unsigned> next{0};
+  auto work = [&] {
+    BlockState b;
+    b.kernel = kernel;
+    b.dim = blockDim;
+    b.grid = grid;
+    b.body = body;
+    tlBlock = &b;
+    for (unsigned i; (i = next++) < blocks;) {
+      b.index = dim3(i % grid.x, (i / grid.x) % grid.y, i / (grid.x * grid.y));
+      b.epoch = 0;
+      b.serial = blockSerial++;
+      b.dynamicShared.assign(sharedBytes, 0);
+      runBlock(b);
+    }
+    tlBlock = nullptr;
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < workers; ++t)
+    threads.emplace_back(work);
+  work();
+  for (auto &t : threads)
+    t.join();
+}
+
+inline float atomicAddFloat(float *address, float value) {
+  return std::atomic_ref<float>(*address).fetch_add(value);
+}
+
+} // namespace ra_simt
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define threadIdx (::ra_simt::block().current->thread)
+#define blockIdx (::ra_simt::block().index)
+#define blockDim (::ra_simt::block().dim)
+#define gridDim (::ra_simt::block().grid)
+#define __syncthreads() ::ra_simt::syncthreads()
+#define __shfl_down_sync(mask, value, delta)                                                       \
+  ::ra_simt::shuffle((value), int(::ra_simt::block().current->linear % 32 + (delta)))
+#define __shfl_xor_sync(mask, value, lanes)                                                        \
+  ::ra_simt::shuffle((value), int((::ra_simt::block().current->linear % 32) ^ (lanes)))
+#define atomicAdd(address, value) ::ra_simt::atomicAddFloat((address), (value))
+#define RA_SHARED(T, name, n) static thread_local ::ra_simt::SharedArray<T, n> name
+#define RA_LAUNCH(kernel, grid, block, shared, ...)                                                \
+  ::ra_simt::launch(#kernel, (grid), (block), (shared), [=] { kernel(__VA_ARGS__); })
+
+#endif // __CUDACC__
+#endif // RA_SIMT_H
