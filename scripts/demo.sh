@@ -26,4 +26,4 @@ build/bin/rarun train build/demo/gpt2_small.rac --data /usr/share/games/fortunes
 
 echo
 echo "== rarun inspect the last checkpoint"
-build/bin/rarun inspect "build/demo/run/ckpt/step_${DEMO_STEPS:-500}.safetensors" | head -12
+build/bin/rarun inspect "build/demo/run/ckpt/step_${DEMO_STEPS:-500}.safetensors" --artifact build/demo/gpt2_small.rac

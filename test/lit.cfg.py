@@ -12,6 +12,7 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.racc_obj_root, "test")
 
 config.substitutions.append(("%models", os.path.join(config.racc_src_root, "models")))
+config.substitutions.append(("%src_root", config.racc_src_root))
 config.substitutions.append(("%python", config.python_executable))
 # Debian's python3-torch lives under the system interpreter, whatever
 # python3 comes first on PATH.
