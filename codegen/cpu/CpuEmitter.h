@@ -5,6 +5,8 @@
 #include "codegen/KernelForm.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ra::codegen {
 
@@ -17,8 +19,9 @@ namespace ra::codegen {
 /// Kernels come from ra_cpu_kernels.h, shipped next to the source.
 std::string emitCpuSource(const std::vector<EntryPoint> &entries, const std::string &source);
 
-/// The text of ra_cpu_kernels.h, embedded in racc at build time.
-extern const char *const kCpuKernelsHeader;
+/// The headers the generated source includes, (file name, text), embedded in
+/// racc at build time and written next to it.
+extern const std::vector<std::pair<const char *, const char *>> kCpuShippedHeaders;
 
 } // namespace ra::codegen
 

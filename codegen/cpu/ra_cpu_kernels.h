@@ -11,6 +11,8 @@
 #ifndef RA_CPU_KERNELS_H
 #define RA_CPU_KERNELS_H
 
+#include "ra_elementwise.h"
+
 #include <algorithm>
 #include <cblas.h>
 #include <cmath>
@@ -27,59 +29,11 @@ using i64 = int64_t;
 // Loops shorter than this run on one thread: forking costs more.
 constexpr i64 kParallelMin = 1 << 15;
 
-inline float gelu(float x) {
-  const float c = 0.7978845608028654f;
-  return 0.5f * x * (1.f + std::tanh(c * (x + 0.044715f * x * x * x)));
-}
-
-inline float geluGrad(float x) {
-  const float c = 0.7978845608028654f;
-  float u = c * (x + 0.044715f * x * x * x), t = std::tanh(u);
-  return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * c * (1.f + 3.f * 0.044715f * x * x);
-}
-
-//===----------------------------------------------------------------------===//
-// Elementwise
-//===----------------------------------------------------------------------===//
-
-enum class Binary { Add, Sub, Mul, Div, Max, Ge, GeluGrad };
-enum class Unary { Neg, Exp, Log, Tanh, Sigmoid, Sqrt, Rsqrt, Gelu };
-
-template <Binary op> inline float apply(float a, float b) {
-  if constexpr (op == Binary::Add)
-    return a + b;
-  if constexpr (op == Binary::Sub)
-    return a - b;
-  if constexpr (op == Binary::Mul)
-    return a * b;
-  if constexpr (op == Binary::Div)
-    return a / b;
-  if constexpr (op == Binary::Max)
-    return a > b ? a : b;
-  if constexpr (op == Binary::Ge)
-    return a >= b ? 1.f : 0.f;
-  if constexpr (op == Binary::GeluGrad)
-    return b * geluGrad(a);
-}
-
-template <Unary op> inline float apply(float x) {
-  if constexpr (op == Unary::Neg)
-    return -x;
-  if constexpr (op == Unary::Exp)
-    return std::exp(x);
-  if constexpr (op == Unary::Log)
-    return std::log(x);
-  if constexpr (op == Unary::Tanh)
-    return std::tanh(x);
-  if constexpr (op == Unary::Sigmoid)
-    return 1.f / (1.f + std::exp(-x));
-  if constexpr (op == Unary::Sqrt)
-    return std::sqrt(x);
-  if constexpr (op == Unary::Rsqrt)
-    return 1.f / std::sqrt(x);
-  if constexpr (op == Unary::Gelu)
-    return gelu(x);
-}
+using ra_math::apply;
+using ra_math::Binary;
+using ra_math::gelu;
+using ra_math::geluGrad;
+using ra_math::Unary;
 
 template <Binary op>
 void binary(const float *__restrict a, const float *__restrict b, float *__restrict out, i64 n) {

@@ -21,9 +21,12 @@
 #define RA_SIMT_H
 
 #ifdef __CUDACC__
+#ifndef RA_STREAM
+#define RA_STREAM 0 // the runtime's stream, when it defines one
+#endif
 #define RA_SHARED(T, name, n) __shared__ T name[n]
 #define RA_LAUNCH(kernel, grid, block, shared, ...)                                                \
-  kernel<<<(grid), (block), (shared), ::ra_cuda_stream()>>>(__VA_ARGS__)
+  kernel<<<(grid), (block), (shared), RA_STREAM>>>(__VA_ARGS__)
 #else
 
 #include <atomic>
@@ -303,6 +306,7 @@ inline float atomicAddFloat(float *address, float value) {
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define rsqrtf(x) (1.f / sqrtf(x))
 #define threadIdx (::ra_simt::block().current->thread)
 #define blockIdx (::ra_simt::block().index)
 #define blockDim (::ra_simt::block().dim)

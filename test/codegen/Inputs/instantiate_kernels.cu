@@ -1,0 +1,37 @@
+// Instantiates every CUDA kernel family so that nvcc compiles all of them.
+#include "ra_cuda_kernels.cuh"
+
+using namespace ra_cuda;
+using ra_math::Binary;
+using ra_math::Unary;
+
+template void ra_cuda::binary<Binary::Add>(const float *, const float *, float *, i64);
+template void ra_cuda::binary<Binary::Sub>(const float *, const float *, float *, i64);
+template void ra_cuda::binary<Binary::Mul>(const float *, const float *, float *, i64);
+template void ra_cuda::binary<Binary::Div>(const float *, const float *, float *, i64);
+template void ra_cuda::binary<Binary::Max>(const float *, const float *, float *, i64);
+template void ra_cuda::binary<Binary::Ge>(const float *, const float *, float *, i64);
+template void ra_cuda::binary<Binary::GeluGrad>(const float *, const float *, float *, i64);
+template void ra_cuda::unary<Unary::Neg>(const float *, float *, i64);
+template void ra_cuda::unary<Unary::Exp>(const float *, float *, i64);
+template void ra_cuda::unary<Unary::Log>(const float *, float *, i64);
+template void ra_cuda::unary<Unary::Tanh>(const float *, float *, i64);
+template void ra_cuda::unary<Unary::Sigmoid>(const float *, float *, i64);
+template void ra_cuda::unary<Unary::Sqrt>(const float *, float *, i64);
+template void ra_cuda::unary<Unary::Rsqrt>(const float *, float *, i64);
+template void ra_cuda::unary<Unary::Gelu>(const float *, float *, i64);
+template void ra_cuda::gather<float>(const float *, float *, int, const i64 *, const i64 *);
+template void ra_cuda::gather<int32_t>(const int32_t *, int32_t *, int, const i64 *, const i64 *);
+template void ra_cuda::slice<float>(const float *, float *, i64, i64, i64, i64, i64);
+template void ra_cuda::concatPart<float>(const float *, float *, i64, i64, i64, i64, i64);
+template void ra_cuda::reduce<Reduce::Sum>(const float *, float *, i64, i64, i64);
+template void ra_cuda::reduce<Reduce::Mean>(const float *, float *, i64, i64, i64);
+template void ra_cuda::reduce<Reduce::Max>(const float *, float *, i64, i64, i64);
+
+void instantiateTheRest(float *p, const float *c) {
+  fill(p, 0.f, 1);
+  iota(p, 1, 1, 1);
+  causalMean(c, p, 1, 1, 1, false);
+  softmax(c, p, 1, 1);
+  layerNorm(c, c, c, p, 1, 1, 1e-5f);
+}

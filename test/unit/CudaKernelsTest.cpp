@@ -1,0 +1,119 @@
+// The CUDA kernel families (codegen/cuda/ra_cuda_kernels.cuh) run under the
+// SIMT emulator and compared with the CPU kernels (codegen/cpu/), which are
+// themselves checked against the interpreter. Sizes are odd on purpose:
+// partial warps, partial blocks, grid-stride tails.
+#include "codegen/cpu/ra_cpu_kernels.h"
+#include "codegen/cuda/ra_cuda_kernels.cuh"
+#include "runtime/Rng.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace {
+
+std::vector<float> randomVector(size_t n, uint64_t seed, float offset = 0) {
+  ra::Rng rng(seed);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = float(rng.normal()) + offset;
+  return v;
+}
+
+double relError(const std::vector<float> &a, const std::vector<float> &b) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
+    scale = std::max(scale, std::abs(double(b[i])));
+  }
+  return diff / std::max(scale, 1e-30);
+}
+
+constexpr double kTolerance = 1e-5;
+
+} // namespace
+
+TEST_CASE("cuda kernels: elementwise, fill, iota", "[cuda-kernels]") {
+  for (int64_t n : {1, 33, 1000, 70000}) {
+    auto a = randomVector(n, 1), b = randomVector(n, 2, 3.f);
+    std::vector<float> gpu(n), cpu(n);
+    ra_cuda::binary<ra_math::Binary::Div>(a.data(), b.data(), gpu.data(), n);
+    ra_cpu::binary<ra_math::Binary::Div>(a.data(), b.data(), cpu.data(), n);
+    CHECK(relError(gpu, cpu) <= kTolerance);
+    ra_cuda::binary<ra_math::Binary::GeluGrad>(a.data(), b.data(), gpu.data(), n);
+    ra_cpu::binary<ra_math::Binary::GeluGrad>(a.data(), b.data(), cpu.data(), n);
+    CHECK(relError(gpu, cpu) <= kTolerance);
+    ra_cuda::unary<ra_math::Unary::Gelu>(a.data(), gpu.data(), n);
+    ra_cpu::unary<ra_math::Unary::Gelu>(a.data(), cpu.data(), n);
+    CHECK(relError(gpu, cpu) <= kTolerance);
+    ra_cuda::iota(gpu.data(), n, 7, 3);
+    ra_cpu::iota(cpu.data(), n, 7, 3);
+    CHECK(gpu == cpu);
+    ra_cuda::fill(gpu.data(), 0.25f, n);
+    CHECK(gpu == std::vector<float>(n, 0.25f));
+  }
+}
+
+TEST_CASE("cuda kernels: gather (broadcast, transpose), slice, concat", "[cuda-kernels]") {
+  // [3, 5, 7] transposed to [7, 3, 5]
+  auto x = randomVector(3 * 5 * 7, 3);
+  const int64_t dims[] = {7, 3, 5}, strides[] = {1, 35, 7};
+  std::vector<float> gpu(105), cpu(105);
+  ra_cuda::gather(x.data(), gpu.data(), 3, dims, strides);
+  ra_cpu::gather(x.data(), cpu.data(), 3, dims, strides);
+  CHECK(gpu == cpu);
+  // [5] broadcast to [4, 5]
+  const int64_t bdims[] = {4, 5}, bstrides[] = {0, 1};
+  std::vector<float> g2(20), c2(20);
+  ra_cuda::gather(x.data(), g2.data(), 2, bdims, bstrides);
+  ra_cpu::gather(x.data(), c2.data(), 2, bdims, bstrides);
+  CHECK(g2 == c2);
+  // slice [3, 5, 7] along axis 1: [1, 4)
+  std::vector<float> g3(3 * 3 * 7), c3(3 * 3 * 7);
+  ra_cuda::slice(x.data(), g3.data(), 3, 5, 7, 1, 4);
+  ra_cpu::slice(x.data(), c3.data(), 3, 5, 7, 1, 4);
+  CHECK(g3 == c3);
+  // concat part: [3, 5, 7] into [3, 9, 7] at offset 2
+  std::vector<float> g4(3 * 9 * 7, 0.f), c4(3 * 9 * 7, 0.f);
+  ra_cuda::concatPart(x.data(), g4.data(), 3, 5, 7, 2, 9);
+  ra_cpu::concatPart(x.data(), c4.data(), 3, 5, 7, 2, 9);
+  CHECK(g4 == c4);
+}
+
+TEST_CASE("cuda kernels: reductions and the causal mean", "[cuda-kernels]") {
+  for (auto [outer, n, inner] :
+       {std::tuple<int64_t, int64_t, int64_t>{3, 300, 1}, {5, 33, 1}, {4, 17, 9}, {1, 1000, 3}}) {
+    auto x = randomVector(outer * n * inner, 4);
+    std::vector<float> gpu(outer * inner), cpu(outer * inner);
+    ra_cuda::reduce<ra_cuda::Reduce::Sum>(x.data(), gpu.data(), outer, n, inner);
+    ra_cpu::reduce<ra_cpu::Reduce::Sum>(x.data(), cpu.data(), outer, n, inner);
+    CHECK(relError(gpu, cpu) <= kTolerance);
+    ra_cuda::reduce<ra_cuda::Reduce::Max>(x.data(), gpu.data(), outer, n, inner);
+    ra_cpu::reduce<ra_cpu::Reduce::Max>(x.data(), cpu.data(), outer, n, inner);
+    CHECK(gpu == cpu);
+    ra_cuda::reduce<ra_cuda::Reduce::Mean>(x.data(), gpu.data(), outer, n, inner);
+    ra_cpu::reduce<ra_cpu::Reduce::Mean>(x.data(), cpu.data(), outer, n, inner);
+    CHECK(relError(gpu, cpu) <= kTolerance);
+    std::vector<float> g2(x.size()), c2(x.size());
+    for (bool grad : {false, true}) {
+      ra_cuda::causalMean(x.data(), g2.data(), outer, n, inner, grad);
+      ra_cpu::causalMean(x.data(), c2.data(), outer, n, inner, grad);
+      CHECK(relError(g2, c2) <= kTolerance);
+    }
+  }
+}
+
+TEST_CASE("cuda kernels: softmax and layernorm, a block per row", "[cuda-kernels]") {
+  for (auto [rows, d] : {std::pair<int64_t, int64_t>{1, 7}, {13, 33}, {4, 300}, {2, 1000}}) {
+    auto x = randomVector(rows * d, 5, 0.5f);
+    auto w = randomVector(d, 6, 1.f), b = randomVector(d, 7);
+    std::vector<float> gpu(rows * d), cpu(rows * d);
+    ra_cuda::softmax(x.data(), gpu.data(), rows, d);
+    ra_cpu::softmax(x.data(), cpu.data(), rows, d);
+    CHECK(relError(gpu, cpu) <= kTolerance);
+    ra_cuda::layerNorm(x.data(), w.data(), b.data(), gpu.data(), rows, d, 1e-5f);
+    ra_cpu::layerNorm(x.data(), w.data(), b.data(), cpu.data(), rows, d, 1e-5f);
+    CHECK(relError(gpu, cpu) <= kTolerance);
+  }
+}
