@@ -289,6 +289,219 @@ inline void layerNorm(const float *x, const float *w, const float *b, float *out
             b, out, rows, d, eps);
 }
 
+//===----------------------------------------------------------------------===//
+// LayerNorm backward, lookups and the loss. Sums over rows go through a
+// scratch buffer and a fixed order: results are bit-identical run to run.
+//===----------------------------------------------------------------------===//
+
+/// dx per row (a block per row); the row's mean and rstd into `stats`.
+__global__ void layerNormGradRowsKernel(const float *x, const float *w, const float *dy, float *dx,
+                                        float *stats, i64 rows, i64 d, float eps) {
+  for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
+    const float *xr = x + row * d, *g = dy + row * d;
+    float s = 0.f;
+    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
+      s += xr[i];
+    float mean = blockReduce<Combine::Sum>(s, 0.f) / float(d);
+    float v = 0.f;
+    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
+      v += (xr[i] - mean) * (xr[i] - mean);
+    float rstd = rsqrtf(blockReduce<Combine::Sum>(v, 0.f) / float(d) + eps);
+    float sg = 0.f, sgx = 0.f;
+    for (i64 i = threadIdx.x; i < d; i += blockDim.x) {
+      float gh = g[i] * w[i];
+      sg += gh;
+      sgx += gh * (xr[i] - mean) * rstd;
+    }
+    float meanG = blockReduce<Combine::Sum>(sg, 0.f) / float(d);
+    float meanGX = blockReduce<Combine::Sum>(sgx, 0.f) / float(d);
+    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
+      dx[row * d + i] = rstd * (g[i] * w[i] - meanG - (xr[i] - mean) * rstd * meanGX);
+    if (threadIdx.x == 0) {
+      stats[2 * row] = mean;
+      stats[2 * row + 1] = rstd;
+    }
+  }
+}
+
+/// dw and db: a thread per feature, summing over rows in order.
+__global__ void layerNormGradParamsKernel(const float *x, const float *dy, const float *stats,
+                                          float *dw, float *db, i64 rows, i64 d) {
+  RA_GRID_STRIDE(i, d) {
+    float sw = 0.f, sb = 0.f;
+    for (i64 r = 0; r < rows; ++r) {
+      float g = dy[r * d + i];
+      sw += g * (x[r * d + i] - stats[2 * r]) * stats[2 * r + 1];
+      sb += g;
+    }
+    dw[i] = sw;
+    db[i] = sb;
+  }
+}
+
+__global__ void embeddingKernel(const float *table, const int32_t *ids, float *out, i64 n, i64 d) {
+  RA_GRID_STRIDE(k, n * d) { out[k] = table[i64(ids[k / d]) * d + k % d]; }
+}
+
+/// A thread per feature column, scattering the rows in order (no atomics).
+__global__ void embeddingGradKernel(const int32_t *ids, const float *dy, float *table, i64 n,
+                                    i64 d) {
+  RA_GRID_STRIDE(j, d) {
+    for (i64 i = 0; i < n; ++i)
+      table[i64(ids[i]) * d + j] += dy[i * d + j];
+  }
+}
+
+/// Per-row loss terms into `terms` (a block per row), then one block sums them.
+__global__ void crossEntropyRowsKernel(const float *logits, const int32_t *targets, float *terms,
+                                       i64 rows, i64 v) {
+  for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
+    const float *l = logits + row * v;
+    float mx = -FLT_MAX;
+    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
+      mx = l[i] > mx ? l[i] : mx;
+    mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
+    float sum = 0.f;
+    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
+      sum += expf(l[i] - mx);
+    sum = blockReduce<Combine::Sum>(sum, 0.f);
+    if (threadIdx.x == 0)
+      terms[row] = mx + logf(sum) - l[targets[row]];
+  }
+}
+
+__global__ void meanKernel(const float *terms, float *out, i64 n) {
+  float s = 0.f;
+  for (i64 i = threadIdx.x; i < n; i += blockDim.x)
+    s += terms[i];
+  s = blockReduce<Combine::Sum>(s, 0.f);
+  if (threadIdx.x == 0)
+    *out = s / float(n);
+}
+
+__global__ void crossEntropyGradKernel(const float *logits, const int32_t *targets,
+                                       const float *dloss, float *dlogits, i64 rows, i64 v) {
+  for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
+    const float *l = logits + row * v;
+    float *g = dlogits + row * v;
+    float mx = -FLT_MAX;
+    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
+      mx = l[i] > mx ? l[i] : mx;
+    mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
+    float sum = 0.f;
+    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
+      sum += expf(l[i] - mx);
+    sum = blockReduce<Combine::Sum>(sum, 0.f);
+    float scale = *dloss / float(rows);
+    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
+      g[i] = expf(l[i] - mx) / sum * scale - (i == targets[row] ? scale : 0.f);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Attention: a block per (batch, head, query row); the row's probabilities in
+// shared memory (keys up to kMaxKeys; the flash-attention fusion lifts this)
+//===----------------------------------------------------------------------===//
+
+constexpr int kMaxKeys = 2048;
+
+struct AttentionShape {
+  i64 b, h, tq, tk, e, dv;
+  bool kShared, vShared; // [B, T, .] shared by every head (MLA latents)
+  float scale;
+  bool causal;
+  bool reciprocal;
+  i64 band; // < 0: the whole causal triangle
+};
+
+__device__ __forceinline__ float dot(const float *a, const float *b, i64 n) {
+  float s = 0.f;
+  for (i64 c = 0; c < n; ++c)
+    s += a[c] * b[c];
+  return s;
+}
+
+__global__ void attentionKernel(AttentionShape s, const float *q, const float *k, const float *v,
+                                const float *alpha, float *out) {
+  RA_SHARED(float, p, kMaxKeys);
+  for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
+    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h;
+    const float *qh = q + bh * s.tq * s.e;
+    const float *kh = k + (s.kShared ? bb : bh) * s.tk * s.e;
+    const float *vh = v + (s.vShared ? bb : bh) * s.tk * s.dv;
+    i64 last = s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
+    float a = alpha ? *alpha : 0.f, mx = -FLT_MAX;
+    for (i64 j = threadIdx.x; j <= last; j += blockDim.x) {
+      float score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
+      if (s.reciprocal && j <= i && (s.band < 0 || i - j <= s.band))
+        score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e); // S[j, i]
+      p[j] = score;
+      mx = score > mx ? score : mx;
+    }
+    mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
+    float sum = 0.f;
+    for (i64 j = threadIdx.x; j <= last; j += blockDim.x) {
+      float e = expf(float(p[j]) - mx);
+      p[j] = e;
+      sum += e;
+    }
+    sum = blockReduce<Combine::Sum>(sum, 0.f); // its barriers also publish p
+    float *o = out + r * s.dv;
+    for (i64 c = threadIdx.x; c < s.dv; c += blockDim.x) {
+      float acc = 0.f;
+      for (i64 j = 0; j <= last; ++j)
+        acc += float(p[j]) * vh[j * s.dv + c];
+      o[c] = acc / sum;
+    }
+    __syncthreads(); // p is read by all before the next row overwrites it
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// More launchers
+//===----------------------------------------------------------------------===//
+
+inline unsigned rowsGrid(i64 rows) { return unsigned(rows < 65535 ? rows : 65535); }
+
+/// `stats` is scratch of 2 * rows floats.
+inline void layerNormGrad(const float *x, const float *w, const float *dy, float *dx, float *dw,
+                          float *db, i64 rows, i64 d, float eps, float *stats) {
+  RA_LAUNCH(layerNormGradRowsKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, x, w, dy, dx, stats,
+            rows, d, eps);
+  RA_LAUNCH(layerNormGradParamsKernel, dim3(gridFor(d)), dim3(kThreads), 0, x, dy,
+            (const float *)stats, dw, db, rows, d);
+}
+
+inline void embedding(const float *table, const int32_t *ids, float *out, i64 n, i64 d) {
+  RA_LAUNCH(embeddingKernel, dim3(gridFor(n * d)), dim3(kThreads), 0, table, ids, out, n, d);
+}
+
+inline void embeddingGrad(const int32_t *ids, const float *dy, float *table, i64 n, i64 vocab,
+                          i64 d) {
+  fill(table, 0.f, vocab * d);
+  RA_LAUNCH(embeddingGradKernel, dim3(gridFor(d)), dim3(kThreads), 0, ids, dy, table, n, d);
+}
+
+/// `terms` is scratch of `rows` floats.
+inline void crossEntropy(const float *logits, const int32_t *targets, float *loss, i64 rows, i64 v,
+                         float *terms) {
+  RA_LAUNCH(crossEntropyRowsKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, logits, targets, terms,
+            rows, v);
+  RA_LAUNCH(meanKernel, dim3(1), dim3(kThreads), 0, (const float *)terms, loss, rows);
+}
+
+inline void crossEntropyGrad(const float *logits, const int32_t *targets, const float *dloss,
+                             float *dlogits, i64 rows, i64 v) {
+  RA_LAUNCH(crossEntropyGradKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, logits, targets, dloss,
+            dlogits, rows, v);
+}
+
+inline void attention(const AttentionShape &s, const float *q, const float *k, const float *v,
+                      const float *alpha, float *out) {
+  RA_LAUNCH(attentionKernel, dim3(rowsGrid(s.b * s.h * s.tq)), dim3(kThreads), 0, s, q, k, v, alpha,
+            out);
+}
+
 } // namespace ra_cuda
 
 #endif // RA_CUDA_KERNELS_CUH

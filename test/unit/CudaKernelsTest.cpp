@@ -117,3 +117,67 @@ TEST_CASE("cuda kernels: softmax and layernorm, a block per row", "[cuda-kernels
     CHECK(relError(gpu, cpu) <= kTolerance);
   }
 }
+
+TEST_CASE("cuda kernels: layernorm backward, embedding, cross-entropy", "[cuda-kernels]") {
+  for (auto [rows, d] : {std::pair<int64_t, int64_t>{1, 7}, {13, 33}, {6, 300}}) {
+    auto x = randomVector(rows * d, 8), w = randomVector(d, 9, 1.f),
+         dy = randomVector(rows * d, 10);
+    std::vector<float> gdx(rows * d), gdw(d), gdb(d), cdx(rows * d), cdw(d), cdb(d),
+        stats(2 * rows);
+    ra_cuda::layerNormGrad(x.data(), w.data(), dy.data(), gdx.data(), gdw.data(), gdb.data(), rows,
+                           d, 1e-5f, stats.data());
+    ra_cpu::layerNormGrad(x.data(), w.data(), dy.data(), cdx.data(), cdw.data(), cdb.data(), rows,
+                          d, 1e-5f);
+    CHECK(relError(gdx, cdx) <= kTolerance);
+    CHECK(relError(gdw, cdw) <= kTolerance);
+    CHECK(relError(gdb, cdb) <= kTolerance);
+  }
+  int64_t n = 37, vocab = 11, d = 9;
+  auto table = randomVector(vocab * d, 11), dy = randomVector(n * d, 12);
+  std::vector<int32_t> ids(n);
+  for (int64_t i = 0; i < n; ++i)
+    ids[i] = int32_t((i * 7) % vocab);
+  std::vector<float> gout(n * d), cout(n * d), gtab(vocab * d), ctab(vocab * d);
+  ra_cuda::embedding(table.data(), ids.data(), gout.data(), n, d);
+  ra_cpu::embedding(table.data(), ids.data(), cout.data(), n, d);
+  CHECK(gout == cout);
+  ra_cuda::embeddingGrad(ids.data(), dy.data(), gtab.data(), n, vocab, d);
+  ra_cpu::embeddingGrad(ids.data(), dy.data(), ctab.data(), n, vocab, d);
+  CHECK(relError(gtab, ctab) <= kTolerance);
+
+  auto logits = randomVector(n * vocab, 13);
+  std::vector<float> terms(n);
+  float gloss = 0, closs = 0, dloss = 1.5f;
+  ra_cuda::crossEntropy(logits.data(), ids.data(), &gloss, n, vocab, terms.data());
+  ra_cpu::crossEntropy(logits.data(), ids.data(), &closs, n, vocab);
+  CHECK(gloss == Approx(closs).epsilon(1e-6));
+  std::vector<float> gg(n * vocab), cg(n * vocab);
+  ra_cuda::crossEntropyGrad(logits.data(), ids.data(), &dloss, gg.data(), n, vocab);
+  ra_cpu::crossEntropyGrad(logits.data(), ids.data(), &dloss, cg.data(), n, vocab);
+  CHECK(relError(gg, cg) <= kTolerance);
+}
+
+TEST_CASE("cuda kernels: attention, standard, MLA and RA", "[cuda-kernels]") {
+  struct Case {
+    int64_t b, h, t, e, dv;
+    bool kShared, vShared, causal, reciprocal;
+    int64_t band;
+  };
+  for (const Case &c : {Case{2, 3, 9, 5, 4, false, false, true, false, -1},
+                        Case{1, 2, 40, 8, 6, true, true, true, true, 7},
+                        Case{2, 2, 33, 4, 4, true, false, true, true, -1},
+                        Case{1, 2, 12, 4, 3, false, false, false, false, -1}}) {
+    int64_t kh = c.kShared ? 1 : c.h, vh = c.vShared ? 1 : c.h;
+    auto q = randomVector(c.b * c.h * c.t * c.e, 14), k = randomVector(c.b * kh * c.t * c.e, 15),
+         v = randomVector(c.b * vh * c.t * c.dv, 16);
+    float alpha = 0.3f, scale = 0.4f;
+    std::vector<float> gout(c.b * c.h * c.t * c.dv), cout(gout.size());
+    ra_cuda::attention({c.b, c.h, c.t, c.t, c.e, c.dv, c.kShared, c.vShared, scale, c.causal,
+                        c.reciprocal, c.band},
+                       q.data(), k.data(), v.data(), c.reciprocal ? &alpha : nullptr, gout.data());
+    ra_cpu::attention({c.b, c.h, c.t, c.t, c.e, c.dv, c.kShared, c.vShared, scale, c.causal,
+                       c.reciprocal, c.band},
+                      q.data(), k.data(), v.data(), c.reciprocal ? &alpha : nullptr, cout.data());
+    CHECK(relError(gout, cout) <= kTolerance);
+  }
+}

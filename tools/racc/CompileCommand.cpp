@@ -204,9 +204,12 @@ int compileCommand(int argc, char **argv) {
   std::vector<std::string> targets;
   if (target == "cpu") {
     double seconds = 0;
-    if (!writeAtomically(out + "/cpu/model.cpp", ra::codegen::emitCpuSource(*entries, file)) ||
-        !writeAtomically(out + "/cpu/ra_cpu_kernels.h", ra::codegen::kCpuKernelsHeader) ||
-        !compileCpuLibrary(out + "/cpu", seconds))
+    if (!writeAtomically(out + "/cpu/model.cpp", ra::codegen::emitCpuSource(*entries, file)))
+      return 1;
+    for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
+      if (!writeAtomically(out + "/cpu/" + name, text))
+        return 1;
+    if (!compileCpuLibrary(out + "/cpu", seconds))
       return 1;
     targets.push_back("cpu");
     size_t calls = 0;

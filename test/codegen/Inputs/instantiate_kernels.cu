@@ -34,4 +34,11 @@ void instantiateTheRest(float *p, const float *c) {
   causalMean(c, p, 1, 1, 1, false);
   softmax(c, p, 1, 1);
   layerNorm(c, c, c, p, 1, 1, 1e-5f);
+  layerNormGrad(c, c, c, p, p, p, 1, 1, 1e-5f, p);
+  const int32_t *ids = nullptr;
+  embedding(c, ids, p, 1, 1);
+  embeddingGrad(ids, c, p, 1, 1, 1);
+  crossEntropy(c, ids, p, 1, 1, p);
+  crossEntropyGrad(c, ids, c, p, 1, 1);
+  attention(AttentionShape{1, 1, 1, 1, 1, 1, true, true, 1.f, true, true, 4}, c, c, c, c, p);
 }
