@@ -17,6 +17,14 @@
 #include <cfloat>
 #include <cstdint>
 
+#ifdef __CUDACC__
+#include <cublas_v2.h>
+/// The runtime's cuBLAS handle, on its stream.
+cublasHandle_t ra_cublas_handle();
+#else
+#include <cblas.h>
+#endif
+
 namespace ra_cuda {
 
 using i64 = int64_t;
@@ -370,13 +378,14 @@ __global__ void crossEntropyRowsKernel(const float *logits, const int32_t *targe
   }
 }
 
-__global__ void meanKernel(const float *terms, float *out, i64 n) {
+/// out = scale * sum(x), by one block, in a fixed order.
+__global__ void scaledSumKernel(const float *x, float *out, i64 n, float scale) {
   float s = 0.f;
   for (i64 i = threadIdx.x; i < n; i += blockDim.x)
-    s += terms[i];
+    s += x[i];
   s = blockReduce<Combine::Sum>(s, 0.f);
   if (threadIdx.x == 0)
-    *out = s / float(n);
+    *out = s * scale;
 }
 
 __global__ void crossEntropyGradKernel(const float *logits, const int32_t *targets,
@@ -487,7 +496,8 @@ inline void crossEntropy(const float *logits, const int32_t *targets, float *los
                          float *terms) {
   RA_LAUNCH(crossEntropyRowsKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, logits, targets, terms,
             rows, v);
-  RA_LAUNCH(meanKernel, dim3(1), dim3(kThreads), 0, (const float *)terms, loss, rows);
+  RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)terms, loss, rows,
+            1.f / float(rows));
 }
 
 inline void crossEntropyGrad(const float *logits, const int32_t *targets, const float *dloss,
@@ -500,6 +510,161 @@ inline void attention(const AttentionShape &s, const float *q, const float *k, c
                       const float *alpha, float *out) {
   RA_LAUNCH(attentionKernel, dim3(rowsGrid(s.b * s.h * s.tq)), dim3(kThreads), 0, s, q, k, v, alpha,
             out);
+}
+
+//===----------------------------------------------------------------------===//
+// Attention backward, without atomics: (1) per query row, the probabilities
+// P and dS_ra = P (dP - rowsum(P dP)) into scratch, d alpha per row; (2) per
+// query row, dq from dS = dS_ra + alpha dS_ra^T (where the RA term applies);
+// (3) per key row (summing heads that share it), dk and dv; (4) d alpha.
+//===----------------------------------------------------------------------===//
+
+__device__ __forceinline__ bool raApplies(const AttentionShape &s, i64 i, i64 j) {
+  return s.reciprocal && j <= i && (s.band < 0 || i - j <= s.band);
+}
+
+__global__ void attentionGradRowsKernel(AttentionShape s, const float *q, const float *k,
+                                        const float *v, const float *alpha, const float *dy,
+                                        float *probs, float *dsra, float *alphaParts) {
+  for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
+    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h;
+    const float *qh = q + bh * s.tq * s.e;
+    const float *kh = k + (s.kShared ? bb : bh) * s.tk * s.e;
+    const float *vh = v + (s.vShared ? bb : bh) * s.tk * s.dv;
+    const float *g = dy + r * s.dv;
+    float *p = probs + r * s.tk, *ds = dsra + r * s.tk;
+    i64 last = s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
+    float a = alpha ? *alpha : 0.f, mx = -FLT_MAX;
+    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
+      float score = -FLT_MAX;
+      if (j <= last) {
+        score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
+        if (raApplies(s, i, j))
+          score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
+      }
+      p[j] = score;
+      mx = score > mx ? score : mx;
+    }
+    mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
+    float sum = 0.f;
+    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
+      float e = j <= last ? expf(p[j] - mx) : 0.f;
+      p[j] = e;
+      sum += e;
+    }
+    sum = blockReduce<Combine::Sum>(sum, 0.f);
+    float dotPdP = 0.f;
+    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
+      p[j] /= sum;
+      float dp = j <= last ? dot(g, vh + j * s.dv, s.dv) : 0.f;
+      ds[j] = dp;
+      dotPdP += p[j] * dp;
+    }
+    dotPdP = blockReduce<Combine::Sum>(dotPdP, 0.f);
+    float da = 0.f;
+    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
+      ds[j] = p[j] * (ds[j] - dotPdP);
+      if (raApplies(s, i, j))
+        da += ds[j] * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
+    }
+    da = blockReduce<Combine::Sum>(da, 0.f);
+    if (threadIdx.x == 0)
+      alphaParts[r] = da;
+  }
+}
+
+/// dS[i, j] = dS_ra[i, j] + alpha dS_ra[j, i] where RA links (row j, key i).
+__device__ __forceinline__ float fullDs(const AttentionShape &s, const float *dsraHead, float a,
+                                        i64 i, i64 j) {
+  float d = dsraHead[i * s.tk + j];
+  if (raApplies(s, j, i))
+    d += a * dsraHead[j * s.tk + i];
+  return d;
+}
+
+__global__ void attentionGradQueryKernel(AttentionShape s, const float *k, const float *alpha,
+                                         const float *dsra, float *dq) {
+  float a = alpha ? *alpha : 0.f;
+  RA_GRID_STRIDE(x, s.b * s.h * s.tq * s.e) {
+    i64 c = x % s.e, r = x / s.e, i = r % s.tq, bh = r / s.tq, bb = bh / s.h;
+    const float *kh = k + (s.kShared ? bb : bh) * s.tk * s.e;
+    const float *dsh = dsra + bh * s.tq * s.tk;
+    float acc = 0.f;
+    for (i64 j = 0; j < s.tk; ++j)
+      acc += fullDs(s, dsh, a, i, j) * kh[j * s.e + c];
+    dq[x] = s.scale * acc;
+  }
+}
+
+/// A thread per (key row, feature): dk = scale sum_i dS[i, j] q_i and
+/// dv = sum_i P[i, j] dy_i, over every head that uses this key row.
+__global__ void attentionGradKeyKernel(AttentionShape s, const float *q, const float *alpha,
+                                       const float *dy, const float *probs, const float *dsra,
+                                       float *dk, float *dv) {
+  float a = alpha ? *alpha : 0.f;
+  i64 kHeads = s.kShared ? 1 : s.h, vHeads = s.vShared ? 1 : s.h;
+  RA_GRID_STRIDE(x, s.b * kHeads * s.tk * s.e) {
+    i64 c = x % s.e, j = (x / s.e) % s.tk, bk = x / (s.e * s.tk);
+    i64 bb = bk / kHeads, h0 = s.kShared ? 0 : bk % kHeads, h1 = s.kShared ? s.h : h0 + 1;
+    float acc = 0.f;
+    for (i64 h = h0; h < h1; ++h) {
+      i64 bh = bb * s.h + h;
+      for (i64 i = 0; i < s.tq; ++i)
+        acc += fullDs(s, dsra + bh * s.tq * s.tk, a, i, j) * q[(bh * s.tq + i) * s.e + c];
+    }
+    dk[x] = s.scale * acc;
+  }
+  RA_GRID_STRIDE(x, s.b * vHeads * s.tk * s.dv) {
+    i64 c = x % s.dv, j = (x / s.dv) % s.tk, bv = x / (s.dv * s.tk);
+    i64 bb = bv / vHeads, h0 = s.vShared ? 0 : bv % vHeads, h1 = s.vShared ? s.h : h0 + 1;
+    float acc = 0.f;
+    for (i64 h = h0; h < h1; ++h) {
+      i64 bh = bb * s.h + h;
+      for (i64 i = 0; i < s.tq; ++i)
+        acc += probs[(bh * s.tq + i) * s.tk + j] * dy[(bh * s.tq + i) * s.dv + c];
+    }
+    dv[x] = acc;
+  }
+}
+
+/// C[b] = op(A[b]) op(B[b]) for each of `batch` products, row-major;
+/// aOff/bOff give each operand's matrix per batch entry (host arrays).
+/// cuBLAS is column-major: C^T = op(B)^T op(A)^T, so the operands swap.
+inline void gemm(const float *a, const float *b, float *c, i64 batch, const i64 *aOff,
+                 const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb) {
+  for (i64 i = 0; i < batch; ++i) {
+#ifdef __CUDACC__
+    const float one = 1.f, zero = 0.f;
+    cublasSgemm(ra_cublas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                int(n), int(m), int(k), &one, b + bOff[i] * k * n, int(tb ? k : n),
+                a + aOff[i] * m * k, int(ta ? m : k), &zero, c + i * m * n, int(n));
+#else // the emulator's device memory is host memory
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                int(m), int(n), int(k), 1.f, a + aOff[i] * m * k, int(ta ? m : k),
+                b + bOff[i] * k * n, int(tb ? k : n), 0.f, c + i * m * n, int(n));
+#endif
+  }
+}
+
+/// Floats of scratch attentionGrad needs.
+inline i64 attentionGradScratch(const AttentionShape &s) {
+  return 2 * s.b * s.h * s.tq * s.tk + s.b * s.h * s.tq;
+}
+
+inline void attentionGrad(const AttentionShape &s, const float *q, const float *k, const float *v,
+                          const float *alpha, const float *dy, float *dq, float *dk, float *dv,
+                          float *dalpha, float *scratch) {
+  i64 rows = s.b * s.h * s.tq;
+  float *probs = scratch, *dsra = scratch + rows * s.tk, *parts = dsra + rows * s.tk;
+  RA_LAUNCH(attentionGradRowsKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, s, q, k, v, alpha, dy,
+            probs, dsra, parts);
+  RA_LAUNCH(attentionGradQueryKernel, dim3(gridFor(rows * s.e)), dim3(kThreads), 0, s, k, alpha,
+            (const float *)dsra, dq);
+  i64 keyWork = s.b * (s.kShared ? 1 : s.h) * s.tk * (s.e > s.dv ? s.e : s.dv);
+  RA_LAUNCH(attentionGradKeyKernel, dim3(gridFor(keyWork)), dim3(kThreads), 0, s, q, alpha, dy,
+            (const float *)probs, (const float *)dsra, dk, dv);
+  if (dalpha)
+    RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows, 1.f);
 }
 
 } // namespace ra_cuda

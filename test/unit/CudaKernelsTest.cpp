@@ -181,3 +181,43 @@ TEST_CASE("cuda kernels: attention, standard, MLA and RA", "[cuda-kernels]") {
     CHECK(relError(gout, cout) <= kTolerance);
   }
 }
+
+TEST_CASE("cuda kernels: attention backward and the GEMM launcher", "[cuda-kernels]") {
+  struct Case {
+    int64_t b, h, t, e, dv;
+    bool kShared, vShared, causal, reciprocal;
+    int64_t band;
+  };
+  for (const Case &c : {Case{2, 3, 9, 5, 4, false, false, true, false, -1},
+                        Case{1, 2, 17, 8, 6, true, true, true, true, 5},
+                        Case{2, 2, 11, 4, 4, true, false, true, true, -1},
+                        Case{1, 2, 7, 4, 3, false, false, false, false, -1}}) {
+    int64_t kh = c.kShared ? 1 : c.h, vh = c.vShared ? 1 : c.h;
+    auto q = randomVector(c.b * c.h * c.t * c.e, 17), k = randomVector(c.b * kh * c.t * c.e, 18),
+         v = randomVector(c.b * vh * c.t * c.dv, 19), dy = randomVector(c.b * c.h * c.t * c.dv, 20);
+    float alpha = 0.3f;
+    ra_cuda::AttentionShape gs{c.b,       c.h,       c.t,  c.t,      c.e,          c.dv,
+                               c.kShared, c.vShared, 0.4f, c.causal, c.reciprocal, c.band};
+    ra_cpu::AttentionShape cs{c.b,       c.h,       c.t,  c.t,      c.e,          c.dv,
+                              c.kShared, c.vShared, 0.4f, c.causal, c.reciprocal, c.band};
+    std::vector<float> gq(q.size()), gk(k.size()), gv(v.size()), cq(q.size()), ck(k.size()),
+        cv(v.size()), scratch(ra_cuda::attentionGradScratch(gs));
+    float gda = 0, cda = 0;
+    const float *a = c.reciprocal ? &alpha : nullptr;
+    ra_cuda::attentionGrad(gs, q.data(), k.data(), v.data(), a, dy.data(), gq.data(), gk.data(),
+                           gv.data(), c.reciprocal ? &gda : nullptr, scratch.data());
+    ra_cpu::attentionGrad(cs, q.data(), k.data(), v.data(), a, dy.data(), cq.data(), ck.data(),
+                          cv.data(), c.reciprocal ? &cda : nullptr);
+    CHECK(relError(gq, cq) <= kTolerance);
+    CHECK(relError(gk, ck) <= kTolerance);
+    CHECK(relError(gv, cv) <= kTolerance);
+    CHECK(gda == Approx(cda).epsilon(1e-5).margin(1e-6));
+  }
+  // Two batch entries sharing one weight, transposed right operand.
+  auto a = randomVector(2 * 3 * 4, 21), w = randomVector(5 * 4, 22);
+  const int64_t ao[] = {0, 1}, bo[] = {0, 0};
+  std::vector<float> gc(2 * 3 * 5), cc(2 * 3 * 5);
+  ra_cuda::gemm(a.data(), w.data(), gc.data(), 2, ao, bo, 3, 5, 4, false, true);
+  ra_cpu::gemm(a.data(), w.data(), cc.data(), 2, ao, bo, 3, 5, 4, false, true);
+  CHECK(relError(gc, cc) <= kTolerance);
+}

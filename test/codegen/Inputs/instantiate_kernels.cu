@@ -40,5 +40,9 @@ void instantiateTheRest(float *p, const float *c) {
   embeddingGrad(ids, c, p, 1, 1, 1);
   crossEntropy(c, ids, p, 1, 1, p);
   crossEntropyGrad(c, ids, c, p, 1, 1);
-  attention(AttentionShape{1, 1, 1, 1, 1, 1, true, true, 1.f, true, true, 4}, c, c, c, c, p);
+  AttentionShape s{1, 1, 1, 1, 1, 1, true, true, 1.f, true, true, 4};
+  attention(s, c, c, c, c, p);
+  attentionGrad(s, c, c, c, c, c, p, p, p, p, p);
+  const i64 off[] = {0};
+  gemm(c, c, p, 1, off, off, 1, 1, 1, false, true);
 }
