@@ -21,7 +21,21 @@ static int64_t product(const std::vector<int64_t> &shape) {
 int64_t TensorInfo::elements() const { return product(shape); }
 int64_t ParamInfo::elements() const { return product(shape); }
 
-std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &error) {
+std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &error,
+                                   const std::string &device) {
+  std::string lib;
+  if (device == "cpu")
+    lib = artifact + "/cpu/model.so";
+  else if (device == "cuda-emu")
+    lib = artifact + "/cuda/model_emu.so";
+  else if (device == "cuda") {
+    error = "--device cuda: this rarun has no CUDA device layer yet; --device cuda-emu runs the "
+            "artifact's CUDA kernels on the CPU";
+    return nullptr;
+  } else {
+    error = "unknown device '" + device + "' (cpu or cuda-emu)";
+    return nullptr;
+  }
   std::string path = artifact + "/manifest.json";
   std::ifstream in(path);
   if (!in) {
@@ -67,6 +81,7 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
       info.inputs = tensors(e.at("inputs"));
       info.outputs = tensors(e.at("outputs"));
       info.arenaBytes = e.at("arena_bytes");
+      info.scratchBytes = e.value("scratch_bytes", 0);
       if (e.contains("grad_norm_params"))
         info.gradNormParams = e["grad_norm_params"].get<std::vector<std::string>>();
       m->entries.push_back(info);
@@ -77,10 +92,10 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     return nullptr;
   }
 
-  std::string lib = artifact + "/cpu/model.so";
   m->library = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!m->library) {
-    error = "cannot load '" + lib + "': " + dlerror();
+    error = "cannot load '" + lib + "': " + dlerror() +
+            (device == "cuda-emu" ? " (compile with racc compile --target cuda or all)" : "");
     return nullptr;
   }
   auto version = reinterpret_cast<int (*)()>(dlsym(m->library, "ra_abi_version"));
@@ -95,7 +110,8 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
       return nullptr;
     }
     m->functions[e.name] = fn;
-    m->arenas[e.name].assign(e.arenaBytes + 64, 0);
+    // 64 bytes of slack for alignment; CUDA scratch after the aligned arena.
+    m->arenas[e.name].assign((e.arenaBytes + 63) / 64 * 64 + e.scratchBytes + 64, 0);
   }
   return m;
 }

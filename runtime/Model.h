@@ -39,7 +39,7 @@ struct ParamInfo {
 struct EntryInfo {
   std::string name, symbol;
   std::vector<TensorInfo> inputs, outputs;
-  int64_t arenaBytes = 0;
+  int64_t arenaBytes = 0, scratchBytes = 0;
   std::vector<std::string> gradNormParams;
 };
 
@@ -49,8 +49,11 @@ using EntryFn = int (*)(float *params, char *arena, const void *const *inputs, v
 
 class Model {
 public:
-  /// Loads ART (a directory). Errors name the file and what is wrong.
-  static std::unique_ptr<Model> load(const std::string &artifact, std::string &error);
+  /// Loads ART (a directory) for `device`: cpu (cpu/model.so) or cuda-emu
+  /// (the CUDA kernels run by the SIMT emulator, cuda/model_emu.so). Errors
+  /// name the file and what is wrong.
+  static std::unique_ptr<Model> load(const std::string &artifact, std::string &error,
+                                     const std::string &device = "cpu");
   ~Model();
 
   const nlohmann::json &manifest() const { return manifestJson; }

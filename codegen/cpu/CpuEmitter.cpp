@@ -15,6 +15,12 @@
 namespace ra::codegen {
 namespace {
 
+/// The kernel namespace of the backend being rendered: ra_cpu or ra_cuda.
+thread_local const char *kNs = "ra_cpu";
+thread_local bool kCuda = false;
+
+std::string ns(const std::string &name) { return std::string(kNs) + "::" + name; }
+
 std::string ptr(const BufferRef &r, bool isConst) {
   const char *type = r.isInt ? "int32_t" : "float";
   const char *c = isConst ? "const " : "";
@@ -51,13 +57,20 @@ std::string list(const std::vector<int64_t> &v, size_t begin, size_t end) {
 
 /// An id check before a kernel that indexes a table: sets the error and returns.
 std::string idCheck(const std::string &ids, int64_t n, int64_t vocab, const KernelCall &c) {
-  return fmt::format(
-      "  if (int64_t bad = ra_cpu::badId({0}, {1}, {2}); bad >= 0) {{\n"
-      "    snprintf(error, errorSize, \"token id %d at position %lld is outside the vocabulary "
-      "[0, {2}) (%s)\", (int){0}[bad], (long long)bad, \"{3}\");\n"
-      "    return 1;\n  }}\n",
-      ids, n, vocab, c.origin);
+  // On a GPU the ids are device memory: the runtime checks them before upload.
+  std::string guard = kCuda ? "#ifndef __CUDACC__\n" : "", end = kCuda ? "#endif\n" : "";
+  return guard +
+         fmt::format("  if (int64_t bad = {4}({0}, {1}, {2}); bad >= 0) {{\n"
+                     "    snprintf(error, errorSize, \"token id %d at position %lld is outside the "
+                     "vocabulary "
+                     "[0, {2}) (%s)\", (int){0}[bad], (long long)bad, \"{3}\");\n"
+                     "    return 1;\n  }}\n",
+                     ids, n, vocab, c.origin, ns("badId")) +
+         end;
 }
+
+/// Scratch for the CUDA families that sum in a fixed order.
+std::string scratchArg() { return kCuda ? ", S" : ""; }
 
 using Renderer = std::function<std::string(const KernelCall &)>;
 
@@ -66,109 +79,110 @@ const std::map<std::string, Renderer> &renderers() {
     std::map<std::string, Renderer> t;
     for (const char *op : {"Add", "Sub", "Mul", "Div", "Max", "Ge", "GeluGrad"})
       t[std::string("binary.") + op] = [op](const KernelCall &c) {
-        return fmt::format("  ra_cpu::binary<ra_cpu::Binary::{}>({}, {}, {}, {});\n", op, in(c, 0),
-                           in(c, 1), out(c, 0), c.ints[0]);
+        return fmt::format("  {}<ra_math::Binary::{}>({}, {}, {}, {});\n", ns("binary"), op,
+                           in(c, 0), in(c, 1), out(c, 0), c.ints[0]);
       };
     for (const char *op : {"Neg", "Exp", "Log", "Tanh", "Sigmoid", "Sqrt", "Rsqrt", "Gelu"})
       t[std::string("unary.") + op] = [op](const KernelCall &c) {
-        return fmt::format("  ra_cpu::unary<ra_cpu::Unary::{}>({}, {}, {});\n", op, in(c, 0),
+        return fmt::format("  {}<ra_math::Unary::{}>({}, {}, {});\n", ns("unary"), op, in(c, 0),
                            out(c, 0), c.ints[0]);
       };
     for (const char *op : {"Sum", "Mean", "Max"})
       t[std::string("reduce.") + op] = [op](const KernelCall &c) {
-        return fmt::format("  ra_cpu::reduce<ra_cpu::Reduce::{}>({}, {}, {});\n", op, in(c, 0),
+        return fmt::format("  {}<{}::Reduce::{}>({}, {}, {});\n", ns("reduce"), kNs, op, in(c, 0),
                            out(c, 0), list(c.ints, 0, 3));
       };
     t["fill"] = [](const KernelCall &c) {
-      return fmt::format("  ra_cpu::fill({}, {}, {});\n", out(c, 0), floatLiteral(c.floats[0]),
+      return fmt::format("  {}({}, {}, {});\n", ns("fill"), out(c, 0), floatLiteral(c.floats[0]),
                          c.ints[0]);
     };
     t["iota"] = [](const KernelCall &c) {
-      return fmt::format("  ra_cpu::iota({}, {});\n", out(c, 0), list(c.ints, 0, 3));
+      return fmt::format("  {}({}, {});\n", ns("iota"), out(c, 0), list(c.ints, 0, 3));
     };
     t["set_param"] = [](const KernelCall &c) {
-      return fmt::format("  std::memcpy({}, {}, {} * sizeof(float));\n", out(c, 0), in(c, 0),
-                         c.ints[0]);
+      return fmt::format("  {}({}, {}, {} * sizeof(float));\n",
+                         kCuda ? "ra_cuda::copy" : "std::memcpy", out(c, 0), in(c, 0), c.ints[0]);
     };
     t["gather"] = [](const KernelCall &c) {
       int64_t rank = c.ints[0];
       std::string type = c.operands[0].isInt ? "int32_t" : "float";
       return fmt::format("  {{\n    static const int64_t dims[] = {{{}}}, strides[] = {{{}}};\n"
-                         "    ra_cpu::gather<{}>({}, {}, {}, dims, strides);\n  }}\n",
-                         list(c.ints, 1, 1 + rank), list(c.ints, 1 + rank, 1 + 2 * rank), type,
-                         in(c, 0), out(c, 0), rank);
+                         "    {}<{}>({}, {}, {}, dims, strides);\n  }}\n",
+                         list(c.ints, 1, 1 + rank), list(c.ints, 1 + rank, 1 + 2 * rank),
+                         ns("gather"), type, in(c, 0), out(c, 0), rank);
     };
     t["slice"] = [](const KernelCall &c) {
-      return fmt::format("  ra_cpu::slice({}, {}, {});\n", in(c, 0), out(c, 0), list(c.ints, 0, 5));
+      return fmt::format("  {}({}, {}, {});\n", ns("slice"), in(c, 0), out(c, 0),
+                         list(c.ints, 0, 5));
     };
     t["concat_part"] = [](const KernelCall &c) {
-      return fmt::format("  ra_cpu::concatPart({}, {}, {});\n", in(c, 0), out(c, 0),
+      return fmt::format("  {}({}, {}, {});\n", ns("concatPart"), in(c, 0), out(c, 0),
                          list(c.ints, 0, 5));
     };
     t["gemm"] = [](const KernelCall &c) {
       int64_t count = c.ints[0];
       return fmt::format("  {{\n    static const int64_t ao[] = {{{}}}, bo[] = {{{}}};\n"
-                         "    ra_cpu::gemm({}, {}, {}, {}, ao, bo, {}, {}, {}, {}, {});\n  }}\n",
+                         "    {}({}, {}, {}, {}, ao, bo, {}, {}, {}, {}, {});\n  }}\n",
                          list(c.ints, 6, 6 + count), list(c.ints, 6 + count, 6 + 2 * count),
-                         in(c, 0), in(c, 1), out(c, 0), count, c.ints[1], c.ints[2], c.ints[3],
-                         c.ints[4] ? "true" : "false", c.ints[5] ? "true" : "false");
+                         ns("gemm"), in(c, 0), in(c, 1), out(c, 0), count, c.ints[1], c.ints[2],
+                         c.ints[3], c.ints[4] ? "true" : "false", c.ints[5] ? "true" : "false");
     };
     t["causal_mean"] = [](const KernelCall &c) {
-      return fmt::format("  ra_cpu::causalMean({}, {}, {}, {});\n", in(c, 0), out(c, 0),
+      return fmt::format("  {}({}, {}, {}, {});\n", ns("causalMean"), in(c, 0), out(c, 0),
                          list(c.ints, 0, 3), c.ints[3] ? "true" : "false");
     };
     t["softmax"] = [](const KernelCall &c) {
-      return fmt::format("  ra_cpu::softmax({}, {}, {}, {});\n", in(c, 0), out(c, 0), c.ints[0],
+      return fmt::format("  {}({}, {}, {}, {});\n", ns("softmax"), in(c, 0), out(c, 0), c.ints[0],
                          c.ints[1]);
     };
     t["layernorm"] = [](const KernelCall &c) {
-      return fmt::format("  ra_cpu::layerNorm({}, {}, {}, {}, {}, {}, {});\n", in(c, 0), in(c, 1),
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {});\n", ns("layerNorm"), in(c, 0), in(c, 1),
                          in(c, 2), out(c, 0), c.ints[0], c.ints[1], floatLiteral(c.floats[0]));
     };
     t["layernorm_grad"] = [](const KernelCall &c) {
-      return fmt::format("  ra_cpu::layerNormGrad({}, {}, {}, {}, {}, {}, {}, {}, {});\n", in(c, 0),
-                         in(c, 1), in(c, 2), out(c, 0), out(c, 1), out(c, 2), c.ints[0], c.ints[1],
-                         floatLiteral(c.floats[0]));
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}{});\n", ns("layerNormGrad"),
+                         in(c, 0), in(c, 1), in(c, 2), out(c, 0), out(c, 1), out(c, 2), c.ints[0],
+                         c.ints[1], floatLiteral(c.floats[0]), scratchArg());
     };
     t["embedding"] = [](const KernelCall &c) {
       return idCheck(in(c, 1), c.ints[0], c.ints[1], c) +
-             fmt::format("  ra_cpu::embedding({}, {}, {}, {}, {});\n", in(c, 0), in(c, 1),
+             fmt::format("  {}({}, {}, {}, {}, {});\n", ns("embedding"), in(c, 0), in(c, 1),
                          out(c, 0), c.ints[0], c.ints[2]);
     };
     t["embedding_grad"] = [](const KernelCall &c) {
       return idCheck(in(c, 0), c.ints[0], c.ints[1], c) +
-             fmt::format("  ra_cpu::embeddingGrad({}, {}, {}, {});\n", in(c, 0), in(c, 1),
+             fmt::format("  {}({}, {}, {}, {});\n", ns("embeddingGrad"), in(c, 0), in(c, 1),
                          out(c, 0), list(c.ints, 0, 3));
     };
     t["cross_entropy"] = [](const KernelCall &c) {
       return idCheck(in(c, 1), c.ints[0], c.ints[1], c) +
-             fmt::format("  ra_cpu::crossEntropy({}, {}, {}, {}, {});\n", in(c, 0), in(c, 1),
-                         out(c, 0), c.ints[0], c.ints[1]);
+             fmt::format("  {}({}, {}, {}, {}, {}{});\n", ns("crossEntropy"), in(c, 0), in(c, 1),
+                         out(c, 0), c.ints[0], c.ints[1], scratchArg());
     };
     t["cross_entropy_grad"] = [](const KernelCall &c) {
       return idCheck(in(c, 1), c.ints[0], c.ints[1], c) +
-             fmt::format("  ra_cpu::crossEntropyGrad({}, {}, {}, {}, {}, {});\n", in(c, 0),
+             fmt::format("  {}({}, {}, {}, {}, {}, {});\n", ns("crossEntropyGrad"), in(c, 0),
                          in(c, 1), in(c, 2), out(c, 0), c.ints[0], c.ints[1]);
     };
     auto shape = [](const KernelCall &c) {
-      return fmt::format("ra_cpu::AttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+      return fmt::format("{}::AttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
                          "{}, {}}}",
-                         c.ints[0], c.ints[1], c.ints[2], c.ints[3], c.ints[4], c.ints[5],
+                         kNs, c.ints[0], c.ints[1], c.ints[2], c.ints[3], c.ints[4], c.ints[5],
                          c.ints[6] ? "true" : "false", c.ints[7] ? "true" : "false",
                          floatLiteral(c.floats[0]), c.ints[8] ? "true" : "false",
                          c.ints[9] ? "true" : "false", c.ints[10]);
     };
     t["attention"] = [shape](const KernelCall &c) {
       bool alpha = c.ints[9];
-      return fmt::format("  ra_cpu::attention({}, {}, {}, {}, {}, {});\n", shape(c), in(c, 0),
+      return fmt::format("  {}({}, {}, {}, {}, {}, {});\n", ns("attention"), shape(c), in(c, 0),
                          in(c, 1), in(c, 2), alpha ? in(c, 3) : "nullptr", out(c, 0));
     };
     t["attention_grad"] = [shape](const KernelCall &c) {
       bool alpha = c.ints[9];
-      return fmt::format("  ra_cpu::attentionGrad({}, {}, {}, {}, {}, {}, {}, {}, {}, {});\n",
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n", ns("attentionGrad"),
                          shape(c), in(c, 0), in(c, 1), in(c, 2), alpha ? in(c, 3) : "nullptr",
                          in(c, alpha ? 4 : 3), out(c, 0), out(c, 1), out(c, 2),
-                         alpha ? out(c, 3) : "nullptr");
+                         alpha ? out(c, 3) : "nullptr", scratchArg());
     };
     return t;
   }();
@@ -177,27 +191,52 @@ const std::map<std::string, Renderer> &renderers() {
 
 } // namespace
 
-std::string emitCpuSource(const std::vector<EntryPoint> &entries, const std::string &source) {
+int64_t scratchFloats(const EntryPoint &e) {
+  int64_t most = 0;
+  for (const KernelCall &c : e.calls) {
+    int64_t need = 0;
+    if (c.family == "layernorm_grad")
+      need = 2 * c.ints[0];
+    else if (c.family == "cross_entropy")
+      need = c.ints[0];
+    else if (c.family == "attention_grad") // probabilities, dS_ra, per-row d alpha
+      need = 2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2];
+    most = std::max(most, need);
+  }
+  return most;
+}
+
+std::string emitSource(const std::vector<EntryPoint> &entries, const std::string &source,
+                       Backend backend) {
+  kCuda = backend == Backend::Cuda;
+  kNs = kCuda ? "ra_cuda" : "ra_cpu";
   std::string s = fmt::format("// Generated by racc from {}. Do not edit.\n"
-                              "#include \"ra_cpu_kernels.h\"\n\n"
+                              "#include \"{}\"\n\n"
                               "extern \"C\" {{\n\nint ra_abi_version(void) {{ return 1; }}\n",
-                              source);
+                              source, kCuda ? "ra_cuda_kernels.cuh" : "ra_cpu_kernels.h");
   for (const EntryPoint &e : entries) {
     s += fmt::format("\n// {}: {} kernel calls, arena {} bytes\n"
                      "int ra_{}(float *P, char *A, const void *const *in, void *const *out, "
                      "char *error, int64_t errorSize) {{\n",
                      e.name, e.calls.size(), e.arenaBytes, e.name);
+    if (kCuda) // scratch for fixed-order sums, after the planned arena
+      s += fmt::format("  float *S = reinterpret_cast<float *>(A + {});\n  (void)S;\n",
+                       (e.arenaBytes + 63) / 64 * 64);
     for (const KernelCall &c : e.calls) {
       auto it = renderers().find(c.family);
       s += it == renderers().end() ? fmt::format("#error no CPU kernel for {}\n", c.family)
                                    : it->second(c);
     }
     for (size_t i = 0; i < e.outputRefs.size(); ++i)
-      s += fmt::format("  std::memcpy(out[{}], {}, {} * 4);\n", i, ptr(e.outputRefs[i], true),
-                       e.outputRefs[i].elements);
+      s += fmt::format("  {}(out[{}], {}, {} * 4);\n", kCuda ? "ra_cuda::copy" : "std::memcpy", i,
+                       ptr(e.outputRefs[i], true), e.outputRefs[i].elements);
     s += "  (void)P; (void)A; (void)in; (void)error; (void)errorSize;\n  return 0;\n}\n";
   }
   return s + "\n} // extern \"C\"\n";
+}
+
+std::string emitCpuSource(const std::vector<EntryPoint> &entries, const std::string &source) {
+  return emitSource(entries, source, Backend::Cpu);
 }
 
 } // namespace ra::codegen

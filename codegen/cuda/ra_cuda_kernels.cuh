@@ -16,6 +16,7 @@
 
 #include <cfloat>
 #include <cstdint>
+#include <cstring>
 
 #ifdef __CUDACC__
 #include <cublas_v2.h>
@@ -469,6 +470,24 @@ __global__ void attentionKernel(AttentionShape s, const float *q, const float *k
 //===----------------------------------------------------------------------===//
 // More launchers
 //===----------------------------------------------------------------------===//
+
+/// The first id outside [0, vocab), or -1: for host-visible ids (the
+/// emulator); on a GPU the runtime checks ids before upload.
+inline i64 badId(const int32_t *ids, i64 n, i64 vocab) {
+  for (i64 i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      return i;
+  return -1;
+}
+
+/// A device-to-device copy (host memory under the emulator).
+inline void copy(void *dst, const void *src, size_t bytes) {
+#ifdef __CUDACC__
+  cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, RA_STREAM);
+#else
+  std::memcpy(dst, src, bytes);
+#endif
+}
 
 inline unsigned rowsGrid(i64 rows) { return unsigned(rows < 65535 ? rows : 65535); }
 

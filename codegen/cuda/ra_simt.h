@@ -35,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <ucontext.h>
@@ -60,7 +61,6 @@ constexpr size_t kStackBytes = 64 << 10;
 
 struct Fiber {
   ucontext_t context;
-  std::vector<char> stack;
   dim3 thread;
   unsigned linear = 0;
   bool done = false;
@@ -191,6 +191,11 @@ private:
 inline void runBlock(BlockState &b) {
   unsigned n = b.dim.x * b.dim.y * b.dim.z;
   b.fibers.resize(n);
+  // Fiber stacks live as long as the OS thread: allocating (and zeroing) them
+  // per launch dominated the emulator's time.
+  static thread_local std::vector<std::unique_ptr<char[]>> stacks;
+  while (stacks.size() < n)
+    stacks.emplace_back(new char[kStackBytes]);
   b.exchange.assign((n + kWarpSize - 1) / kWarpSize, std::vector<float>(kWarpSize));
   for (unsigned i = 0; i < n; ++i) {
     Fiber &f = b.fibers[i];
@@ -198,10 +203,9 @@ inline void runBlock(BlockState &b) {
     f.thread = dim3(i % b.dim.x, (i / b.dim.x) % b.dim.y, i / (b.dim.x * b.dim.y));
     f.done = false;
     f.waiting = Fiber::None;
-    f.stack.resize(kStackBytes);
     getcontext(&f.context);
-    f.context.uc_stack.ss_sp = f.stack.data();
-    f.context.uc_stack.ss_size = f.stack.size();
+    f.context.uc_stack.ss_sp = stacks[i].get();
+    f.context.uc_stack.ss_size = kStackBytes;
     f.context.uc_link = &b.scheduler;
     makecontext(
         &f.context,

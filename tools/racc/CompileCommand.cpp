@@ -21,6 +21,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Program.h"
 
 #include <chrono>
@@ -86,6 +87,7 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
                          {"inputs", tensorsJson(e.inputs)},
                          {"outputs", tensorsJson(e.outputs)},
                          {"arena_bytes", e.arenaBytes},
+                         {"scratch_bytes", 4 * ra::codegen::scratchFloats(e)},
                          {"kernel_calls", e.calls.size()},
                          {"kernels", kernels.size()}});
   }
@@ -112,30 +114,44 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
             {"inference_cache", report["inference_cache"]}}}};
 }
 
-/// Compiles the artifact's cpu/model.cpp into cpu/model.so.
-static bool compileCpuLibrary(const std::string &dir, double &seconds) {
-  const char *env = std::getenv("RACC_CXX");
-  std::string cxx = env && *env ? env : RACC_HOST_CXX;
-  auto program = llvm::sys::findProgramByName(cxx);
+/// Runs a compiler, its output in `log`; false (reported) when it fails.
+static bool runCompiler(const std::string &name, std::vector<std::string> args,
+                        const std::string &log, const std::string &what, double &seconds) {
+  auto program = llvm::sys::findProgramByName(name);
   if (!program) {
-    fail("cannot find the C++ compiler '" + cxx + "' for the CPU kernels (set RACC_CXX)");
+    fail("cannot find '" + name + "' to compile " + what);
     return false;
   }
-  std::string out = dir + "/model.so", src = dir + "/model.cpp", log = dir + "/compile.log";
-  std::vector<llvm::StringRef> args = {
-      *program, "-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-I", dir,
-      "-o",     out,          src,   "-lopenblas"};
+  llvm::sys::fs::remove(log); // a fresh log: redirection appends
+  std::vector<llvm::StringRef> argv = {*program};
+  for (const std::string &a : args)
+    argv.push_back(a);
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
                                                 llvm::StringRef(log)};
   auto start = std::chrono::steady_clock::now();
   std::string err;
-  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, redirects, 0, 0, &err);
+  int rc = llvm::sys::ExecuteAndWait(*program, argv, std::nullopt, redirects, 0, 0, &err);
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (rc != 0) {
-    fail("compiling the CPU kernels failed" + (err.empty() ? "" : ": " + err) + "; see " + log);
+    fail("compiling " + what + " failed" + (err.empty() ? "" : ": " + err) + "; see " + log);
     return false;
   }
   return true;
+}
+
+static std::string hostCompiler() {
+  const char *env = std::getenv("RACC_CXX");
+  return env && *env ? env : RACC_HOST_CXX;
+}
+
+/// nvcc: RACC_NVCC, else /usr/local/cuda/bin/nvcc, else on PATH; "" if none.
+static std::string findNvcc() {
+  if (const char *env = std::getenv("RACC_NVCC"); env && *env)
+    return env;
+  if (llvm::sys::fs::can_execute("/usr/local/cuda/bin/nvcc"))
+    return "/usr/local/cuda/bin/nvcc";
+  auto onPath = llvm::sys::findProgramByName("nvcc");
+  return onPath ? *onPath : "";
 }
 
 int compileCommand(int argc, char **argv) {
@@ -157,8 +173,11 @@ int compileCommand(int argc, char **argv) {
   auto args = options.parse(argc, argv);
   std::string emit = args.count("emit") ? args["emit"].as<std::string>() : "";
   std::string target = args["target"].as<std::string>();
-  if (target != "cpu" && target != "none")
-    return fail("--target takes cpu or none, got '" + target + "'");
+  if (target != "cpu" && target != "cuda" && target != "all" && target != "none")
+    return fail("--target takes cpu, cuda, all or none, got '" + target + "'");
+  std::string nvcc = findNvcc();
+  if (target == "cuda" && nvcc.empty())
+    return fail("--target cuda needs nvcc (the CUDA toolkit at /usr/local/cuda, or RACC_NVCC)");
   if (!emit.empty() && emit != "mlir" && emit != "mlir-raw")
     return fail("--emit takes mlir or mlir-raw, got '" + emit + "'");
   Session session;
@@ -202,14 +221,18 @@ int compileCommand(int argc, char **argv) {
   if (!writeAtomically(out + "/ir/model.mlir", irStream.str()))
     return 1;
   std::vector<std::string> targets;
-  if (target == "cpu") {
+  if (target == "cpu" || target == "all") {
     double seconds = 0;
     if (!writeAtomically(out + "/cpu/model.cpp", ra::codegen::emitCpuSource(*entries, file)))
       return 1;
     for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
       if (!writeAtomically(out + "/cpu/" + name, text))
         return 1;
-    if (!compileCpuLibrary(out + "/cpu", seconds))
+    if (!runCompiler(hostCompiler(),
+                     {"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-I",
+                      out + "/cpu", "-o", out + "/cpu/model.so", out + "/cpu/model.cpp",
+                      "-lopenblas"},
+                     out + "/cpu/compile.log", "the CPU kernels", seconds))
       return 1;
     targets.push_back("cpu");
     size_t calls = 0;
@@ -221,6 +244,41 @@ int compileCommand(int argc, char **argv) {
       }
     llvm::outs() << llvm::format("racc: cpu: %zu distinct kernels, %zu calls; compiled in %.1f s\n",
                                  kernels.size(), calls, seconds);
+  }
+  if (target == "cuda" || target == "all") {
+    std::string dir = out + "/cuda";
+    if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+      return fail("cannot create '" + dir + "': " + ec.message());
+    if (!writeAtomically(dir + "/model.cu",
+                         ra::codegen::emitSource(*entries, file, ra::codegen::Backend::Cuda)))
+      return 1;
+    for (const auto &[name, text] : ra::codegen::kCudaShippedHeaders)
+      if (!writeAtomically(dir + "/" + name, text))
+        return 1;
+    double emuSeconds = 0, nvccSeconds = 0;
+    // The SIMT emulator's build: the CUDA source, compiled for the CPU.
+    if (!runCompiler(hostCompiler(),
+                     {"-x", "c++", "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-I", dir,
+                      "-o", dir + "/model_emu.so", dir + "/model.cu", "-lopenblas"},
+                     dir + "/compile_emu.log", "the CUDA kernels for the emulator", emuSeconds))
+      return 1;
+    targets.push_back("cuda-emu");
+    if (nvcc.empty()) {
+      llvm::errs() << "racc: warning: no nvcc: the CUDA source is built for the emulator only\n";
+    } else {
+      if (!runCompiler(nvcc,
+                       {"-std=c++17", "-O3", "-I", dir, "-gencode", "arch=compute_80,code=sm_80",
+                        "-gencode", "arch=compute_90,code=sm_90", "-gencode",
+                        "arch=compute_90,code=compute_90", "-c", dir + "/model.cu", "-o",
+                        dir + "/model.o"},
+                       dir + "/compile_nvcc.log", "the CUDA kernels with nvcc", nvccSeconds))
+        return 1;
+      targets.push_back("cuda-sm80-sm90-object");
+    }
+    llvm::outs() << llvm::format(
+        "racc: cuda: emulator build %.1f s, nvcc %s\n", emuSeconds,
+        nvcc.empty() ? "absent"
+                     : llvm::formatv("{0:f1} s (sm_80, sm_90, PTX)", nvccSeconds).str().c_str());
   }
   // The manifest last: an artifact with a manifest is complete.
   if (!writeAtomically(out + "/manifest.json",

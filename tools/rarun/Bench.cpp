@@ -52,9 +52,9 @@ struct Runner {
   double flopsPerStep = 0;
   int64_t arenaBytes = 0;
 
-  bool load(const std::string &p, uint64_t seed) {
+  bool load(const std::string &p, uint64_t seed, const std::string &device) {
     path = p;
-    model = loadModel(p);
+    model = loadModel(p, device);
     if (!model || !batchShape(*model, shape))
       return false;
     if (!model->entry("train_step")) {
@@ -122,8 +122,10 @@ int benchCommand(int argc, char **argv) {
                                                        cxxopts::value<int>()->default_value("10"))(
       "warmup", "Untimed steps first", cxxopts::value<int>()->default_value("2"))(
       "seed", "Seed of parameters and batch", cxxopts::value<uint64_t>()->default_value("0"))(
-      "json", "Print one JSON object")("h,help", "Show this help")("artifact", "ART",
-                                                                   cxxopts::value<std::string>());
+      "json", "Print one JSON object")("device",
+                                       "cpu, or cuda-emu (the CUDA kernels on the SIMT emulator)",
+                                       cxxopts::value<std::string>()->default_value("cpu"))(
+      "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
   options.parse_positional({"artifact"});
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -134,10 +136,11 @@ int benchCommand(int argc, char **argv) {
     return fail("rarun bench needs an artifact");
   uint64_t seed = args["seed"].as<uint64_t>();
   std::vector<Runner> runners(args.count("vs") ? 2 : 1);
-  if (!runners[0].load(args["artifact"].as<std::string>(), seed))
+  std::string device = args["device"].as<std::string>();
+  if (!runners[0].load(args["artifact"].as<std::string>(), seed, device))
     return 1;
   if (runners.size() == 2) {
-    if (!runners[1].load(args["vs"].as<std::string>(), seed))
+    if (!runners[1].load(args["vs"].as<std::string>(), seed, device))
       return 1;
     if (runners[1].shape.batch != runners[0].shape.batch ||
         runners[1].shape.seq != runners[0].shape.seq)

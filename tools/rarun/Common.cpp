@@ -10,9 +10,9 @@ int fail(const std::string &message) {
   return 1;
 }
 
-std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact) {
+std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact, const std::string &device) {
   std::string error;
-  auto model = ra::rt::Model::load(artifact, error);
+  auto model = ra::rt::Model::load(artifact, error, device);
   if (!model)
     fail(error);
   return model;

@@ -15,8 +15,9 @@ namespace rarun {
 /// Prints `rarun: error: message` and returns 1, the exit status.
 int fail(const std::string &message);
 
-/// Loads ART, or reports why not.
-std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact);
+/// Loads ART for DEVICE (cpu, cuda-emu), or reports why not.
+std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact,
+                                         const std::string &device = "cpu");
 
 /// The shapes a model's @forward takes: batch and sequence length.
 struct BatchShape {

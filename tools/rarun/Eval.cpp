@@ -14,7 +14,9 @@ int evalCommand(int argc, char **argv) {
       "data", "Corpus (its validation split is used)",
       cxxopts::value<std::string>()->default_value("/usr/share/games/fortunes"))(
       "batches", "Validation batches", cxxopts::value<int>()->default_value("8"))(
-      "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
+      "device", "cpu, or cuda-emu (the CUDA kernels on the SIMT emulator)",
+      cxxopts::value<std::string>()->default_value("cpu"))("h,help", "Show this help")(
+      "artifact", "ART", cxxopts::value<std::string>());
   options.parse_positional({"artifact"});
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -23,7 +25,7 @@ int evalCommand(int argc, char **argv) {
   }
   if (!args.count("artifact") || !args.count("ckpt"))
     return fail("rarun eval needs an artifact and --ckpt CKPT");
-  auto model = loadModel(args["artifact"].as<std::string>());
+  auto model = loadModel(args["artifact"].as<std::string>(), args["device"].as<std::string>());
   if (!model)
     return 1;
   BatchShape shape;

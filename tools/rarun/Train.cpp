@@ -66,7 +66,8 @@ int trainCommand(int argc, char **argv) {
       cxxopts::value<int64_t>()->default_value("0"))("resume", "Continue from a checkpoint",
                                                      cxxopts::value<std::string>())(
       "batch", "Batch size; fixed at compile time, checked", cxxopts::value<int64_t>())(
-      "device", "cpu", cxxopts::value<std::string>()->default_value("cpu"))(
+      "device", "cpu, or cuda-emu (the CUDA kernels on the SIMT emulator)",
+      cxxopts::value<std::string>()->default_value("cpu"))(
       "out", "Run directory for metrics.jsonl and ckpt/", cxxopts::value<std::string>())(
       "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
   options.parse_positional({"artifact"});
@@ -79,10 +80,7 @@ int trainCommand(int argc, char **argv) {
     return fail("rarun train needs an artifact (racc compile -o ART.rac)");
   if (!args.count("out"))
     return fail("rarun train needs --out RUNDIR");
-  if (args["device"].as<std::string>() != "cpu")
-    return fail("--device " + args["device"].as<std::string>() +
-                ": this rarun runs on the cpu only (CUDA comes with the CUDA backend)");
-  auto model = loadModel(args["artifact"].as<std::string>());
+  auto model = loadModel(args["artifact"].as<std::string>(), args["device"].as<std::string>());
   if (!model)
     return 1;
   const ra::rt::EntryInfo *step = model->entry("train_step");
