@@ -193,20 +193,29 @@ __global__ void causalMeanKernel(const float *x, float *out, i64 outer, i64 n, i
   }
 }
 
+/// The max of a row and the sum of exp(x - max) over it, by the whole block:
+/// what softmax and cross-entropy need.
+struct RowStats {
+  float max, sum;
+};
+
+__device__ RowStats rowStats(const float *x, i64 d) {
+  float mx = -FLT_MAX;
+  for (i64 i = threadIdx.x; i < d; i += blockDim.x)
+    mx = x[i] > mx ? x[i] : mx;
+  mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
+  float sum = 0.f;
+  for (i64 i = threadIdx.x; i < d; i += blockDim.x)
+    sum += expf(x[i] - mx);
+  return {mx, blockReduce<Combine::Sum>(sum, 0.f)};
+}
+
 __global__ void softmaxKernel(const float *x, float *out, i64 rows, i64 d) {
   for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
     const float *xr = x + row * d;
-    float *y = out + row * d;
-    float mx = -FLT_MAX;
+    RowStats st = rowStats(xr, d);
     for (i64 i = threadIdx.x; i < d; i += blockDim.x)
-      mx = xr[i] > mx ? xr[i] : mx;
-    mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
-    float sum = 0.f;
-    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
-      sum += expf(xr[i] - mx);
-    sum = blockReduce<Combine::Sum>(sum, 0.f);
-    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
-      y[i] = expf(xr[i] - mx) / sum;
+      out[row * d + i] = expf(xr[i] - st.max) / st.sum;
   }
 }
 
@@ -366,16 +375,9 @@ __global__ void crossEntropyRowsKernel(const float *logits, const int32_t *targe
                                        i64 rows, i64 v) {
   for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
     const float *l = logits + row * v;
-    float mx = -FLT_MAX;
-    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
-      mx = l[i] > mx ? l[i] : mx;
-    mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
-    float sum = 0.f;
-    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
-      sum += expf(l[i] - mx);
-    sum = blockReduce<Combine::Sum>(sum, 0.f);
+    RowStats st = rowStats(l, v);
     if (threadIdx.x == 0)
-      terms[row] = mx + logf(sum) - l[targets[row]];
+      terms[row] = st.max + logf(st.sum) - l[targets[row]];
   }
 }
 
@@ -394,17 +396,10 @@ __global__ void crossEntropyGradKernel(const float *logits, const int32_t *targe
   for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
     const float *l = logits + row * v;
     float *g = dlogits + row * v;
-    float mx = -FLT_MAX;
-    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
-      mx = l[i] > mx ? l[i] : mx;
-    mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
-    float sum = 0.f;
-    for (i64 i = threadIdx.x; i < v; i += blockDim.x)
-      sum += expf(l[i] - mx);
-    sum = blockReduce<Combine::Sum>(sum, 0.f);
+    RowStats st = rowStats(l, v);
     float scale = *dloss / float(rows);
     for (i64 i = threadIdx.x; i < v; i += blockDim.x)
-      g[i] = expf(l[i] - mx) / sum * scale - (i == targets[row] ? scale : 0.f);
+      g[i] = expf(l[i] - st.max) / st.sum * scale - (i == targets[row] ? scale : 0.f);
   }
 }
 
