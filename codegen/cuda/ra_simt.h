@@ -46,6 +46,44 @@ struct dim3 {
   constexpr dim3(unsigned x = 1, unsigned y = 1, unsigned z = 1) : x(x), y(y), z(z) {}
 };
 
+#if defined(__x86_64__)
+// Saves the callee-saved registers, MXCSR and the x87 control word on the
+// current stack, stores the stack pointer in *from and resumes the stack
+// `to` (System V x86-64). glibc's swapcontext also saves the signal mask,
+// two system calls per switch, which dominated the emulator's time. Weak: the
+// header may be included by several translation units.
+extern "C" void ra_simt_switch(void **from, void *to);
+asm(R"(
+  .text
+  .weak ra_simt_switch
+  .type ra_simt_switch, @function
+ra_simt_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size ra_simt_switch, .-ra_simt_switch
+)");
+#define RA_SIMT_FAST_SWITCH 1
+#endif
+
 namespace ra_simt {
 
 constexpr int kWarpSize = 32;
@@ -60,7 +98,11 @@ constexpr size_t kStackBytes = 64 << 10;
 }
 
 struct Fiber {
+#ifdef RA_SIMT_FAST_SWITCH
+  void *sp = nullptr;
+#else
   ucontext_t context;
+#endif
   dim3 thread;
   unsigned linear = 0;
   bool done = false;
@@ -71,7 +113,11 @@ struct BlockState {
   const char *kernel = "";
   dim3 index, dim, grid;
   std::vector<Fiber> fibers;
+#ifdef RA_SIMT_FAST_SWITCH
+  void *schedulerSp = nullptr;
+#else
   ucontext_t scheduler;
+#endif
   Fiber *current = nullptr;
   unsigned epoch = 0;                       // barriers passed in this block
   uint64_t serial = 0;                      // which block run (per OS thread)
@@ -90,7 +136,22 @@ inline BlockState &block() { return *tlBlock; }
 inline void yield() {
   BlockState &b = block();
   Fiber *f = b.current;
+#ifdef RA_SIMT_FAST_SWITCH
+  ra_simt_switch(&f->sp, b.schedulerSp);
+#else
   swapcontext(&f->context, &b.scheduler);
+#endif
+}
+
+/// A fiber's first frame: run the thread's work, then hand back for good.
+inline void fiberMain() {
+  BlockState &bs = block();
+  bs.body();
+  bs.current->done = true;
+#ifdef RA_SIMT_FAST_SWITCH
+  void *unused;
+  ra_simt_switch(&unused, bs.schedulerSp); // never resumed
+#endif
 }
 
 inline void syncthreads() {
@@ -203,18 +264,26 @@ inline void runBlock(BlockState &b) {
     f.thread = dim3(i % b.dim.x, (i / b.dim.x) % b.dim.y, i / (b.dim.x * b.dim.y));
     f.done = false;
     f.waiting = Fiber::None;
+#ifdef RA_SIMT_FAST_SWITCH
+    // The frame ra_simt_switch pops: MXCSR and control word, six registers,
+    // then the return address fiberMain, placed so that fiberMain starts
+    // with the stack aligned as after a call.
+    uintptr_t top = (reinterpret_cast<uintptr_t>(stacks[i].get()) + kStackBytes) & ~uintptr_t(15);
+    auto *frame = reinterpret_cast<uint64_t *>(top - 72);
+    std::memset(frame, 0, 72);
+    uint32_t mxcsr = 0x1F80;
+    uint16_t fpucw = 0x037F;
+    std::memcpy(frame, &mxcsr, 4);
+    std::memcpy(reinterpret_cast<char *>(frame) + 4, &fpucw, 2);
+    frame[7] = reinterpret_cast<uint64_t>(&fiberMain);
+    f.sp = frame;
+#else
     getcontext(&f.context);
     f.context.uc_stack.ss_sp = stacks[i].get();
     f.context.uc_stack.ss_size = kStackBytes;
     f.context.uc_link = &b.scheduler;
-    makecontext(
-        &f.context,
-        [] {
-          BlockState &bs = block();
-          bs.body();
-          bs.current->done = true;
-        },
-        0);
+    makecontext(&f.context, fiberMain, 0);
+#endif
   }
   for (;;) {
     bool progressed = false;
@@ -222,7 +291,11 @@ inline void runBlock(BlockState &b) {
       if (f.done || f.waiting != Fiber::None)
         continue;
       b.current = &f;
+#ifdef RA_SIMT_FAST_SWITCH
+      ra_simt_switch(&b.schedulerSp, f.sp);
+#else
       swapcontext(&b.scheduler, &f.context);
+#endif
       progressed = true;
     }
     bool allDone = true, anyBlock = false;
