@@ -172,21 +172,30 @@ inline void softmax(const float *__restrict x, float *__restrict out, i64 rows, 
 // LayerNorm
 //===----------------------------------------------------------------------===//
 
+/// A row's mean and 1 / sqrt(variance + eps), in double.
+struct MeanRstd {
+  float mean, rstd;
+};
+
+inline MeanRstd meanRstd(const float *xr, i64 d, float eps) {
+  double mean = 0, var = 0;
+  for (i64 i = 0; i < d; ++i)
+    mean += xr[i];
+  mean /= d;
+  for (i64 i = 0; i < d; ++i)
+    var += (xr[i] - mean) * (xr[i] - mean);
+  return {float(mean), float(1.0 / std::sqrt(var / d + eps))};
+}
+
 inline void layerNorm(const float *__restrict x, const float *__restrict w,
                       const float *__restrict b, float *__restrict out, i64 rows, i64 d,
                       float eps) {
 #pragma omp parallel for if (rows * d > kParallelMin)
   for (i64 r = 0; r < rows; ++r) {
     const float *xr = x + r * d;
-    double mean = 0, var = 0;
+    MeanRstd st = meanRstd(xr, d, eps);
     for (i64 i = 0; i < d; ++i)
-      mean += xr[i];
-    mean /= d;
-    for (i64 i = 0; i < d; ++i)
-      var += (xr[i] - mean) * (xr[i] - mean);
-    float rstd = float(1.0 / std::sqrt(var / d + eps)), m = float(mean);
-    for (i64 i = 0; i < d; ++i)
-      out[r * d + i] = (xr[i] - m) * rstd * w[i] + b[i];
+      out[r * d + i] = (xr[i] - st.mean) * st.rstd * w[i] + b[i];
   }
 }
 
@@ -198,13 +207,8 @@ inline void layerNormGrad(const float *__restrict x, const float *__restrict w,
 #pragma omp parallel for if (rows * d > kParallelMin)
   for (i64 r = 0; r < rows; ++r) {
     const float *xr = x + r * d, *g = dy + r * d;
-    double mu = 0, var = 0;
-    for (i64 i = 0; i < d; ++i)
-      mu += xr[i];
-    mu /= d;
-    for (i64 i = 0; i < d; ++i)
-      var += (xr[i] - mu) * (xr[i] - mu);
-    float rs = float(1.0 / std::sqrt(var / d + eps)), m = float(mu);
+    MeanRstd st = meanRstd(xr, d, eps);
+    float m = st.mean, rs = st.rstd;
     mean[r] = m;
     rstd[r] = rs;
     double meanG = 0, meanGX = 0;

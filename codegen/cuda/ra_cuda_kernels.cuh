@@ -219,18 +219,28 @@ __global__ void softmaxKernel(const float *x, float *out, i64 rows, i64 d) {
   }
 }
 
+/// A row's mean and 1 / sqrt(variance + eps), by the whole block.
+struct RowMoments {
+  float mean, rstd;
+};
+
+__device__ RowMoments rowMoments(const float *xr, i64 d, float eps) {
+  float s = 0.f;
+  for (i64 i = threadIdx.x; i < d; i += blockDim.x)
+    s += xr[i];
+  float mean = blockReduce<Combine::Sum>(s, 0.f) / float(d);
+  float v = 0.f;
+  for (i64 i = threadIdx.x; i < d; i += blockDim.x)
+    v += (xr[i] - mean) * (xr[i] - mean);
+  return {mean, rsqrtf(blockReduce<Combine::Sum>(v, 0.f) / float(d) + eps)};
+}
+
 __global__ void layerNormKernel(const float *x, const float *w, const float *b, float *out,
                                 i64 rows, i64 d, float eps) {
   for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
     const float *xr = x + row * d;
-    float s = 0.f;
-    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
-      s += xr[i];
-    float mean = blockReduce<Combine::Sum>(s, 0.f) / float(d);
-    float v = 0.f;
-    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
-      v += (xr[i] - mean) * (xr[i] - mean);
-    float rstd = rsqrtf(blockReduce<Combine::Sum>(v, 0.f) / float(d) + eps);
+    RowMoments st = rowMoments(xr, d, eps);
+    float mean = st.mean, rstd = st.rstd;
     for (i64 i = threadIdx.x; i < d; i += blockDim.x)
       out[row * d + i] = (xr[i] - mean) * rstd * w[i] + b[i];
   }
@@ -317,14 +327,8 @@ __global__ void layerNormGradRowsKernel(const float *x, const float *w, const fl
                                         float *stats, i64 rows, i64 d, float eps) {
   for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
     const float *xr = x + row * d, *g = dy + row * d;
-    float s = 0.f;
-    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
-      s += xr[i];
-    float mean = blockReduce<Combine::Sum>(s, 0.f) / float(d);
-    float v = 0.f;
-    for (i64 i = threadIdx.x; i < d; i += blockDim.x)
-      v += (xr[i] - mean) * (xr[i] - mean);
-    float rstd = rsqrtf(blockReduce<Combine::Sum>(v, 0.f) / float(d) + eps);
+    RowMoments st = rowMoments(xr, d, eps);
+    float mean = st.mean, rstd = st.rstd;
     float sg = 0.f, sgx = 0.f;
     for (i64 i = threadIdx.x; i < d; i += blockDim.x) {
       float gh = g[i] * w[i];
