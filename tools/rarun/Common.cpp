@@ -65,4 +65,21 @@ std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
   return "";
 }
 
+int evaluateCheckpoint(const std::string &artifact, const std::string &device,
+                       const std::string &ckpt, const std::string &data, int batches,
+                       CheckpointEvaluation &out) {
+  auto model = loadModel(artifact, device);
+  if (!model || !batchShape(*model, out.shape))
+    return 1;
+  if (std::string err = readCheckpoint(ckpt, *model, out.meta); !err.empty())
+    return fail(err);
+  ra::rt::Corpus corpus;
+  if (std::string err = loadCorpus(data, out.shape.vocab, out.shape.seq, corpus); !err.empty())
+    return fail(err);
+  if (std::string err = validationLoss(*model, corpus, out.shape, batches, out.loss, &out.reports);
+      !err.empty())
+    return fail(err);
+  return 0;
+}
+
 } // namespace rarun

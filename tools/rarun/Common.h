@@ -2,6 +2,7 @@
 #ifndef RARUN_COMMON_H
 #define RARUN_COMMON_H
 
+#include "runtime/Checkpoint.h"
 #include "runtime/Data.h"
 #include "runtime/Model.h"
 
@@ -32,6 +33,20 @@ bool batchShape(const ra::rt::Model &model, BatchShape &out);
 std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
                            const BatchShape &shape, int batches, double &loss,
                            std::map<std::string, double> *reports = nullptr);
+
+/// A checkpoint evaluated on the validation split of a corpus.
+struct CheckpointEvaluation {
+  BatchShape shape;
+  ra::rt::CheckpointMeta meta;
+  double loss = 0;
+  std::map<std::string, double> reports;
+};
+
+/// Loads ART for DEVICE, reads CKPT into it, loads DATA and evaluates
+/// `batches` validation batches. Returns 0, or 1 after reporting the error.
+int evaluateCheckpoint(const std::string &artifact, const std::string &device,
+                       const std::string &ckpt, const std::string &data, int batches,
+                       CheckpointEvaluation &out);
 
 int trainCommand(int argc, char **argv);
 int evalCommand(int argc, char **argv);

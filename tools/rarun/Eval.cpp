@@ -25,25 +25,14 @@ int evalCommand(int argc, char **argv) {
   }
   if (!args.count("artifact") || !args.count("ckpt"))
     return fail("rarun eval needs an artifact and --ckpt CKPT");
-  auto model = loadModel(args["artifact"].as<std::string>(), args["device"].as<std::string>());
-  if (!model)
-    return 1;
-  BatchShape shape;
-  if (!batchShape(*model, shape))
-    return 1;
-  ra::rt::CheckpointMeta meta;
-  if (std::string err = readCheckpoint(args["ckpt"].as<std::string>(), *model, meta); !err.empty())
-    return fail(err);
-  ra::rt::Corpus corpus;
-  if (std::string err = loadCorpus(args["data"].as<std::string>(), shape.vocab, shape.seq, corpus);
-      !err.empty())
-    return fail(err);
-  double loss = 0;
-  if (std::string err = validationLoss(*model, corpus, shape, args["batches"].as<int>(), loss);
-      !err.empty())
-    return fail(err);
-  fmt::print("validation loss {:.4f} (step {}, {} batches of {} x {})\n", loss, meta.step,
-             args["batches"].as<int>(), shape.batch, shape.seq);
+  CheckpointEvaluation e;
+  int batches = args["batches"].as<int>();
+  if (int status = evaluateCheckpoint(
+          args["artifact"].as<std::string>(), args["device"].as<std::string>(),
+          args["ckpt"].as<std::string>(), args["data"].as<std::string>(), batches, e))
+    return status;
+  fmt::print("validation loss {:.4f} (step {}, {} batches of {} x {})\n", e.loss, e.meta.step,
+             batches, e.shape.batch, e.shape.seq);
   return 0;
 }
 

@@ -68,25 +68,13 @@ int inspectCommand(int argc, char **argv) {
   }
   if (!args.count("artifact"))
     return 0;
-  auto model = loadModel(args["artifact"].as<std::string>());
-  if (!model)
-    return 1;
-  BatchShape shape;
-  if (!batchShape(*model, shape))
-    return 1;
-  ra::rt::CheckpointMeta again;
-  if (std::string err = readCheckpoint(args["ckpt"].as<std::string>(), *model, again); !err.empty())
-    return fail(err);
-  ra::rt::Corpus corpus;
-  if (std::string err = loadCorpus(args["data"].as<std::string>(), shape.vocab, shape.seq, corpus);
-      !err.empty())
-    return fail(err);
-  double loss = 0;
-  std::map<std::string, double> reports;
-  if (std::string err = validationLoss(*model, corpus, shape, 4, loss, &reports); !err.empty())
-    return fail(err);
-  fmt::print("\nreports (4 validation batches; validation loss {:.4f}):\n", loss);
-  for (const auto &[name, value] : reports)
+  CheckpointEvaluation e;
+  if (int status =
+          evaluateCheckpoint(args["artifact"].as<std::string>(), "cpu",
+                             args["ckpt"].as<std::string>(), args["data"].as<std::string>(), 4, e))
+    return status;
+  fmt::print("\nreports (4 validation batches; validation loss {:.4f}):\n", e.loss);
+  for (const auto &[name, value] : e.reports)
     fmt::print("  {:<36} {:.6f}\n", name, value);
   return 0;
 }
