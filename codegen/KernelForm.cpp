@@ -54,6 +54,12 @@ int64_t numel(Value v) { return v.getType().cast<ShapedType>().getNumElements();
 
 bool isInt(Value v) { return v.getType().cast<ShapedType>().getElementType().isInteger(32); }
 
+/// [rows, width]: a row-wise op's view of its input (width = the last axis).
+std::vector<int64_t> rowsAndWidth(Value v) {
+  int64_t width = shapeOf(v).back();
+  return {numel(v) / width, width};
+}
+
 /// [outer, n, inner] around `axis`.
 std::vector<int64_t> split(const std::vector<int64_t> &shape, int64_t axis) {
   int64_t outer = 1, inner = 1;
@@ -328,52 +334,28 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
       })
       .Case([&](SoftmaxOp s) {
         KernelCall c = call(op, "softmax");
-        int64_t d = shapeOf(s.getInput()).back();
-        c.ints = {numel(s.getInput()) / d, d};
+        c.ints = rowsAndWidth(s.getInput());
         calls.push_back(c);
         return success();
       })
-      .Case([&](LayerNormOp l) {
-        KernelCall c = call(op, "layernorm");
-        int64_t d = shapeOf(l.getInput()).back();
-        c.ints = {numel(l.getInput()) / d, d};
+      .Case<LayerNormOp, LayerNormGradOp>([&](auto l) {
+        KernelCall c = call(op, isa<LayerNormOp>(op) ? "layernorm" : "layernorm_grad");
+        c.ints = rowsAndWidth(l.getInput());
         c.floats = {l.getEps().convertToDouble()};
         calls.push_back(c);
         return success();
       })
-      .Case([&](LayerNormGradOp l) {
-        KernelCall c = call(op, "layernorm_grad");
-        int64_t d = shapeOf(l.getInput()).back();
-        c.ints = {numel(l.getInput()) / d, d};
-        c.floats = {l.getEps().convertToDouble()};
-        calls.push_back(c);
-        return success();
-      })
-      .Case([&](EmbeddingOp e) {
-        KernelCall c = call(op, "embedding");
-        auto t = shapeOf(e.getTable());
+      .Case<EmbeddingOp, EmbeddingGradOp>([&](auto e) {
+        KernelCall c = call(op, isa<EmbeddingOp>(op) ? "embedding" : "embedding_grad");
+        // The table is an operand of the lookup and the result of its gradient.
+        auto t = shapeOf(isa<EmbeddingOp>(op) ? op->getOperand(0) : op->getResult(0));
         c.ints = {numel(e.getIndices()), t[0], t[1]};
         calls.push_back(c);
         return success();
       })
-      .Case([&](EmbeddingGradOp e) {
-        KernelCall c = call(op, "embedding_grad");
-        auto t = shapeOf(e.getResult());
-        c.ints = {numel(e.getIndices()), t[0], t[1]};
-        calls.push_back(c);
-        return success();
-      })
-      .Case([&](CrossEntropyOp ce) {
-        KernelCall c = call(op, "cross_entropy");
-        int64_t v = shapeOf(ce.getLogits()).back();
-        c.ints = {numel(ce.getLogits()) / v, v};
-        calls.push_back(c);
-        return success();
-      })
-      .Case([&](CrossEntropyGradOp ce) {
-        KernelCall c = call(op, "cross_entropy_grad");
-        int64_t v = shapeOf(ce.getLogits()).back();
-        c.ints = {numel(ce.getLogits()) / v, v};
+      .Case<CrossEntropyOp, CrossEntropyGradOp>([&](auto ce) {
+        KernelCall c = call(op, isa<CrossEntropyOp>(op) ? "cross_entropy" : "cross_entropy_grad");
+        c.ints = rowsAndWidth(ce.getLogits());
         calls.push_back(c);
         return success();
       })
