@@ -41,24 +41,27 @@ public:
     top += size;
     return offset;
   }
+  /// Returns a block, merging it with free neighbours and giving the end of
+  /// the arena back, so that the result does not depend on release order.
   void release(int64_t offset, int64_t size) {
     auto next = free.lower_bound(offset);
     if (next != free.end() && next->first == offset + size) {
       size += next->second;
-      next = free.erase(next);
+      free.erase(next);
     }
-    if (next != free.begin()) {
-      auto prev = std::prev(next);
+    auto after = free.lower_bound(offset);
+    if (after != free.begin()) {
+      auto prev = std::prev(after);
       if (prev->first + prev->second == offset) {
-        prev->second += size;
-        return;
+        offset = prev->first;
+        size += prev->second;
+        free.erase(prev);
       }
     }
-    if (offset + size == top) {
+    if (offset + size == top)
       top = offset;
-      return;
-    }
-    free[offset] = size;
+    else
+      free[offset] = size;
   }
   int64_t peak = 0, top = 0;
   void note() { peak = std::max(peak, top); }
@@ -99,10 +102,13 @@ struct PlanMemory : ra::impl::PlanMemoryBase<PlanMemory> {
         int64_t at = isa<func::ReturnOp>(op) ? n : index[&op];
         lastUse[s] = std::max(lastUse.lookup(s), at);
       }
-    std::map<int64_t, SmallVector<Value>> dying; // op index -> storages freed after it
-    for (auto &[v, at] : lastUse)
-      if (needsArena(v))
-        dying[at].push_back(v);
+    // Op index -> storages freed after it, in program order (not the
+    // DenseMap's pointer order): the plan must be the same on every compile.
+    std::map<int64_t, SmallVector<Value>> dying;
+    for (Operation &op : body)
+      for (Value r : op.getResults())
+        if (needsArena(r) && lastUse.count(r))
+          dying[lastUse[r]].push_back(r);
 
     Arena arena;
     llvm::DenseMap<Value, int64_t> offsets;
