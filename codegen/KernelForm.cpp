@@ -1,6 +1,8 @@
 //===- KernelForm.cpp - entry points as lists of kernel calls -------------===//
 #include "codegen/KernelForm.h"
 
+#include <map>
+
 #include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "ir/Shapes.h"
@@ -383,6 +385,34 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
 }
 
 } // namespace
+
+std::vector<int64_t> inputIdBounds(const EntryPoint &e) {
+  std::vector<int64_t> bounds(e.inputs.size(), 0);
+  std::map<int64_t, int> fromInput; // int arena buffers copied from an input
+  auto source = [&](const BufferRef &r) -> int {
+    if (r.kind == BufferRef::Input)
+      return r.index;
+    auto it = r.kind == BufferRef::Arena ? fromInput.find(r.offset) : fromInput.end();
+    return it == fromInput.end() ? -1 : it->second;
+  };
+  static const std::map<std::string, int> idOperand = {
+      {"embedding", 1}, {"embedding_grad", 0}, {"cross_entropy", 1}, {"cross_entropy_grad", 1}};
+  for (const KernelCall &c : e.calls) {
+    if (auto it = idOperand.find(c.family); it != idOperand.end())
+      if (int in = source(c.operands[it->second]); in >= 0)
+        bounds[in] = bounds[in] ? std::min(bounds[in], c.ints[1]) : c.ints[1];
+    bool layout = c.family == "gather" || c.family == "slice" || c.family == "concat_part";
+    int from = layout && c.operands[0].isInt ? source(c.operands[0]) : -1;
+    for (const BufferRef &r : c.results)
+      if (r.kind == BufferRef::Arena) {
+        if (from >= 0)
+          fromInput[r.offset] = from;
+        else
+          fromInput.erase(r.offset);
+      }
+  }
+  return bounds;
+}
 
 FailureOr<std::vector<EntryPoint>> formKernels(ModuleOp module) {
   std::vector<EntryPoint> entries;

@@ -63,6 +63,12 @@ struct EntryPoint {
   std::vector<KernelCall> calls;
 };
 
+/// For each input of `e`: the bound B its ids must lie in, [0, B), when
+/// they index a table (embedding rows, cross-entropy classes), directly or
+/// through layout copies; 0 for inputs that index nothing. The runtime checks
+/// ids on the host before a call (on a GPU the kernels cannot report them).
+std::vector<int64_t> inputIdBounds(const EntryPoint &e);
+
 /// Forms every entry point of a module after ra-plan-memory. Reports (and
 /// fails on) what the generators cannot render, such as a parameter read
 /// after it was written.

@@ -181,7 +181,7 @@ std::string readCheckpoint(const std::string &path, Model &model, CheckpointMeta
              ", the artifact's is " + str(p.shape);
     }
     in.seekg(dataStart + begin);
-    if (!in.read(reinterpret_cast<char *>(model.parameters() + p.offset), end - begin))
+    if (!in.read(reinterpret_cast<char *>(model.mutableParameters() + p.offset), end - begin))
       return "checkpoint '" + path + "' is truncated in tensor '" + p.name + "'";
   }
   return "";

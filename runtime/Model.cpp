@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <type_traits>
 
 namespace ra::rt {
 
@@ -22,18 +24,16 @@ int64_t TensorInfo::elements() const { return product(shape); }
 int64_t ParamInfo::elements() const { return product(shape); }
 
 std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &error,
-                                   const std::string &device) {
+                                   const std::string &device, bool syncEachKernel) {
   std::string lib;
   if (device == "cpu")
     lib = artifact + "/cpu/model.so";
   else if (device == "cuda-emu")
     lib = artifact + "/cuda/model_emu.so";
-  else if (device == "cuda") {
-    error = "--device cuda: this rarun has no CUDA device layer yet; --device cuda-emu runs the "
-            "artifact's CUDA kernels on the CPU";
-    return nullptr;
-  } else {
-    error = "unknown device '" + device + "' (cpu or cuda-emu)";
+  else if (device == "cuda")
+    lib = artifact + "/cuda/model.so";
+  else {
+    error = "unknown device '" + device + "' (cpu, cuda or cuda-emu)";
     return nullptr;
   }
   std::string path = artifact + "/manifest.json";
@@ -71,7 +71,8 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     auto tensors = [](const nlohmann::json &list) {
       std::vector<TensorInfo> out;
       for (const auto &t : list)
-        out.push_back({t.at("name"), t.at("dtype"), t.at("shape").get<std::vector<int64_t>>()});
+        out.push_back({t.at("name"), t.at("dtype"), t.at("shape").get<std::vector<int64_t>>(),
+                       t.value("id_bound", int64_t(0))});
       return out;
     };
     for (const auto &e : j.at("entry_points")) {
@@ -82,6 +83,7 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
       info.outputs = tensors(e.at("outputs"));
       info.arenaBytes = e.at("arena_bytes");
       info.scratchBytes = e.value("scratch_bytes", 0);
+      info.writesParameters = e.value("writes_parameters", true);
       if (e.contains("grad_norm_params"))
         info.gradNormParams = e["grad_norm_params"].get<std::vector<std::string>>();
       m->entries.push_back(info);
@@ -95,7 +97,9 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
   m->library = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!m->library) {
     error = "cannot load '" + lib + "': " + dlerror() +
-            (device == "cuda-emu" ? " (compile with racc compile --target cuda or all)" : "");
+            (device != "cpu" ? " (compile with racc compile --target cuda or all" +
+                                   std::string(device == "cuda" ? ", where nvcc is" : "") + ")"
+                             : "");
     return nullptr;
   }
   auto version = reinterpret_cast<int (*)()>(dlsym(m->library, "ra_abi_version"));
@@ -111,12 +115,78 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     }
     m->functions[e.name] = fn;
     // 64 bytes of slack for alignment; CUDA scratch after the aligned arena.
-    m->arenas[e.name].assign((e.arenaBytes + 63) / 64 * 64 + e.scratchBytes + 64, 0);
+    if (device == "cpu")
+      m->arenas[e.name].assign((e.arenaBytes + 63) / 64 * 64 + e.scratchBytes + 64, 0);
   }
+  m->deviceDescription = device;
+  if (device != "cpu")
+    if (error = m->loadDevice(lib, syncEachKernel); !error.empty())
+      return nullptr;
   return m;
 }
 
+/// Opens the device and allocates the parameters, each entry's arena and
+/// scratch, and device copies of its inputs and outputs.
+std::string Model::loadDevice(const std::string &lib, bool syncEachKernel) {
+  auto sym = [&](auto &fn, const char *name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(library, name));
+    return fn != nullptr;
+  };
+  if (!sym(api.open, "ra_device_open") || !sym(api.syncEachKernel, "ra_device_sync_each_kernel") ||
+      !sym(api.alloc, "ra_device_alloc") || !sym(api.free, "ra_device_free") ||
+      !sym(api.copy, "ra_device_copy") || !sym(api.sync, "ra_device_sync") ||
+      !sym(api.gemmTflops, "ra_device_gemm_tflops"))
+    return "'" + lib + "' lacks the device functions (ra_device_*): recompile with this racc";
+  char name[256] = {0};
+  if (api.open(name, sizeof name, errorText, sizeof errorText))
+    return "--device " + deviceDescription + ": " + errorText +
+           (deviceDescription == "cuda"
+                ? " (--device cuda-emu runs the artifact's CUDA kernels on the CPU)"
+                : "");
+  deviceDescription = name;
+  api.syncEachKernel(syncEachKernel);
+  onDevice = true;
+  auto alloc = [&](int64_t bytes, void *&out) {
+    out = api.alloc(bytes, errorText, sizeof errorText);
+    if (out)
+      deviceBlocks.push_back(out);
+    return out != nullptr;
+  };
+  if (!alloc(int64_t(paramBuffer.size()) * 4, deviceParams))
+    return deviceError("allocating the parameters");
+  for (const EntryInfo &e : entries) {
+    DeviceEntry &d = deviceEntries[e.name];
+    if (!alloc((e.arenaBytes + 63) / 64 * 64 + e.scratchBytes + 64, d.arena))
+      return deviceError(("allocating the arena of " + e.name).c_str());
+    for (const TensorInfo &t : e.inputs)
+      if (!alloc(t.elements() * 4, d.inputs.emplace_back()))
+        return deviceError(("allocating input " + t.name).c_str());
+    for (const TensorInfo &t : e.outputs)
+      if (!alloc(t.elements() * 4, d.outputs.emplace_back()))
+        return deviceError(("allocating output " + t.name).c_str());
+  }
+  newer = Newer::Host;
+  return "";
+}
+
+double Model::deviceGemmTflops(int n, bool bf16, std::string &error) {
+  if (!onDevice) {
+    error = "the cpu has no device GEMM";
+    return -1;
+  }
+  double tflops = api.gemmTflops(n, bf16, errorText, sizeof errorText);
+  if (tflops < 0)
+    error = deviceError("measuring the GEMM rate");
+  return tflops;
+}
+
+std::string Model::deviceError(const char *what) const {
+  return deviceDescription + ": " + what + ": " + errorText;
+}
+
 Model::~Model() {
+  for (void *p : deviceBlocks)
+    api.free(p);
   if (library)
     dlclose(library);
 }
@@ -143,15 +213,56 @@ std::optional<int64_t> Model::config(const std::string &name) const {
 }
 
 void Model::initialize(uint64_t seed) {
+  float *buffer = mutableParameters();
   for (const ParamInfo &p : paramInfo) {
     Rng rng(hashName(p.name, seed));
-    float *dst = paramBuffer.data() + p.offset;
+    float *dst = buffer + p.offset;
     for (int64_t i = 0; i < p.elements(); ++i)
       dst[i] = float(p.init == "normal"  ? p.initValue * rng.normal()
                      : p.init == "ones"  ? 1.0
                      : p.init == "const" ? p.initValue
                                          : 0.0);
   }
+}
+
+const float *Model::parameters() {
+  if (newer == Newer::Device) {
+    if (api.copy(paramBuffer.data(), deviceParams, int64_t(paramBuffer.size()) * 4, 0, errorText,
+                 sizeof errorText))
+      throw std::runtime_error(deviceError("copying the parameters to the host"));
+    newer = Newer::Neither;
+  }
+  return paramBuffer.data();
+}
+
+float *Model::mutableParameters() {
+  parameters();
+  if (onDevice)
+    newer = Newer::Host;
+  return paramBuffer.data();
+}
+
+float Model::parameterValue(int64_t offset) {
+  if (newer != Newer::Device)
+    return paramBuffer[offset];
+  float value = 0;
+  if (api.copy(&value, static_cast<float *>(deviceParams) + offset, 4, 0, errorText,
+               sizeof errorText))
+    throw std::runtime_error(deviceError("copying a parameter to the host"));
+  return value;
+}
+
+/// The first id of an input outside its bound, as an error; empty if none.
+static std::string checkIds(const std::string &entry, const TensorInfo &t, const void *data) {
+  if (t.dtype != "i32" || t.idBound <= 0)
+    return "";
+  const int32_t *ids = static_cast<const int32_t *>(data);
+  for (int64_t i = 0, n = t.elements(); i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= t.idBound)
+      return "input '" + t.name + "' of " + entry + ": id " + std::to_string(ids[i]) +
+             " at position " + std::to_string(i) + " is outside [0, " + std::to_string(t.idBound) +
+             ")";
+  return "";
 }
 
 std::string Model::call(const std::string &name, const std::vector<const void *> &inputs,
@@ -163,12 +274,46 @@ std::string Model::call(const std::string &name, const std::vector<const void *>
   if (inputs.size() != e->inputs.size() || outputs.size() != e->outputs.size())
     return "entry point '" + name + "' takes " + std::to_string(e->inputs.size()) + " inputs and " +
            std::to_string(e->outputs.size()) + " outputs";
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (std::string err = checkIds(name, e->inputs[i], inputs[i]); !err.empty())
+      return err;
+  if (onDevice)
+    return callOnDevice(*e, inputs, outputs);
   char error[512] = {0};
   // 64-byte alignment for the arena, as ra-plan-memory assumes.
   auto &arena = arenas[name];
   char *base = reinterpret_cast<char *>((reinterpret_cast<uintptr_t>(arena.data()) + 63) & ~63ull);
   if (fn->second(paramBuffer.data(), base, inputs.data(), outputs.data(), error, sizeof error))
     return error[0] ? error : "entry point '" + name + "' failed";
+  return "";
+}
+
+std::string Model::callOnDevice(const EntryInfo &e, const std::vector<const void *> &inputs,
+                                const std::vector<void *> &outputs) {
+  DeviceEntry &d = deviceEntries[e.name];
+  if (newer == Newer::Host) {
+    if (api.copy(deviceParams, paramBuffer.data(), int64_t(paramBuffer.size()) * 4, 1, errorText,
+                 sizeof errorText))
+      return deviceError("copying the parameters to the device");
+    newer = Newer::Neither;
+  }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (api.copy(d.inputs[i], inputs[i], e.inputs[i].elements() * 4, 1, errorText,
+                 sizeof errorText))
+      return deviceError(("copying input " + e.inputs[i].name + " to the device").c_str());
+  char error[512] = {0};
+  int failed = functions[e.name](static_cast<float *>(deviceParams), static_cast<char *>(d.arena),
+                                 d.inputs.data(), d.outputs.data(), error, sizeof error);
+  if (e.writesParameters)
+    newer = Newer::Device;
+  if (failed)
+    return deviceDescription + ": " + e.name + ": " + (error[0] ? error : "failed");
+  if (api.sync(errorText, sizeof errorText))
+    return deviceError(e.name.c_str());
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (api.copy(outputs[i], d.outputs[i], e.outputs[i].elements() * 4, 0, errorText,
+                 sizeof errorText))
+      return deviceError(("copying output " + e.outputs[i].name + " to the host").c_str());
   return "";
 }
 

@@ -23,6 +23,7 @@ struct TensorInfo {
   std::string name;
   std::string dtype; // f32 or i32
   std::vector<int64_t> shape;
+  int64_t idBound = 0; // i32 ids must lie in [0, idBound); 0: unchecked
   int64_t elements() const;
 };
 
@@ -40,20 +41,41 @@ struct EntryInfo {
   std::string name, symbol;
   std::vector<TensorInfo> inputs, outputs;
   int64_t arenaBytes = 0, scratchBytes = 0;
+  bool writesParameters = true;
   std::vector<std::string> gradNormParams;
+};
+
+/// The device functions of a CUDA artifact's library (codegen/cuda/ra_cuda_device.cuh).
+struct DeviceApi {
+  int (*open)(char *name, int64_t nameSize, char *error, int64_t errorSize) = nullptr;
+  void (*syncEachKernel)(int on) = nullptr;
+  void *(*alloc)(int64_t bytes, char *error, int64_t errorSize) = nullptr;
+  void (*free)(void *p) = nullptr;
+  int (*copy)(void *dst, const void *src, int64_t bytes, int toDevice, char *error,
+              int64_t errorSize) = nullptr;
+  int (*sync)(char *error, int64_t errorSize) = nullptr;
+  double (*gemmTflops)(int n, int bf16, char *error, int64_t errorSize) = nullptr;
 };
 
 /// The C ABI of an entry point (codegen/cpu/CpuEmitter.h).
 using EntryFn = int (*)(float *params, char *arena, const void *const *inputs, void *const *outputs,
                         char *error, int64_t errorSize);
 
+/// A compiled model on one device. On cpu the parameters and arenas are host
+/// memory. On cuda and cuda-emu they live in the artifact's device memory
+/// (cuda-emu: the SIMT emulator's, host memory behind the same CUDA calls),
+/// inputs are uploaded and outputs downloaded by `call`, and the host copy of
+/// the parameters is brought up to date only when it is read.
 class Model {
 public:
-  /// Loads ART (a directory) for `device`: cpu (cpu/model.so) or cuda-emu
-  /// (the CUDA kernels run by the SIMT emulator, cuda/model_emu.so). Errors
-  /// name the file and what is wrong.
+  /// Loads ART (a directory) for `device`: cpu (cpu/model.so), cuda (the
+  /// nvcc-built cuda/model.so on the first GPU) or cuda-emu (the CUDA kernels
+  /// run by the SIMT emulator, cuda/model_emu.so). With `syncEachKernel` every
+  /// CUDA launch is waited for, so a faulting kernel is named. Errors name the
+  /// file and what is wrong.
   static std::unique_ptr<Model> load(const std::string &artifact, std::string &error,
-                                     const std::string &device = "cpu");
+                                     const std::string &device = "cpu",
+                                     bool syncEachKernel = false);
   ~Model();
 
   const nlohmann::json &manifest() const { return manifestJson; }
@@ -62,19 +84,36 @@ public:
   const EntryInfo *entry(const std::string &name) const;
   /// An integer config of the model (vocab, seq, ...), if it has one.
   std::optional<int64_t> config(const std::string &name) const;
+  /// The device the model runs on, as the device reports itself.
+  const std::string &deviceName() const { return deviceDescription; }
 
-  float *parameters() { return paramBuffer.data(); }
-  std::vector<float> &parameterBuffer() { return paramBuffer; }
+  /// The device's GEMM rate in TFLOP/s (n^3, bf16 or float32), measured
+  /// now; an error on cpu.
+  double deviceGemmTflops(int n, bool bf16, std::string &error);
+
+  /// The flat parameter buffer (weights and optimizer state), up to date.
+  const float *parameters();
+  /// The same, to write: the device copy is replaced before the next call.
+  float *mutableParameters();
+  /// One parameter value, without copying the whole buffer from a device.
+  float parameterValue(int64_t offset);
   /// Every parameter at its initializer, drawn from `seed` exactly as the
   /// reference interpreter draws them.
   void initialize(uint64_t seed);
 
-  /// Calls an entry point. Returns an error message, empty on success.
+  /// Calls an entry point with host inputs and outputs. Token ids are checked
+  /// against their bounds first, on every device. Returns an error message,
+  /// empty on success.
   std::string call(const std::string &entry, const std::vector<const void *> &inputs,
                    const std::vector<void *> &outputs);
 
 private:
   Model() = default;
+  std::string loadDevice(const std::string &lib, bool syncEachKernel);
+  std::string callOnDevice(const EntryInfo &e, const std::vector<const void *> &inputs,
+                           const std::vector<void *> &outputs);
+  std::string deviceError(const char *what) const;
+
   nlohmann::json manifestJson;
   std::vector<ParamInfo> paramInfo;
   std::vector<EntryInfo> entries;
@@ -82,6 +121,20 @@ private:
   std::map<std::string, std::vector<char>> arenas;
   std::map<std::string, EntryFn> functions;
   void *library = nullptr;
+  std::string deviceDescription = "cpu";
+
+  // Device memory (cuda, cuda-emu).
+  bool onDevice = false;
+  DeviceApi api;
+  void *deviceParams = nullptr;
+  struct DeviceEntry {
+    void *arena = nullptr;
+    std::vector<void *> inputs, outputs;
+  };
+  std::map<std::string, DeviceEntry> deviceEntries;
+  std::vector<void *> deviceBlocks; // everything allocated, freed on destruction
+  enum class Newer { Neither, Host, Device } newer = Newer::Neither;
+  mutable char errorText[512] = {0};
 };
 
 } // namespace ra::rt

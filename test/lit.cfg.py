@@ -1,4 +1,6 @@
 # lit configuration for racc: .mlir and .graph tests, FileCheck from LLVM 16.
+import shutil
+import subprocess
 import os
 
 import lit.formats
@@ -28,3 +30,6 @@ nvcc = "/usr/local/cuda/bin/nvcc"
 if os.path.exists(nvcc):
     config.available_features.add("nvcc")
     config.substitutions.append(("%nvcc", nvcc))
+# A GPU with its driver: the real-device tests run (tools/gpu-check.sh).
+if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("cuda-device")

@@ -11,22 +11,72 @@
 #ifndef RA_CUDA_KERNELS_CUH
 #define RA_CUDA_KERNELS_CUH
 
+#include <cfloat>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+// Every launch goes on the device layer's stream and is checked after it
+// (ra_cuda_device.cuh defines both; a kernel test may define its own).
+#define RA_STREAM ra_cuda_stream()
+#define RA_AFTER_LAUNCH(name) ::ra_cuda::afterLaunch(name)
+
 #include "ra_elementwise.h"
 #include "ra_simt.h"
 
-#include <cfloat>
-#include <cstdint>
-#include <cstring>
-
 #ifdef __CUDACC__
 #include <cublas_v2.h>
-/// The runtime's cuBLAS handle, on its stream.
+/// The device layer's cuBLAS handle, on its stream.
 cublasHandle_t ra_cublas_handle();
 #else
 #include <cblas.h>
 #endif
+/// The device layer's stream.
+cudaStream_t ra_cuda_stream();
 
 namespace ra_cuda {
+
+//===----------------------------------------------------------------------===//
+// Failures: the first failing launch or library call, by name
+//===----------------------------------------------------------------------===//
+
+/// The first failure since the last report: which kernel or library call,
+/// and CUDA's message. Launches are asynchronous, so a kernel that faults
+/// while running is seen at the next synchronization unless every launch
+/// synchronizes (`syncEachKernel`, rarun --sync-kernels).
+struct Failure {
+  const char *what = nullptr;
+  char message[256] = {0};
+};
+inline Failure &failure() {
+  static Failure f;
+  return f;
+}
+inline bool &syncEachKernel() {
+  static bool on = false;
+  return on;
+}
+inline bool failed() { return failure().what != nullptr; }
+inline void fail(const char *what, const char *message) {
+  if (failed())
+    return;
+  failure().what = what;
+  std::snprintf(failure().message, sizeof failure().message, "%s", message);
+}
+inline void afterLaunch(const char *kernel) {
+  cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess && syncEachKernel())
+    e = cudaStreamSynchronize(ra_cuda_stream());
+  if (e != cudaSuccess)
+    fail(kernel, cudaGetErrorString(e));
+}
+/// Writes the failure, at the graph op `origin`, to `error`; clears it.
+inline int report(char *error, int64_t errorSize, const char *origin) {
+  std::snprintf(error, size_t(errorSize), "CUDA error in %s (for %s): %s", failure().what, origin,
+                failure().message);
+  failure() = Failure();
+  return 1;
+}
 
 using i64 = int64_t;
 using ra_math::Binary;
@@ -470,22 +520,10 @@ __global__ void attentionKernel(AttentionShape s, const float *q, const float *k
 // More launchers
 //===----------------------------------------------------------------------===//
 
-/// The first id outside [0, vocab), or -1: for host-visible ids (the
-/// emulator); on a GPU the runtime checks ids before upload.
-inline i64 badId(const int32_t *ids, i64 n, i64 vocab) {
-  for (i64 i = 0; i < n; ++i)
-    if (ids[i] < 0 || ids[i] >= vocab)
-      return i;
-  return -1;
-}
-
-/// A device-to-device copy (host memory under the emulator).
+/// A device-to-device copy on the stream (host memory under the emulator).
 inline void copy(void *dst, const void *src, size_t bytes) {
-#ifdef __CUDACC__
-  cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, RA_STREAM);
-#else
-  std::memcpy(dst, src, bytes);
-#endif
+  if (cudaError_t e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, RA_STREAM))
+    fail("cudaMemcpyAsync (device to device)", cudaGetErrorString(e));
 }
 
 inline unsigned rowsGrid(i64 rows) { return unsigned(rows < 65535 ? rows : 65535); }
@@ -648,14 +686,40 @@ __global__ void attentionGradKeyKernel(AttentionShape s, const float *q, const f
 /// C[b] = op(A[b]) op(B[b]) for each of `batch` products, row-major;
 /// aOff/bOff give each operand's matrix per batch entry (host arrays).
 /// cuBLAS is column-major: C^T = op(B)^T op(A)^T, so the operands swap.
+/// The stride of offsets that step evenly (off[i] = off[0] + i * stride),
+/// or -1: such a batch is one strided-batched cuBLAS call.
+inline i64 evenStride(const i64 *off, i64 batch) {
+  i64 stride = batch > 1 ? off[1] - off[0] : 0;
+  for (i64 i = 2; i < batch; ++i)
+    if (off[i] - off[i - 1] != stride)
+      return -1;
+  return stride;
+}
+
 inline void gemm(const float *a, const float *b, float *c, i64 batch, const i64 *aOff,
                  const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb) {
+#ifdef __CUDACC__
+  if (i64 sa = evenStride(aOff, batch), sb = evenStride(bOff, batch);
+      batch > 1 && sa >= 0 && sb >= 0) {
+    const float one = 1.f, zero = 0.f;
+    cublasStatus_t status = cublasSgemmStridedBatched(
+        ra_cublas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n),
+        int(m), int(k), &one, b + bOff[0] * k * n, int(tb ? k : n), sb * k * n, a + aOff[0] * m * k,
+        int(ta ? m : k), sa * m * k, &zero, c, int(n), m * n, int(batch));
+    if (status != CUBLAS_STATUS_SUCCESS)
+      fail("cublasSgemmStridedBatched", cublasGetStatusString(status));
+    return;
+  }
+#endif
   for (i64 i = 0; i < batch; ++i) {
 #ifdef __CUDACC__
     const float one = 1.f, zero = 0.f;
-    cublasSgemm(ra_cublas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                int(n), int(m), int(k), &one, b + bOff[i] * k * n, int(tb ? k : n),
-                a + aOff[i] * m * k, int(ta ? m : k), &zero, c + i * m * n, int(n));
+    cublasStatus_t status = cublasSgemm(
+        ra_cublas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n),
+        int(m), int(k), &one, b + bOff[i] * k * n, int(tb ? k : n), a + aOff[i] * m * k,
+        int(ta ? m : k), &zero, c + i * m * n, int(n));
+    if (status != CUBLAS_STATUS_SUCCESS)
+      fail("cublasSgemm", cublasGetStatusString(status));
 #else // the emulator's device memory is host memory
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 int(m), int(n), int(k), 1.f, a + aOff[i] * m * k, int(ta ? m : k),

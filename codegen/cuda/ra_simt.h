@@ -20,13 +20,21 @@
 #ifndef RA_SIMT_H
 #define RA_SIMT_H
 
+// What runs after every launch: the kernels header checks the launch there.
+#ifndef RA_AFTER_LAUNCH
+#define RA_AFTER_LAUNCH(name) ((void)0)
+#endif
+
 #ifdef __CUDACC__
 #ifndef RA_STREAM
 #define RA_STREAM 0 // the runtime's stream, when it defines one
 #endif
 #define RA_SHARED(T, name, n) __shared__ T name[n]
 #define RA_LAUNCH(kernel, grid, block, shared, ...)                                                \
-  kernel<<<(grid), (block), (shared), RA_STREAM>>>(__VA_ARGS__)
+  do {                                                                                             \
+    kernel<<<(grid), (block), (shared), RA_STREAM>>>(__VA_ARGS__);                                 \
+    RA_AFTER_LAUNCH(#kernel);                                                                      \
+  } while (0)
 #else
 
 #include <atomic>
@@ -344,8 +352,27 @@ inline void runBlock(BlockState &b) {
 }
 
 /// Launches `body` (one thread's work) over a grid; blocks in parallel.
+/// The launch-configuration limits of sm_80/sm_90: a launch outside them does
+/// not run and sets cudaGetLastError's error, as on a GPU.
+inline const char *configurationError(dim3 grid, dim3 block, size_t sharedBytes) {
+  unsigned long long threads = 1ull * block.x * block.y * block.z;
+  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+      grid.y > 65535 || grid.z > 65535)
+    return "invalid configuration argument";
+  if (sharedBytes > 48 * 1024)
+    return "too much dynamic shared memory requested (over 48 KiB without opt-in)";
+  return nullptr;
+}
+
+/// The error the next cudaGetLastError returns: 0 or a launch failure.
+inline thread_local int lastError = 0;
+
 inline void launch(const char *kernel, dim3 grid, dim3 blockDim, size_t sharedBytes,
                    std::function<void()> body) {
+  if (configurationError(grid, blockDim, sharedBytes)) {
+    lastError = 9; // cudaErrorInvalidConfiguration
+    return;
+  }
   unsigned blocks = grid.x * grid.y * grid.z;
   unsigned workers = std::max(1u, std::min(blocks, std::thread::hardware_concurrency()));
   std::atomic<unsigned> next{0};
@@ -379,6 +406,91 @@ inline float atomicAddFloat(float *address, float value) {
 
 } // namespace ra_simt
 
+//===----------------------------------------------------------------------===//
+// The CUDA runtime calls the generated code and its device layer make, on
+// host memory, so the device layer runs here exactly as on a GPU.
+//===----------------------------------------------------------------------===//
+
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorNoDevice = 100,
+};
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost,
+  cudaMemcpyHostToDevice,
+  cudaMemcpyDeviceToHost,
+  cudaMemcpyDeviceToDevice,
+  cudaMemcpyDefault
+};
+using cudaStream_t = struct ra_simt_stream *;
+struct cudaDeviceProp {
+  char name[256];
+  int major, minor, multiProcessorCount;
+  size_t totalGlobalMem;
+};
+
+inline const char *cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+  case cudaSuccess:
+    return "no error";
+  case cudaErrorInvalidValue:
+    return "invalid argument";
+  case cudaErrorMemoryAllocation:
+    return "out of memory";
+  case cudaErrorInvalidConfiguration:
+    return "invalid configuration argument";
+  case cudaErrorNoDevice:
+    return "no CUDA-capable device is detected";
+  }
+  return "unknown error";
+}
+inline cudaError_t cudaGetLastError() {
+  auto e = cudaError_t(::ra_simt::lastError);
+  ::ra_simt::lastError = 0;
+  return e;
+}
+inline cudaError_t cudaGetDeviceCount(int *count) {
+  *count = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
+  std::snprintf(p->name, sizeof p->name, "SIMT emulator (%u CPU threads)",
+                std::thread::hardware_concurrency());
+  p->major = 9;
+  p->minor = 0;
+  p->multiProcessorCount = int(std::thread::hardware_concurrency());
+  p->totalGlobalMem = 0;
+  return cudaSuccess;
+}
+inline cudaError_t cudaMalloc(void **p, size_t bytes) {
+  *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
+  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+inline cudaError_t cudaFree(void *p) {
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind,
+                                   cudaStream_t = nullptr) {
+  if (bytes)
+    std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes, cudaStream_t = nullptr) {
+  std::memset(dst, value, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamCreate(cudaStream_t *s) {
+  *s = nullptr;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+
 #define __global__
 #define __device__
 #define __host__
@@ -396,7 +508,10 @@ inline float atomicAddFloat(float *address, float value) {
 #define atomicAdd(address, value) ::ra_simt::atomicAddFloat((address), (value))
 #define RA_SHARED(T, name, n) static thread_local ::ra_simt::SharedArray<T, n> name
 #define RA_LAUNCH(kernel, grid, block, shared, ...)                                                \
-  ::ra_simt::launch(#kernel, (grid), (block), (shared), [=] { kernel(__VA_ARGS__); })
+  do {                                                                                             \
+    ::ra_simt::launch(#kernel, (grid), (block), (shared), [=] { kernel(__VA_ARGS__); });           \
+    RA_AFTER_LAUNCH(#kernel);                                                                      \
+  } while (0)
 
 #endif // __CUDACC__
 #endif // RA_SIMT_H

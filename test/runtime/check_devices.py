@@ -1,5 +1,7 @@
 """The losses of two runs agree within a relative tolerance, step by step.
-usage: check_devices.py A_METRICS B_METRICS --tolerance T"""
+usage: check_devices.py A_METRICS B_METRICS --tolerance T [--from-step S]
+(steps before S, and steps only one run has, are not compared: a resumed run
+starts later)"""
 import argparse
 import json
 
@@ -7,6 +9,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("a")
 parser.add_argument("b")
 parser.add_argument("--tolerance", type=float, default=1e-4)
+parser.add_argument("--from-step", type=int, default=None)
 args = parser.parse_args()
 
 
@@ -15,7 +18,11 @@ def losses(path):
 
 
 a, b = losses(args.a), losses(args.b)
-worst = max(abs(a[s] - b[s]) / abs(a[s]) for s in a)
-print(f"{len(a)} steps, worst relative loss difference {worst:.2e}: "
-      f"{'OK' if worst <= args.tolerance and a.keys() == b.keys() else 'FAILED'}")
-raise SystemExit(0 if worst <= args.tolerance and a.keys() == b.keys() else 1)
+if args.from_step is not None:
+    a = {s: v for s, v in a.items() if s >= args.from_step}
+    b = {s: v for s, v in b.items() if s >= args.from_step}
+ok = bool(a) and a.keys() == b.keys()
+worst = max(abs(a[s] - b[s]) / abs(a[s]) for s in a) if ok else float("inf")
+ok = ok and worst <= args.tolerance
+print(f"{len(a)} steps, worst relative loss difference {worst:.2e}: {'OK' if ok else 'FAILED'}")
+raise SystemExit(0 if ok else 1)

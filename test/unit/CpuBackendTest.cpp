@@ -32,22 +32,31 @@ double relError(const std::vector<float> &ours, const ra::interp::Tensor &ref,
   return diff / std::max(scale, 1e-30);
 }
 
-std::string compileArtifact(const std::string &name, const std::string &source,
+/// Compiles `source` (a .graph file's text, or with `defines` a path to one)
+/// for the CPU and, with `cuda`, the emulator build of its CUDA code (nvcc
+/// is skipped: the kernels are compiled by nvcc in test/codegen and
+/// test/runtime).
+std::string compileArtifact(const std::string &name, const std::string &source, bool cuda,
                             const std::string &defines = "") {
-  std::string dir = std::string(RACC_TEST_TMP) + "/cpu_" + name;
+  std::string dir = std::string(RACC_TEST_TMP) + "/" + (cuda ? "cuda_" : "cpu_") + name;
   llvm::sys::fs::create_directories(dir);
-  std::ofstream(dir + "/model.graph") << source;
-  std::string cmd = std::string(RACC_BIN_DIR) + "/racc compile " + dir + "/model.graph " + defines +
-                    " -o " + dir + "/model.rac > " + dir + "/racc.log 2>&1";
+  std::string file = source;
+  if (defines.empty()) {
+    file = dir + "/model.graph";
+    std::ofstream(file) << source;
+  }
+  std::string cmd = std::string(cuda ? "RACC_NVCC=none " : "") + RACC_BIN_DIR + "/racc compile " +
+                    file + " " + defines + (cuda ? " --target all" : "") + " -o " + dir +
+                    "/model.rac > " + dir + "/racc.log 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);
   return dir + "/model.rac";
 }
 
-/// Runs every entry point on the CPU and in the interpreter; returns the
+/// Runs every entry point on `device` and in the interpreter; returns the
 /// worst relative error over all outputs and parameter updates.
-double compareEntryPoints(const std::string &artifact) {
+double compareEntryPoints(const std::string &artifact, const std::string &device = "cpu") {
   std::string error;
-  auto model = ra::rt::Model::load(artifact, error);
+  auto model = ra::rt::Model::load(artifact, error, device);
   INFO(error);
   REQUIRE(model);
   mlir::MLIRContext ctx;
@@ -123,7 +132,8 @@ double compareEntryPoints(const std::string &artifact) {
       out.push_back(o.data());
 
     ra::interp::ParamStore params = ra::interp::initParams(*module, seed);
-    std::vector<float> before = model->parameterBuffer();
+    const size_t paramElements = model->manifest()["parameter_elements"].get<size_t>();
+    std::vector<float> before(model->parameters(), model->parameters() + paramElements);
     std::string err = model->call(name, in, out);
     INFO(name << ": " << err);
     REQUIRE(err.empty());
@@ -145,7 +155,7 @@ double compareEntryPoints(const std::string &artifact) {
       CHECK(e <= 1e-5);
       worst = std::max(worst, e);
     }
-    model->parameterBuffer() = before;
+    std::copy(before.begin(), before.end(), model->mutableParameters());
   }
   WARN("weight-update entries with a gradient under 1e-3 of their tensor's largest, not "
        "compared: "
@@ -155,23 +165,25 @@ double compareEntryPoints(const std::string &artifact) {
 
 } // namespace
 
+const char *kTinyGpt2 = "-D n_layer=2 -D d_model=32 -D n_head=4 -D vocab=64 -D ctx=16 "
+                        "-D batch=2 -D seq=8";
+
 TEST_CASE("cpu: a tiny GPT-2's forward, gradients and training step match the interpreter",
           "[cpu]") {
-  std::ifstream in(std::string(RACC_SOURCE_DIR) + "/models/gpt2.graph");
-  std::string src((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The model imports lib/, so compile it in place.
-  std::string dir = std::string(RACC_TEST_TMP) + "/cpu_gpt2";
-  llvm::sys::fs::create_directories(dir);
-  std::string cmd = std::string(RACC_BIN_DIR) + "/racc compile " + RACC_SOURCE_DIR +
-                    "/models/gpt2.graph -D n_layer=2 -D d_model=32 -D n_head=4 -D vocab=64 "
-                    "-D ctx=16 -D batch=2 -D seq=8 -o " +
-                    dir + "/model.rac > " + dir + "/racc.log 2>&1";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  double worst = compareEntryPoints(dir + "/model.rac");
+  std::string gpt2 = std::string(RACC_SOURCE_DIR) + "/models/gpt2.graph";
+  double worst = compareEntryPoints(compileArtifact("gpt2", gpt2, false, kTinyGpt2));
   WARN("tiny GPT-2: worst relative error " << worst);
 }
 
-TEST_CASE("cpu: every kernel family matches the interpreter", "[cpu]") {
+TEST_CASE("cuda-emu: a tiny GPT-2's entry points, CUDA kernels under the emulator, match the "
+          "interpreter",
+          "[cuda]") {
+  std::string gpt2 = std::string(RACC_SOURCE_DIR) + "/models/gpt2.graph";
+  double worst = compareEntryPoints(compileArtifact("gpt2", gpt2, true, kTinyGpt2), "cuda-emu");
+  WARN("tiny GPT-2 on cuda-emu: worst relative error " << worst);
+}
+
+TEST_CASE("every kernel family, on cpu and cuda-emu, matches the interpreter", "[cpu][cuda]") {
   // An op zoo: MLA attention with shared latents and the RA term in a band,
   // a plain non-causal attention, causal means, reductions, layout ops and
   // every elementwise function, feeding a cross-entropy loss.
@@ -205,6 +217,12 @@ z = z + tanh(z) * exp(-z * z) + sqrt(z * z + 1.0) - rsqrt(z * z + 2.0) + log(z *
 z = softmax(gelu(z)) + iota([batch, seq, d], 2) / 10.0
 output loss = cross_entropy(matmul(z, wte, transpose_b=1), targets)
 )";
-  double worst = compareEntryPoints(compileArtifact("zoo", src));
-  WARN("op zoo: worst relative error " << worst);
+  SECTION("cpu") {
+    double worst = compareEntryPoints(compileArtifact("zoo", src, false));
+    WARN("op zoo: worst relative error " << worst);
+  }
+  SECTION("cuda-emu") {
+    double worst = compareEntryPoints(compileArtifact("zoo", src, true), "cuda-emu");
+    WARN("op zoo on cuda-emu: worst relative error " << worst);
+  }
 }

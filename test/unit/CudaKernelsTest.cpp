@@ -3,7 +3,7 @@
 // themselves checked against the interpreter. Sizes are odd on purpose:
 // partial warps, partial blocks, grid-stride tails.
 #include "codegen/cpu/ra_cpu_kernels.h"
-#include "codegen/cuda/ra_cuda_kernels.cuh"
+#include "codegen/cuda/ra_cuda_device.cuh" // the kernels and the device layer
 #include "runtime/Rng.h"
 
 #include <catch2/catch.hpp>
@@ -220,4 +220,43 @@ TEST_CASE("cuda kernels: attention backward and the GEMM launcher", "[cuda-kerne
   ra_cuda::gemm(a.data(), w.data(), gc.data(), 2, ao, bo, 3, 5, 4, false, true);
   ra_cpu::gemm(a.data(), w.data(), cc.data(), 2, ao, bo, 3, 5, 4, false, true);
   CHECK(relError(gc, cc) <= kTolerance);
+}
+
+namespace {
+__global__ void writeIndexKernel(float *out) { out[threadIdx.x] = float(threadIdx.x); }
+} // namespace
+
+TEST_CASE("cuda-emu: a launch CUDA refuses is reported with the kernel's name and op", "[cuda]") {
+  std::vector<float> out(2048, -1.f);
+  float *p = out.data();
+  // 2,048 threads per block: over the limit of 1,024, so the launch fails
+  // and nothing runs, as on a GPU.
+  RA_LAUNCH(writeIndexKernel, dim3(1), dim3(2048), 0, p);
+  REQUIRE(ra_cuda::failed());
+  char error[256];
+  CHECK(ra_cuda::report(error, sizeof error, "model.graph:3:7 (ra.add)") == 1);
+  CHECK(std::string(error) == "CUDA error in writeIndexKernel (for model.graph:3:7 (ra.add)): "
+                              "invalid configuration argument");
+  CHECK(out[0] == -1.f);
+  CHECK_FALSE(ra_cuda::failed()); // reported once, then cleared
+  RA_LAUNCH(writeIndexKernel, dim3(1), dim3(32), 0, p);
+  CHECK_FALSE(ra_cuda::failed());
+  CHECK(out[31] == 31.f);
+}
+
+TEST_CASE("cuda-emu: the device layer allocates, copies both ways and synchronizes", "[cuda]") {
+  char name[256], error[256];
+  REQUIRE(ra_device_open(name, sizeof name, error, sizeof error) == 0);
+  CHECK(std::string(name).find("SIMT emulator") == 0);
+  std::vector<float> host = {1, 2, 3, 4}, back(4, 0);
+  void *device = ra_device_alloc(16, error, sizeof error);
+  REQUIRE(device);
+  CHECK(static_cast<float *>(device)[3] == 0.f); // allocations start zeroed
+  REQUIRE(ra_device_copy(device, host.data(), 16, 1, error, sizeof error) == 0);
+  ra_cuda::unary<ra_math::Unary::Neg>(static_cast<float *>(device), static_cast<float *>(device),
+                                      4);
+  REQUIRE(ra_device_sync(error, sizeof error) == 0);
+  REQUIRE(ra_device_copy(back.data(), device, 16, 0, error, sizeof error) == 0);
+  CHECK(back == std::vector<float>{-1, -2, -3, -4});
+  ra_device_free(device);
 }

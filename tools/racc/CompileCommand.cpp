@@ -49,10 +49,17 @@ static bool writeAtomically(const std::string &path, const std::string &contents
   return true;
 }
 
-static nlohmann::ordered_json tensorsJson(const std::vector<ra::codegen::TensorSig> &sigs) {
+/// Tensors as name, dtype, shape; with `bounds`, "id_bound" B for inputs
+/// whose ids must lie in [0, B).
+static nlohmann::ordered_json tensorsJson(const std::vector<ra::codegen::TensorSig> &sigs,
+                                          const std::vector<int64_t> &bounds = {}) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  for (const auto &t : sigs)
+  for (size_t i = 0; i < sigs.size(); ++i) {
+    const auto &t = sigs[i];
     out.push_back({{"name", t.name}, {"dtype", t.isInt ? "i32" : "f32"}, {"shape", t.shape}});
+    if (i < bounds.size() && bounds[i] > 0)
+      out.back()["id_bound"] = bounds[i];
+  }
   return out;
 }
 
@@ -80,14 +87,18 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
   nlohmann::ordered_json entryJson = nlohmann::ordered_json::array();
   for (const auto &e : entries) {
     std::set<std::string> kernels;
-    for (const auto &c : e.calls)
+    bool writesParameters = false;
+    for (const auto &c : e.calls) {
       kernels.insert(c.key());
+      writesParameters |= c.family == "set_param";
+    }
     entryJson.push_back({{"name", e.name},
                          {"symbol", "ra_" + e.name},
-                         {"inputs", tensorsJson(e.inputs)},
+                         {"inputs", tensorsJson(e.inputs, ra::codegen::inputIdBounds(e))},
                          {"outputs", tensorsJson(e.outputs)},
                          {"arena_bytes", e.arenaBytes},
                          {"scratch_bytes", 4 * ra::codegen::scratchFloats(e)},
+                         {"writes_parameters", writesParameters},
                          {"kernel_calls", e.calls.size()},
                          {"kernels", kernels.size()}});
   }
@@ -144,14 +155,27 @@ static std::string hostCompiler() {
   return env && *env ? env : RACC_HOST_CXX;
 }
 
-/// nvcc: RACC_NVCC, else /usr/local/cuda/bin/nvcc, else on PATH; "" if none.
+/// nvcc: RACC_NVCC (`none`: as if absent), else /usr/local/cuda/bin/nvcc,
+/// else on PATH; "" if none.
 static std::string findNvcc() {
   if (const char *env = std::getenv("RACC_NVCC"); env && *env)
-    return env;
+    return std::string(env) == "none" ? "" : env;
   if (llvm::sys::fs::can_execute("/usr/local/cuda/bin/nvcc"))
     return "/usr/local/cuda/bin/nvcc";
   auto onPath = llvm::sys::findProgramByName("nvcc");
   return onPath ? *onPath : "";
+}
+
+/// The CUDA libraries beside nvcc: BIN/../lib64.
+static std::string nvccLibDir(const std::string &nvcc) {
+  auto program = llvm::sys::findProgramByName(nvcc);
+  llvm::SmallString<256> real;
+  if (llvm::sys::fs::real_path(program ? *program : nvcc, real))
+    real = program ? *program : nvcc;
+  llvm::SmallString<256> dir(llvm::sys::path::parent_path(real));
+  llvm::sys::path::remove_filename(dir); // bin
+  llvm::sys::path::append(dir, "lib64");
+  return std::string(dir);
 }
 
 int compileCommand(int argc, char **argv) {
@@ -168,7 +192,9 @@ int compileCommand(int argc, char **argv) {
       "print-ir-before", "Print the IR before PASS", cxxopts::value<std::vector<std::string>>())(
       "dump-ir-dir", "Write the IR before the pipeline and after each pass to DIR/NN-PASS.mlir",
       cxxopts::value<std::string>())(
-      "target", "cpu (C++ with OpenMP and OpenBLAS, compiled here) or none (IR and manifest only)",
+      "target",
+      "cpu (C++ with OpenMP and OpenBLAS, compiled here), cuda (CUDA with cuBLAS, built by nvcc, "
+      "and its emulator build), all (both) or none (IR and manifest only)",
       cxxopts::value<std::string>()->default_value("cpu"));
   auto args = options.parse(argc, argv);
   std::string emit = args.count("emit") ? args["emit"].as<std::string>() : "";
@@ -266,14 +292,34 @@ int compileCommand(int argc, char **argv) {
     if (nvcc.empty()) {
       llvm::errs() << "racc: warning: no nvcc: the CUDA source is built for the emulator only\n";
     } else {
+      // A library rarun loads for --device cuda: sm_80 and sm_90 code plus
+      // PTX, the CUDA runtime linked in, cuBLAS found where nvcc's is.
+      std::string lib64 = nvccLibDir(nvcc);
       if (!runCompiler(nvcc,
-                       {"-std=c++17", "-O3", "-I", dir, "-gencode", "arch=compute_80,code=sm_80",
-                        "-gencode", "arch=compute_90,code=sm_90", "-gencode",
-                        "arch=compute_90,code=compute_90", "-c", dir + "/model.cu", "-o",
-                        dir + "/model.o"},
+                       {"-std=c++17",
+                        "-O3",
+                        "-I",
+                        dir,
+                        "-gencode",
+                        "arch=compute_80,code=sm_80",
+                        "-gencode",
+                        "arch=compute_90,code=sm_90",
+                        "-gencode",
+                        "arch=compute_90,code=compute_90",
+                        "-shared",
+                        "-Xcompiler",
+                        "-fPIC",
+                        "-o",
+                        dir + "/model.so",
+                        dir + "/model.cu",
+                        "-L",
+                        lib64,
+                        "-lcublas",
+                        "-Xlinker",
+                        "-rpath=" + lib64},
                        dir + "/compile_nvcc.log", "the CUDA kernels with nvcc", nvccSeconds))
         return 1;
-      targets.push_back("cuda-sm80-sm90-object");
+      targets.push_back("cuda");
     }
     llvm::outs() << llvm::format(
         "racc: cuda: emulator build %.1f s, nvcc %s\n", emuSeconds,

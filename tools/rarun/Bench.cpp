@@ -52,7 +52,7 @@ struct Runner {
   double flopsPerStep = 0;
   int64_t arenaBytes = 0;
 
-  bool load(const std::string &p, uint64_t seed, const std::string &device) {
+  bool load(const std::string &p, uint64_t seed, const Device &device) {
     path = p;
     model = loadModel(p, device);
     if (!model || !batchShape(*model, shape))
@@ -122,10 +122,9 @@ int benchCommand(int argc, char **argv) {
                                                        cxxopts::value<int>()->default_value("10"))(
       "warmup", "Untimed steps first", cxxopts::value<int>()->default_value("2"))(
       "seed", "Seed of parameters and batch", cxxopts::value<uint64_t>()->default_value("0"))(
-      "json", "Print one JSON object")("device",
-                                       "cpu, or cuda-emu (the CUDA kernels on the SIMT emulator)",
-                                       cxxopts::value<std::string>()->default_value("cpu"))(
-      "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
+      "json", "Print one JSON object")("h,help", "Show this help")("artifact", "ART",
+                                                                   cxxopts::value<std::string>());
+  addDeviceOptions(options);
   options.parse_positional({"artifact"});
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -136,7 +135,7 @@ int benchCommand(int argc, char **argv) {
     return fail("rarun bench needs an artifact");
   uint64_t seed = args["seed"].as<uint64_t>();
   std::vector<Runner> runners(args.count("vs") ? 2 : 1);
-  std::string device = args["device"].as<std::string>();
+  Device device = deviceOf(args);
   if (!runners[0].load(args["artifact"].as<std::string>(), seed, device))
     return 1;
   if (runners.size() == 2) {
@@ -167,7 +166,23 @@ int benchCommand(int argc, char **argv) {
     }
   }
 
-  double gemm = measureGemmGflops();
+  // The MFU ceiling: the CPU's sgemm, or on a device its bf16 tensor-core
+  // GEMM rate (the card's peak; our kernels are float32, so the float32
+  // rate is reported beside it).
+  double gemm = 0, fp32 = 0;
+  std::string ceiling = "sgemm 1024^3 on the CPU";
+  if (device.name == "cpu") {
+    gemm = measureGemmGflops();
+  } else {
+    int n = device.name == "cuda" ? 8192 : 512;
+    std::string err;
+    gemm = 1e3 * runners[0].model->deviceGemmTflops(n, true, err);
+    fp32 = 1e3 * runners[0].model->deviceGemmTflops(n, false, err);
+    if (!err.empty())
+      return fail(err);
+    ceiling = fmt::format("{} {}^3 on {}", device.name == "cuda" ? "bf16 cuBLAS GEMM" : "CPU sgemm",
+                          n, runners[0].model->deviceName());
+  }
   int warmup = args["warmup"].as<int>(), steps = args["steps"].as<int>();
   for (int s = 1; s <= warmup + steps; ++s)
     for (Runner &r : runners) {
@@ -177,7 +192,10 @@ int benchCommand(int argc, char **argv) {
         r.ms.pop_back();
     }
 
-  nlohmann::ordered_json out = {{"gemm_gflops", gemm}};
+  nlohmann::ordered_json out = {
+      {"device", runners[0].model->deviceName()}, {"gemm_gflops", gemm}, {"ceiling", ceiling}};
+  if (fp32 > 0)
+    out["fp32_gemm_gflops"] = fp32;
   out["artifact"] = report(runners[0], gemm);
   if (runners.size() == 2) {
     out["vs"] = report(runners[1], gemm);
@@ -189,7 +207,9 @@ int benchCommand(int argc, char **argv) {
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
-  fmt::print("sgemm 1024^3: {:.1f} GFLOP/s (the MFU ceiling, measured now)\n", gemm);
+  fmt::print("{}: {:.1f} GFLOP/s (the MFU ceiling, measured now)\n", ceiling, gemm);
+  if (fp32 > 0)
+    fmt::print("float32 GEMM on the same device: {:.1f} GFLOP/s\n", fp32);
   for (const char *key : {"artifact", "vs"}) {
     if (!out.contains(key))
       continue;

@@ -10,9 +10,21 @@ int fail(const std::string &message) {
   return 1;
 }
 
-std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact, const std::string &device) {
+void addDeviceOptions(cxxopts::Options &options) {
+  options.add_options()("device",
+                        "cpu, cuda (the first GPU) or cuda-emu (the CUDA kernels on the SIMT "
+                        "emulator, on the CPU)",
+                        cxxopts::value<std::string>()->default_value("cpu"))(
+      "sync-kernels", "cuda: wait for every kernel, so a failing one is named (slower)");
+}
+
+Device deviceOf(const cxxopts::ParseResult &args) {
+  return {args["device"].as<std::string>(), args.count("sync-kernels") > 0};
+}
+
+std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact, const Device &device) {
   std::string error;
-  auto model = ra::rt::Model::load(artifact, error, device);
+  auto model = ra::rt::Model::load(artifact, error, device.name, device.syncKernels);
   if (!model)
     fail(error);
   return model;
@@ -65,9 +77,8 @@ std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
   return "";
 }
 
-int evaluateCheckpoint(const std::string &artifact, const std::string &device,
-                       const std::string &ckpt, const std::string &data, int batches,
-                       CheckpointEvaluation &out) {
+int evaluateCheckpoint(const std::string &artifact, const Device &device, const std::string &ckpt,
+                       const std::string &data, int batches, CheckpointEvaluation &out) {
   auto model = loadModel(artifact, device);
   if (!model || !batchShape(*model, out.shape))
     return 1;

@@ -16,9 +16,17 @@ namespace rarun {
 /// Prints `rarun: error: message` and returns 1, the exit status.
 int fail(const std::string &message);
 
-/// Loads ART for DEVICE (cpu, cuda-emu), or reports why not.
-std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact,
-                                         const std::string &device = "cpu");
+/// Where a command runs: --device and --sync-kernels.
+struct Device {
+  std::string name = "cpu"; // cpu, cuda or cuda-emu
+  bool syncKernels = false;
+};
+/// Adds --device and --sync-kernels to a command's options.
+void addDeviceOptions(cxxopts::Options &options);
+Device deviceOf(const cxxopts::ParseResult &args);
+
+/// Loads ART for a device, or reports why not.
+std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact, const Device &device = {});
 
 /// The shapes a model's @forward takes: batch and sequence length.
 struct BatchShape {
@@ -44,9 +52,8 @@ struct CheckpointEvaluation {
 
 /// Loads ART for DEVICE, reads CKPT into it, loads DATA and evaluates
 /// `batches` validation batches. Returns 0, or 1 after reporting the error.
-int evaluateCheckpoint(const std::string &artifact, const std::string &device,
-                       const std::string &ckpt, const std::string &data, int batches,
-                       CheckpointEvaluation &out);
+int evaluateCheckpoint(const std::string &artifact, const Device &device, const std::string &ckpt,
+                       const std::string &data, int batches, CheckpointEvaluation &out);
 
 int trainCommand(int argc, char **argv);
 int evalCommand(int argc, char **argv);

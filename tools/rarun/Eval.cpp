@@ -14,9 +14,8 @@ int evalCommand(int argc, char **argv) {
       "data", "Corpus (its validation split is used)",
       cxxopts::value<std::string>()->default_value("/usr/share/games/fortunes"))(
       "batches", "Validation batches", cxxopts::value<int>()->default_value("8"))(
-      "device", "cpu, or cuda-emu (the CUDA kernels on the SIMT emulator)",
-      cxxopts::value<std::string>()->default_value("cpu"))("h,help", "Show this help")(
-      "artifact", "ART", cxxopts::value<std::string>());
+      "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
+  addDeviceOptions(options);
   options.parse_positional({"artifact"});
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -27,9 +26,9 @@ int evalCommand(int argc, char **argv) {
     return fail("rarun eval needs an artifact and --ckpt CKPT");
   CheckpointEvaluation e;
   int batches = args["batches"].as<int>();
-  if (int status = evaluateCheckpoint(
-          args["artifact"].as<std::string>(), args["device"].as<std::string>(),
-          args["ckpt"].as<std::string>(), args["data"].as<std::string>(), batches, e))
+  if (int status = evaluateCheckpoint(args["artifact"].as<std::string>(), deviceOf(args),
+                                      args["ckpt"].as<std::string>(),
+                                      args["data"].as<std::string>(), batches, e))
     return status;
   fmt::print("validation loss {:.4f} (step {}, {} batches of {} x {})\n", e.loss, e.meta.step,
              batches, e.shape.batch, e.shape.seq);

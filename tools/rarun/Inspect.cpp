@@ -70,7 +70,7 @@ int inspectCommand(int argc, char **argv) {
     return 0;
   CheckpointEvaluation e;
   if (int status =
-          evaluateCheckpoint(args["artifact"].as<std::string>(), "cpu",
+          evaluateCheckpoint(args["artifact"].as<std::string>(), Device{},
                              args["ckpt"].as<std::string>(), args["data"].as<std::string>(), 4, e))
     return status;
   fmt::print("\nreports (4 validation batches; validation loss {:.4f}):\n", e.loss);

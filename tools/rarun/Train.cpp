@@ -66,10 +66,9 @@ int trainCommand(int argc, char **argv) {
       cxxopts::value<int64_t>()->default_value("0"))("resume", "Continue from a checkpoint",
                                                      cxxopts::value<std::string>())(
       "batch", "Batch size; fixed at compile time, checked", cxxopts::value<int64_t>())(
-      "device", "cpu, or cuda-emu (the CUDA kernels on the SIMT emulator)",
-      cxxopts::value<std::string>()->default_value("cpu"))(
       "out", "Run directory for metrics.jsonl and ckpt/", cxxopts::value<std::string>())(
       "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
+  addDeviceOptions(options);
   options.parse_positional({"artifact"});
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -80,7 +79,7 @@ int trainCommand(int argc, char **argv) {
     return fail("rarun train needs an artifact (racc compile -o ART.rac)");
   if (!args.count("out"))
     return fail("rarun train needs --out RUNDIR");
-  auto model = loadModel(args["artifact"].as<std::string>(), args["device"].as<std::string>());
+  auto model = loadModel(args["artifact"].as<std::string>(), deviceOf(args));
   if (!model)
     return 1;
   const ra::rt::EntryInfo *step = model->entry("train_step");
@@ -128,6 +127,8 @@ int trainCommand(int argc, char **argv) {
   if (!metrics)
     return fail("cannot write '" + out + "/metrics.jsonl'");
   bool tty = isatty(fileno(stdout));
+  if (model->deviceName() != "cpu")
+    fmt::print("rarun: device {}\n", model->deviceName());
   fmt::print("rarun: training {} for {} steps on {} ({}), batch {} x {} tokens\n",
              args["artifact"].as<std::string>(), steps, args["data"].as<std::string>(),
              corpus.description, shape.batch, shape.seq);
@@ -214,7 +215,7 @@ int trainCommand(int argc, char **argv) {
     if (!scalars.empty()) {
       nlohmann::ordered_json values = nlohmann::ordered_json::object();
       for (const auto *p : scalars)
-        values[p->name] = model->parameters()[p->offset];
+        values[p->name] = model->parameterValue(p->offset);
       record["scalars"] = values;
     }
     metrics << record.dump() << "\n";

@@ -37,6 +37,8 @@ int main(int argc, char **argv) {
       return rarun::benchCommand(argc - 1, argv + 1);
   } catch (const cxxopts::exceptions::exception &e) {
     return rarun::fail(std::string(e.what()) + " (see rarun " + command + " --help)");
+  } catch (const std::exception &e) { // device copies of the parameters
+    return rarun::fail(e.what());
   }
   return rarun::fail("unknown command '" + command + "'\n" + kUsage);
 }
