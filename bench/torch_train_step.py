@@ -3,7 +3,11 @@ compiles: forward, backward, clip_grad_norm_(1.0), AdamW. For `rarun bench`
 comparisons; run with /usr/bin/python3 (Debian's python3-torch).
 
 usage: torch_train_step.py --n_layer 4 --d_model 128 --n_head 4 --vocab 256 \
-           --ctx 128 --batch 16 --seq 128 [--steps 10] [--threads 2]
+           --ctx 128 --batch 16 --seq 128 [--steps 10] [--threads 2] [--device cuda]
+
+On --device cuda (tools/gpu-check.sh) the step is timed between
+torch.cuda.synchronize() calls; float32 matmuls stay float32 (no TF32), as
+in racc's CUDA build.
 """
 import argparse
 import json
@@ -18,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "refere
 from gpt2_reference import gpt2_loss  # noqa: E402
 
 parser = argparse.ArgumentParser()
+parser.add_argument("--device", default="cpu")
 for name, default in [("n_layer", 4), ("d_model", 128), ("n_head", 4), ("vocab", 256), ("ctx", 128),
                       ("batch", 16), ("seq", 128), ("steps", 10), ("warmup", 2), ("threads", 2)]:
     parser.add_argument("--" + name, type=int, default=default)
@@ -29,7 +34,7 @@ D, L, V, F = args.d_model, args.n_layer, args.vocab, 4 * args.d_model
 
 def p(*shape, std=0.02, value=None):
     t = torch.full(shape, value) if value is not None else torch.randn(*shape) * std
-    return t.float().requires_grad_(True)
+    return t.float().to(args.device).requires_grad_(True)
 
 
 P = {"wte": p(V, D), "wpe": p(args.ctx, D, std=0.01), "ln_f.w": p(D, value=1.0), "ln_f.b": p(D, value=0.0)}
@@ -41,23 +46,31 @@ for i in range(L):
               f"h.{i}.mlp.w_fc": p(D, F), f"h.{i}.mlp.b_fc": p(F, value=0.0),
               f"h.{i}.mlp.w_proj": p(F, D, std=0.02 / math.sqrt(2 * L)), f"h.{i}.mlp.b_proj": p(D, value=0.0)})
 cfg = {"d_model": D, "n_head": args.n_head, "n_layer": L}
-tokens = torch.randint(0, V, (args.batch, args.seq))
-targets = torch.randint(0, V, (args.batch, args.seq))
+tokens = torch.randint(0, V, (args.batch, args.seq)).to(args.device)
+targets = torch.randint(0, V, (args.batch, args.seq)).to(args.device)
+cuda = args.device.startswith("cuda")
+if cuda:
+    torch.backends.cuda.matmul.allow_tf32 = False
 decay = [t for n, t in P.items() if t.dim() >= 2]
 rest = [t for n, t in P.items() if t.dim() < 2]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
                         lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
 times = []
 for step in range(args.warmup + args.steps):
+    if cuda:
+        torch.cuda.synchronize()
     t = time.perf_counter()
     opt.zero_grad(set_to_none=True)
     loss = gpt2_loss(P, tokens, targets, cfg)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(list(P.values()), 1.0)
     opt.step()
+    if cuda:
+        torch.cuda.synchronize()
     if step >= args.warmup:
         times.append((time.perf_counter() - t) * 1e3)
 times.sort()
 ms = times[len(times) // 2]
-print(json.dumps({"torch": torch.__version__, "threads": args.threads, "ms_per_step": ms,
+print(json.dumps({"torch": torch.__version__, "device": args.device, "threads": args.threads,
+                  "ms_per_step": ms,
                   "tokens_per_s": args.batch * args.seq / (ms / 1e3)}))

@@ -107,6 +107,7 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     error = "'" + lib + "' does not implement ABI version " + std::to_string(kAbiVersion);
     return nullptr;
   }
+  m->gemmRate = reinterpret_cast<decltype(m->gemmRate)>(dlsym(m->library, "ra_gemm_tflops"));
   for (const EntryInfo &e : m->entries) {
     auto fn = reinterpret_cast<EntryFn>(dlsym(m->library, e.symbol.c_str()));
     if (!fn) {
@@ -134,8 +135,7 @@ std::string Model::loadDevice(const std::string &lib, bool syncEachKernel) {
   };
   if (!sym(api.open, "ra_device_open") || !sym(api.syncEachKernel, "ra_device_sync_each_kernel") ||
       !sym(api.alloc, "ra_device_alloc") || !sym(api.free, "ra_device_free") ||
-      !sym(api.copy, "ra_device_copy") || !sym(api.sync, "ra_device_sync") ||
-      !sym(api.gemmTflops, "ra_device_gemm_tflops"))
+      !sym(api.copy, "ra_device_copy") || !sym(api.sync, "ra_device_sync"))
     return "'" + lib + "' lacks the device functions (ra_device_*): recompile with this racc";
   char name[256] = {0};
   if (api.open(name, sizeof name, errorText, sizeof errorText))
@@ -169,12 +169,12 @@ std::string Model::loadDevice(const std::string &lib, bool syncEachKernel) {
   return "";
 }
 
-double Model::deviceGemmTflops(int n, bool bf16, std::string &error) {
-  if (!onDevice) {
-    error = "the cpu has no device GEMM";
+double Model::gemmTflops(int n, bool bf16, std::string &error) {
+  if (!gemmRate) {
+    error = "the artifact's library has no ra_gemm_tflops: recompile with this racc";
     return -1;
   }
-  double tflops = api.gemmTflops(n, bf16, errorText, sizeof errorText);
+  double tflops = gemmRate(n, bf16, errorText, sizeof errorText);
   if (tflops < 0)
     error = deviceError("measuring the GEMM rate");
   return tflops;

@@ -54,7 +54,6 @@ struct DeviceApi {
   int (*copy)(void *dst, const void *src, int64_t bytes, int toDevice, char *error,
               int64_t errorSize) = nullptr;
   int (*sync)(char *error, int64_t errorSize) = nullptr;
-  double (*gemmTflops)(int n, int bf16, char *error, int64_t errorSize) = nullptr;
 };
 
 /// The C ABI of an entry point (codegen/cpu/CpuEmitter.h).
@@ -87,9 +86,9 @@ public:
   /// The device the model runs on, as the device reports itself.
   const std::string &deviceName() const { return deviceDescription; }
 
-  /// The device's GEMM rate in TFLOP/s (n^3, bf16 or float32), measured
-  /// now; an error on cpu.
-  double deviceGemmTflops(int n, bool bf16, std::string &error);
+  /// The GEMM rate of the device in TFLOP/s (n^3; bf16 inputs on a GPU, or
+  /// float32), measured now by the artifact's library with its own BLAS.
+  double gemmTflops(int n, bool bf16, std::string &error);
 
   /// The flat parameter buffer (weights and optimizer state), up to date.
   const float *parameters();
@@ -121,6 +120,7 @@ private:
   std::map<std::string, std::vector<char>> arenas;
   std::map<std::string, EntryFn> functions;
   void *library = nullptr;
+  double (*gemmRate)(int n, int bf16, char *error, int64_t errorSize) = nullptr;
   std::string deviceDescription = "cpu";
 
   // Device memory (cuda, cuda-emu).

@@ -228,6 +228,9 @@ std::string emitSource(const std::vector<EntryPoint> &entries, const std::string
                               "#include \"{}\"\n\n"
                               "extern \"C\" {{\n\nint ra_abi_version(void) {{ return 1; }}\n",
                               source, kCuda ? "ra_cuda_device.cuh" : "ra_cpu_kernels.h");
+  if (!kCuda) // the CUDA library's is in ra_cuda_device.cuh
+    s += "\n// The GEMM rate rarun bench measures MFU against (float32 here).\n"
+         "double ra_gemm_tflops(int n, int, char *, int64_t) { return ra_cpu::gemmTflops(n); }\n";
   for (const EntryPoint &e : entries) {
     s += fmt::format("\n// {}: {} kernel calls, arena {} bytes\n"
                      "int ra_{}(float *P, char *A, const void *const *in, void *const *out, "

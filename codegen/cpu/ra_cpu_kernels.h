@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cblas.h>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -102,6 +103,21 @@ void concatPart(const T *__restrict in, T *__restrict out, i64 outer, i64 n, i64
 //===----------------------------------------------------------------------===//
 // GEMM
 //===----------------------------------------------------------------------===//
+
+/// TFLOP/s of an n x n x n sgemm, the median of 5 after a warm-up: the
+/// ceiling rarun bench measures MFU against, with the BLAS this library uses.
+inline double gemmTflops(int n) {
+  std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+  double times[6];
+  for (double &t : times) {
+    auto start = std::chrono::steady_clock::now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n,
+                0.f, c.data(), n);
+    t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  std::sort(times + 1, times + 6);
+  return 2.0 * n * n * n / times[3] / 1e12;
+}
 
 /// C[b] = op(A[b]) op(B[b]) for each of `batch` products; aOff/bOff give the
 /// matrix index of each operand per batch entry (broadcast batch dims repeat).

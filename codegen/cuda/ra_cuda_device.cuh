@@ -125,7 +125,7 @@ int ra_device_sync(char *err, int64_t errSize) {
 /// inputs, fp32 accumulation (the tensor-core rate of the card); else
 /// float32 in the handle's math mode. The emulator times the CPU GEMM.
 /// Returns a negative value on failure, with `err` set.
-double ra_device_gemm_tflops(int n, int bf16, char *err, int64_t errSize) {
+double ra_gemm_tflops(int n, int bf16, char *err, int64_t errSize) {
   using namespace ra_cuda_device;
 #ifdef __CUDACC__
   size_t elementBytes = bf16 ? 2 : 4;

@@ -22,7 +22,7 @@ def gpt2_loss(P, tokens, targets, cfg):
         return F.layer_norm(x, (D,), P[prefix + ".w"], P[prefix + ".b"], eps=1e-5)
 
     x = P["wte"][tokens] + P["wpe"][:T]
-    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool, device=tokens.device))
     for i in range(L):
         h = ln(x, f"h.{i}.ln_1")
         qkv = h @ P[f"h.{i}.attn.w_qkv"] + P[f"h.{i}.attn.b_qkv"]

@@ -11,7 +11,6 @@
 #include "Common.h"
 
 #include <algorithm>
-#include <cblas.h>
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
@@ -27,20 +26,6 @@ double now() {
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
-}
-
-/// Median GFLOP/s of a 1024^3 sgemm: the ceiling MFU is measured against.
-double measureGemmGflops() {
-  const int n = 1024;
-  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
-  std::vector<double> rates;
-  for (int i = 0; i < 7; ++i) {
-    double t = now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n,
-                0.f, c.data(), n);
-    rates.push_back(2.0 * n * n * n / (now() - t) / 1e9);
-  }
-  return median(rates);
 }
 
 struct Runner {
@@ -170,19 +155,17 @@ int benchCommand(int argc, char **argv) {
   // GEMM rate (the card's peak; our kernels are float32, so the float32
   // rate is reported beside it).
   double gemm = 0, fp32 = 0;
-  std::string ceiling = "sgemm 1024^3 on the CPU";
-  if (device.name == "cpu") {
-    gemm = measureGemmGflops();
-  } else {
-    int n = device.name == "cuda" ? 8192 : 512;
-    std::string err;
-    gemm = 1e3 * runners[0].model->deviceGemmTflops(n, true, err);
-    fp32 = 1e3 * runners[0].model->deviceGemmTflops(n, false, err);
-    if (!err.empty())
-      return fail(err);
-    ceiling = fmt::format("{} {}^3 on {}", device.name == "cuda" ? "bf16 cuBLAS GEMM" : "CPU sgemm",
-                          n, runners[0].model->deviceName());
-  }
+  bool gpu = device.name == "cuda";
+  int n = gpu ? 8192 : device.name == "cpu" ? 1024 : 512;
+  std::string err;
+  gemm = 1e3 * runners[0].model->gemmTflops(n, gpu, err);
+  if (gpu && err.empty())
+    fp32 = 1e3 * runners[0].model->gemmTflops(n, false, err);
+  if (!err.empty())
+    return fail(err);
+  std::string ceiling =
+      fmt::format("{} {}^3 on {}", gpu ? "bf16 cuBLAS GEMM" : "sgemm", n,
+                  device.name == "cpu" ? "the CPU" : runners[0].model->deviceName());
   int warmup = args["warmup"].as<int>(), steps = args["steps"].as<int>();
   for (int s = 1; s <= warmup + steps; ++s)
     for (Runner &r : runners) {
