@@ -47,6 +47,12 @@ std::string KernelCall::key() const {
   }
   for (const BufferRef &r : operands)
     k += r.isInt ? ",i" : ",f";
+  for (const FusedStep &s : body) {
+    char buf[96];
+    snprintf(buf, sizeof buf, ";%d:%s:%d:%d:%d:%lld:%.17g", int(s.kind), s.fn.c_str(), s.a, s.b,
+             s.input, (long long)s.modulo, s.value);
+    k += buf;
+  }
   return k;
 }
 
@@ -84,6 +90,76 @@ public:
 private:
   BufferRef ref(Value v) { return refs.lookup(v); }
   LogicalResult formOp(Operation *op, EntryPoint &entry);
+  LogicalResult formFused(FusedElementwiseOp f, std::vector<KernelCall> &calls) {
+    KernelCall c = call(f, "fused_elementwise");
+    auto result = f.getType().cast<ShapedType>();
+    c.ints = {result.getNumElements()};
+    Block &body = f.getBody().front();
+    llvm::DenseMap<Value, int> step;
+    for (auto [i, arg] : llvm::enumerate(body.getArguments())) {
+      FusedStep s;
+      s.input = int(i);
+      auto in = f.getInputs()[i].getType().cast<ShapedType>();
+      switch (fusedInputKind(in, result)) {
+      case FusedInputKind::Full:
+        s.modulo = 0;
+        break;
+      case FusedInputKind::Scalar:
+        s.modulo = 1;
+        break;
+      default:
+        s.modulo = in.getNumElements();
+      }
+      step[arg] = int(c.body.size());
+      c.body.push_back(s);
+    }
+    static const llvm::StringMap<std::pair<FusedStep::Kind, const char *>> names = {
+        {"ra.add", {FusedStep::Binary, "Add"}},
+        {"ra.sub", {FusedStep::Binary, "Sub"}},
+        {"ra.mul", {FusedStep::Binary, "Mul"}},
+        {"ra.div", {FusedStep::Binary, "Div"}},
+        {"ra.maximum", {FusedStep::Binary, "Max"}},
+        {"ra.ge", {FusedStep::Binary, "Ge"}},
+        {"ra.gelu_grad", {FusedStep::Binary, "GeluGrad"}},
+        {"ra.neg", {FusedStep::Unary, "Neg"}},
+        {"ra.exp", {FusedStep::Unary, "Exp"}},
+        {"ra.log", {FusedStep::Unary, "Log"}},
+        {"ra.tanh", {FusedStep::Unary, "Tanh"}},
+        {"ra.sigmoid", {FusedStep::Unary, "Sigmoid"}},
+        {"ra.sqrt", {FusedStep::Unary, "Sqrt"}},
+        {"ra.rsqrt", {FusedStep::Unary, "Rsqrt"}},
+        {"ra.gelu", {FusedStep::Unary, "Gelu"}}};
+    for (Operation &op : body) {
+      if (isa<YieldOp>(op)) {
+        // The stored value must be the last step.
+        FusedStep s;
+        s.kind = FusedStep::Unary;
+        s.fn = "";
+        s.a = step.lookup(op.getOperand(0));
+        c.body.push_back(s);
+        break;
+      }
+      FusedStep s;
+      if (auto k = dyn_cast<ConstantOp>(op)) {
+        s.kind = FusedStep::Constant;
+        s.value = k.getValue().convertToDouble();
+      } else {
+        auto it = names.find(op.getName().getStringRef());
+        if (it == names.end())
+          return op.emitError("code generation: no fused form of '") << op.getName() << "'";
+        s.kind = it->second.first;
+        s.fn = it->second.second;
+        s.a = step.lookup(op.getOperand(0));
+        if (s.kind == FusedStep::Binary)
+          s.b = step.lookup(op.getOperand(1));
+      }
+      step[op.getResult(0)] = int(c.body.size());
+      c.body.push_back(s);
+    }
+    calls.push_back(c);
+    return success();
+  }
+
   KernelCall call(Operation *op, std::string family) {
     KernelCall c;
     c.family = std::move(family);
@@ -205,6 +281,7 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         calls.push_back(c);
         return success();
       })
+      .Case([&](FusedElementwiseOp f) { return formFused(f, calls); })
       .Case([&](AddOp) { return elementwise("binary.Add"); })
       .Case([&](SubOp) { return elementwise("binary.Sub"); })
       .Case([&](MulOp) { return elementwise("binary.Mul"); })
@@ -361,8 +438,12 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         calls.push_back(c);
         return success();
       })
-      .Case<AttentionOp, AttentionGradOp>([&](auto a) {
-        KernelCall c = call(op, isa<AttentionOp>(op) ? "attention" : "attention_grad");
+      .Case<AttentionOp, AttentionGradOp, FlashAttentionOp, FlashAttentionGradOp>([&](auto a) {
+        const char *family = isa<AttentionOp>(op)        ? "attention"
+                             : isa<AttentionGradOp>(op)  ? "attention_grad"
+                             : isa<FlashAttentionOp>(op) ? "flash_attention"
+                                                         : "flash_attention_grad";
+        KernelCall c = call(op, family);
         auto q = shapeOf(a.getQ()), k = shapeOf(a.getK()), v = shapeOf(a.getV());
         c.ints = {q[0],
                   q[1],

@@ -39,10 +39,23 @@ struct BufferRef {
   int64_t elements = 0;
 };
 
+/// One step of a fused elementwise kernel's per-element body, in order: an
+/// element of an input, a constant, or a unary or binary function (the names
+/// of ra_math::Unary / Binary) of earlier steps.
+struct FusedStep {
+  enum Kind { Input, Constant, Unary, Binary } kind = Input;
+  std::string fn;     // Unary/Binary: e.g. "Add", "Gelu"
+  int a = -1, b = -1; // Unary/Binary: earlier steps
+  int input = -1;     // Input: which operand
+  int64_t modulo = 0; // Input: read at i (0), at 0 (1), or at i % modulo
+  double value = 0;   // Constant
+};
+
 struct KernelCall {
-  std::string family;         // e.g. "binary.add", "gemm", "attention"
-  std::vector<int64_t> ints;  // static parameters
-  std::vector<double> floats; // static float parameters
+  std::string family;          // e.g. "binary.add", "gemm", "attention"
+  std::vector<int64_t> ints;   // static parameters
+  std::vector<double> floats;  // static float parameters
+  std::vector<FusedStep> body; // fused_elementwise: the per-element steps; the last is stored
   std::vector<BufferRef> operands, results;
   std::string origin; // FILE:LINE:COL of the op
   /// Family and static parameters: calls with equal keys share a kernel.

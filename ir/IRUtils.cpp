@@ -1,5 +1,6 @@
 //===- IRUtils.cpp - small queries on ra IR every layer needs -------------===//
 #include "ir/IRUtils.h"
+#include "ir/RaDialect.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Location.h"
@@ -23,6 +24,12 @@ std::string sourceLocation(mlir::Operation *op) {
 std::vector<int64_t> shapeOf(mlir::Value v) {
   auto s = v.getType().cast<mlir::ShapedType>().getShape();
   return {s.begin(), s.end()};
+}
+
+bool isElementwiseOp(mlir::Operation *op, bool orFused) {
+  return llvm::isa<AddOp, SubOp, MulOp, DivOp, MaximumOp, GeOp, GeluGradOp, NegOp, ExpOp, LogOp,
+                   TanhOp, SigmoidOp, SqrtOp, RsqrtOp, GeluOp>(op) ||
+         (orFused && llvm::isa<FusedElementwiseOp>(op));
 }
 
 } // namespace ra

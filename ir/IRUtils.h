@@ -17,6 +17,11 @@ std::string sourceLocation(mlir::Operation *op);
 /// The static shape of a tensor value.
 std::vector<int64_t> shapeOf(mlir::Value v);
 
+/// Ops that compute element i of their result from element i of each
+/// operand (all of one shape): the unary and binary math ops, gelu_grad.
+/// `fused_elementwise` too when `orFused`.
+bool isElementwiseOp(mlir::Operation *op, bool orFused = false);
+
 } // namespace ra
 
 #endif // RA_IR_IRUTILS_H

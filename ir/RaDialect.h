@@ -24,6 +24,12 @@
 #include "ir/RaOps.h.inc"
 
 namespace ra {
+/// How a ra.fused_elementwise input is read for result element i: at i
+/// (Full), at 0 (Scalar), or at i modulo its size (Trailing: the result's
+/// trailing dims, a bias over rows).
+enum class FusedInputKind { Full, Scalar, Trailing, Invalid };
+FusedInputKind fusedInputKind(mlir::ShapedType input, mlir::ShapedType result);
+
 /// Attaches the VJP rules (RaVjp.cpp) to the ops of the dialect.
 void registerVjpModels(mlir::MLIRContext *ctx);
 } // namespace ra

@@ -298,6 +298,84 @@ int64_t AttentionOp::getFlops() {
   return flops;
 }
 
+LogicalResult FlashAttentionOp::verify() {
+  SmallVector<Type> expected;
+  if (failed(AttentionOp::inferReturnTypes(getContext(), getLoc(),
+                                           ValueRange{getQ(), getK(), getV()}, {}, {}, expected)))
+    return failure();
+  if (getResult().getType() != expected[0])
+    return emitOpError("result must be ") << expected[0] << ", got " << getResult().getType();
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  auto lse = getLse().getType().cast<ShapedType>();
+  if (lse.getShape() != ArrayRef<int64_t>{q[0], q[1], q[2]})
+    return emitOpError("lse must be [B, H, Tq] = ")
+           << formatShape({q[0], q[1], q[2]}) << ", got " << formatShape(lse.getShape());
+  if (getBand() && !getReciprocalAlpha())
+    return emitOpError("a band applies to the reciprocal term only; add reciprocal(alpha)");
+  return success();
+}
+
+/// How a fused_elementwise input is read for result element i.
+FusedInputKind ra::fusedInputKind(ShapedType input, ShapedType result) {
+  if (input.getShape() == result.getShape())
+    return FusedInputKind::Full;
+  if (input.getNumElements() == 1)
+    return FusedInputKind::Scalar;
+  auto r = result.getShape();
+  if (input.getRank() <= result.getRank() &&
+      input.getShape() == r.drop_front(r.size() - input.getRank()))
+    return FusedInputKind::Trailing;
+  return FusedInputKind::Invalid;
+}
+
+LogicalResult FusedElementwiseOp::verify() {
+  auto result = getType().cast<ShapedType>();
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError("the body takes ")
+           << body.getNumArguments() << " elements for " << getInputs().size() << " inputs";
+  auto element = RankedTensorType::get({}, result.getElementType());
+  for (auto [i, input] : llvm::enumerate(getInputs())) {
+    if (fusedInputKind(input.getType().cast<ShapedType>(), result) == FusedInputKind::Invalid)
+      return emitOpError("input ")
+             << i << " " << input.getType()
+             << " is neither the result's shape, one element, nor the result's trailing dims";
+    if (body.getArgument(i).getType() != element)
+      return emitOpError("body arguments must be ") << element;
+  }
+  for (Operation &op : body.without_terminator())
+    if (op.getNumResults() != 1 || op.getResult(0).getType() != element)
+      return op.emitOpError("in a fused_elementwise body must yield one ") << element;
+  return success();
+}
+
+/// Each body op once per element.
+int64_t FusedElementwiseOp::getFlops() {
+  int64_t perElement = 0;
+  for (Operation &op : getBody().front().without_terminator())
+    perElement += !isa<ConstantOp>(op);
+  return perElement * getType().cast<ShapedType>().getNumElements();
+}
+
+/// Attention's products, plus the log-sum-exp per row.
+int64_t FlashAttentionOp::getFlops() {
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t dv = getResult().getType().cast<ShapedType>().getShape()[3];
+  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
+  return scores * (2 * q[3] + 2 * dv + 5) + (getReciprocalAlpha() ? 2 * scores : 0);
+}
+
+/// Attention's backward without the row statistics pass: scores once, dP,
+/// and one product each for dq, dk, dv.
+int64_t FlashAttentionGradOp::getFlops() {
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t dv = getGrad().getType().cast<ShapedType>().getShape()[3];
+  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
+  return scores * (2 * q[3] + 3) + scores * (2 * dv * 2 + 2 * q[3] * 2 + 3);
+}
+
 // The backward pass recomputes the scores and probabilities and does two
 // products for dP and one each for dq, dk, dv.
 int64_t AttentionGradOp::getFlops() {

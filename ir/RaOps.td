@@ -371,4 +371,83 @@ def Ra_AttentionGradOp : Ra_Op<"attention_grad", [Pure,
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Fused ops: written by the fusion passes after autodiff, never by the front end
+//===----------------------------------------------------------------------===//
+
+def Ra_FlashAttentionOp : Ra_Op<"flash_attention", [Pure,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "attention that keeps each row's log-sum-exp instead of its probabilities";
+  let description = [{
+    `ra.attention` (same operands and attributes, same `result`), plus
+    `lse: [B, H, Tq]`, the log-sum-exp of each query row's masked scores.
+    Kernels walk the keys in tiles with an online softmax and never hold a
+    `[Tq, Tk]` matrix; `ra.flash_attention_grad` recomputes the probabilities
+    from `lse`. Written by `fuse-attention`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, F64Attr:$scale,
+                       UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$result, Ra_FloatTensor:$lse);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
+    attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ra_FlashAttentionGradOp : Ra_Op<"flash_attention_grad", [Pure,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "the VJP of flash_attention, from its result and row log-sum-exps";
+  let description = [{
+    `ra.attention_grad`'s results from the forward's `result` and `lse`:
+    probabilities are recomputed tile by tile as `exp(S - lse)` and the
+    softmax backward uses `D = rowsum(grad * result)`, so no `[Tq, Tk]`
+    matrix is held. Written by `fuse-attention`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, Ra_FloatTensor:$result,
+                       Ra_FloatTensor:$lse, Ra_FloatTensor:$grad,
+                       F64Attr:$scale, UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$q_grad, Ra_FloatTensor:$k_grad, Ra_FloatTensor:$v_grad,
+                      Optional<Ra_ScalarFloat>:$alpha_grad);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
+    `result` `(` $result `,` $lse `)` `grad` `(` $grad `)` attr-dict `:` type($q) `,` type($k)
+    `,` type($v) `,` type($result) `,` type($lse) `,` type($grad)
+    `->` type($q_grad) `,` type($k_grad) `,` type($v_grad) (`,` type($alpha_grad)^)?
+  }];
+}
+
+def Ra_FusedElementwiseOp : Ra_Op<"fused_elementwise", [Pure, IsolatedFromAbove,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "a chain of elementwise ops as one kernel: one pass, no intermediates";
+  let description = [{
+    The body computes one element of the result from one element of each
+    input; its block arguments and values are `tensor<f32>` (one element),
+    its ops elementwise `ra` ops and splat constants, and `ra.yield` returns
+    the element. An input has the result's shape, or one element (a scalar
+    broadcast), or the result's trailing dims (a bias broadcast over rows).
+    Written by `fuse-elementwise`.
+
+      %r = ra.fused_elementwise %m, %b : (tensor<8x64xf32>, tensor<64xf32>) -> tensor<8x64xf32> {
+      ^bb0(%x: tensor<f32>, %y: tensor<f32>):
+        %s = ra.add %x, %y : tensor<f32>
+        %g = ra.gelu %s : tensor<f32>
+        ra.yield %g : tensor<f32>
+      }
+  }];
+  let arguments = (ins Variadic<Ra_FloatTensor>:$inputs);
+  let results = (outs Ra_FloatTensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, $result) $body";
+  let hasVerifier = 1;
+}
+
+def Ra_YieldOp : Ra_Op<"yield", [Pure, Terminator, HasParent<"FusedElementwiseOp">]> {
+  let summary = "the element a fused_elementwise body computes";
+  let arguments = (ins Ra_FloatTensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
 #endif // RA_OPS_TD

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace ra {
@@ -16,16 +17,30 @@ std::unique_ptr<mlir::Pass> createCheckCausalityPass();
 std::unique_ptr<mlir::Pass> createAutodiffPass();
 std::unique_ptr<mlir::Pass> createOptimizerPass();
 std::unique_ptr<mlir::Pass> createPlanMemoryPass();
+std::unique_ptr<mlir::Pass> createFuseAttentionPass();
+std::unique_ptr<mlir::Pass> createFuseWeightGradientsPass();
+std::unique_ptr<mlir::Pass> createRecomputeActivationsPass();
+std::unique_ptr<mlir::Pass> createFuseElementwisePass();
 
 /// Makes one pass of a pipeline.
 using PassFactory = std::function<std::unique_ptr<mlir::Pass>()>;
 
+/// Which fusion passes run: all by default; `noFuse` none; `disabled` names
+/// ones to skip (racc compile --disable-pass, --no-fuse).
+struct PipelineOptions {
+  bool noFuse = false;
+  std::vector<std::string> disabled;
+};
+
+/// The fusion passes' names, in pipeline order.
+std::vector<std::string> fusionPassNames();
+
 /// The passes `racc compile` runs, in order. `racc check --passes` runs them
 /// one at a time and compares the functions before and after each.
-std::vector<PassFactory> defaultPipeline();
+std::vector<PassFactory> defaultPipeline(const PipelineOptions &options = {});
 
-/// Adds defaultPipeline() to `pm`.
-void buildDefaultPipeline(mlir::OpPassManager &pm);
+/// Adds defaultPipeline(options) to `pm`.
+void buildDefaultPipeline(mlir::OpPassManager &pm, const PipelineOptions &options = {});
 
 /// Registers every ra pass and the `ra-default-pipeline` with the global
 /// registry, for racc-opt.

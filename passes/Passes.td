@@ -87,4 +87,80 @@ def PlanMemory : Pass<"ra-plan-memory", "mlir::ModuleOp"> {
   let constructor = "ra::createPlanMemoryPass()";
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion: after autodiff and the optimizer; each can be turned off with
+// racc compile --disable-pass=NAME, all with --no-fuse.
+//===----------------------------------------------------------------------===//
+
+def FuseAttention : Pass<"fuse-attention", "mlir::ModuleOp"> {
+  let summary = "Flash-style attention: no [T, T] matrix forward or backward";
+  let description = [{
+    Each `ra.attention` becomes `ra.flash_attention`, which also returns each
+    query row's log-sum-exp, and each `ra.attention_grad` of it becomes
+    `ra.flash_attention_grad`, which recomputes the probabilities tile by tile
+    from that log-sum-exp and uses `D = rowsum(dy * y)` for the softmax
+    backward. Covers MLA's shared latent keys/values and RA's reciprocal term
+    (in the tile, `q_j . k_i` beside `q_i . k_j`; tiles outside the band skip
+    it). A backward with no forward in its function is left as it is.
+
+    Before:  %y = ra.attention %q, %k, %v reciprocal(%a) {band = 64, causal}
+             %dq, %dk, %dv, %da = ra.attention_grad %q, %k, %v reciprocal(%a) grad(%g)
+    After:   %y, %lse = ra.flash_attention %q, %k, %v reciprocal(%a) {band = 64, causal}
+             %dq, %dk, %dv, %da = ra.flash_attention_grad %q, %k, %v reciprocal(%a)
+                 result(%y, %lse) grad(%g)
+  }];
+  let constructor = "ra::createFuseAttentionPass()";
+}
+
+def FuseWeightGradients : Pass<"fuse-weight-gradients", "mlir::ModuleOp"> {
+  let summary = "A weight's gradient as one GEMM over every row, not a batch of GEMMs and a sum";
+  let description = [{
+    `reduce_sum(matmul(x, dy, transpose_lhs), axis 0)` over `[B, T, K]` and
+    `[B, T, N]` becomes one GEMM of the `[B*T, K]` and `[B*T, N]` views: the
+    batch sum is folded into the GEMM's reduction and no `[B, K, N]` is held.
+
+    Before:  %p = ra.matmul %x, %dy {transpose_lhs} : ... -> tensor<4x1024x256xf32>
+             %g = ra.reduce_sum %p {axis = 0 : i64} : ... -> tensor<1024x256xf32>
+    After:   %g = ra.matmul (ra.reshape %x), (ra.reshape %dy) {transpose_lhs} : ... -> tensor<1024x256xf32>
+  }];
+  let constructor = "ra::createFuseWeightGradientsPass()";
+}
+
+def RecomputeActivations : Pass<"recompute-activations", "mlir::ModuleOp"> {
+  let summary = "Recompute the MLP's activations and layernorm outputs in the backward pass";
+  let description = [{
+    With a backward pass in the function, the MLP's `h = x @ W + b` and
+    `gelu(h)`, and layernorm outputs, are recomputed where the backward pass
+    reads them (one GEMM, its bias and the GELU; a layernorm), from values
+    the backward pass keeps anyway, instead of being held from the forward
+    pass: the forward copies die at once. Trades one GEMM per layer for the
+    largest activations of each block at the memory peak. Chains whose leaves
+    are not parameters or values the backward pass reads anyway are left
+    alone, so no lifetime grows.
+  }];
+  let constructor = "ra::createRecomputeActivationsPass()";
+}
+
+def FuseElementwise : Pass<"fuse-elementwise", "mlir::ModuleOp"> {
+  let summary = "Elementwise chains, with their splat constants and scalar or bias broadcasts, as one kernel";
+  let description = [{
+    Each chain of elementwise ops whose intermediate values feed only the
+    chain becomes one `ra.fused_elementwise`: one pass over memory, no
+    intermediate buffers. Splat constants and broadcasts of a scalar or a row
+    vector are read by the kernel, not materialized. A value with users
+    outside the chain stays a result of its own, so no work is repeated.
+
+    Before:  %b = ra.broadcast %bias : tensor<64xf32> -> tensor<8x64xf32>
+             %s = ra.add %m, %b : tensor<8x64xf32>
+             %y = ra.gelu %s : tensor<8x64xf32>
+    After:   %y = ra.fused_elementwise %m, %bias : (tensor<8x64xf32>, tensor<64xf32>) -> tensor<8x64xf32> {
+             ^bb0(%x: tensor<f32>, %c: tensor<f32>):
+               %s = ra.add %x, %c : tensor<f32>
+               %g = ra.gelu %s : tensor<f32>
+               ra.yield %g : tensor<f32>
+             }
+  }];
+  let constructor = "ra::createFuseElementwisePass()";
+}
+
 #endif // RA_PASSES_TD

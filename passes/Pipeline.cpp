@@ -9,8 +9,23 @@ namespace ra {
 #include "passes/Passes.h.inc"
 } // namespace ra
 
-std::vector<ra::PassFactory> ra::defaultPipeline() {
-  return {
+std::vector<std::string> ra::fusionPassNames() {
+  return {"fuse-attention", "fuse-weight-gradients", "recompute-activations", "fuse-elementwise"};
+}
+
+std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options) {
+  std::vector<PassFactory> fusion;
+  auto add = [&](const char *name, PassFactory make) {
+    if (!options.noFuse && !llvm::is_contained(options.disabled, name))
+      fusion.push_back(make);
+  };
+  add("fuse-attention", [] { return createFuseAttentionPass(); });
+  add("fuse-weight-gradients", [] { return createFuseWeightGradientsPass(); });
+  // Last of these: it clones forward ops into the backward pass, which CSE
+  // would merge back.
+  add("recompute-activations", [] { return createRecomputeActivationsPass(); });
+  add("fuse-elementwise", [] { return createFuseElementwisePass(); });
+  std::vector<PassFactory> pipeline = {
       // Folds the layout ops and splat broadcasts the front end leaves; drops dead ops.
       [] { return mlir::createCanonicalizerPass(); },
       [] { return mlir::createCSEPass(); },
@@ -21,13 +36,15 @@ std::vector<ra::PassFactory> ra::defaultPipeline() {
       // The backward pass repeats forward values and layout ops: fold them again.
       [] { return mlir::createCanonicalizerPass(); },
       [] { return mlir::createCSEPass(); },
-      // Last: the code generators read the offsets it writes.
-      [] { return createPlanMemoryPass(); },
   };
+  pipeline.insert(pipeline.end(), fusion.begin(), fusion.end());
+  // Last: the code generators read the offsets it writes.
+  pipeline.push_back([] { return createPlanMemoryPass(); });
+  return pipeline;
 }
 
-void ra::buildDefaultPipeline(mlir::OpPassManager &pm) {
-  for (const PassFactory &make : defaultPipeline())
+void ra::buildDefaultPipeline(mlir::OpPassManager &pm, const PipelineOptions &options) {
+  for (const PassFactory &make : defaultPipeline(options))
     pm.addPass(make());
 }
 

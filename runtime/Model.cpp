@@ -108,6 +108,9 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     return nullptr;
   }
   m->gemmRate = reinterpret_cast<decltype(m->gemmRate)>(dlsym(m->library, "ra_gemm_tflops"));
+  m->profileEnable =
+      reinterpret_cast<decltype(m->profileEnable)>(dlsym(m->library, "ra_profile_enable"));
+  m->profileRead = reinterpret_cast<decltype(m->profileRead)>(dlsym(m->library, "ra_profile_read"));
   for (const EntryInfo &e : m->entries) {
     auto fn = reinterpret_cast<EntryFn>(dlsym(m->library, e.symbol.c_str()));
     if (!fn) {
@@ -115,9 +118,9 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
       return nullptr;
     }
     m->functions[e.name] = fn;
-    // 64 bytes of slack for alignment; CUDA scratch after the aligned arena.
+    // 64 bytes of slack for alignment (scratch is for the CUDA kernels only).
     if (device == "cpu")
-      m->arenas[e.name].assign((e.arenaBytes + 63) / 64 * 64 + e.scratchBytes + 64, 0);
+      m->arenas[e.name].assign(e.arenaBytes + 64, 0);
   }
   m->deviceDescription = device;
   if (device != "cpu")
@@ -178,6 +181,28 @@ double Model::gemmTflops(int n, bool bf16, std::string &error) {
   if (tflops < 0)
     error = deviceError("measuring the GEMM rate");
   return tflops;
+}
+
+std::string Model::enableProfiling(bool on) {
+  if (!profileEnable || !profileRead)
+    return "the artifact's library cannot profile kernels: recompile with this racc";
+  profileEnable(on);
+  return "";
+}
+
+std::vector<Model::KernelTime> Model::kernelTimes() {
+  std::vector<KernelTime> out;
+  if (!profileRead)
+    return out;
+  int64_t n = profileRead(nullptr, nullptr, nullptr, 0);
+  std::vector<const char *> names(n);
+  std::vector<double> seconds(n);
+  std::vector<int64_t> calls(n);
+  profileRead(names.data(), seconds.data(), calls.data(), n);
+  for (int64_t i = 0; i < n; ++i)
+    if (calls[i])
+      out.push_back({names[i], seconds[i], calls[i]});
+  return out;
 }
 
 std::string Model::deviceError(const char *what) const {

@@ -90,6 +90,16 @@ public:
   /// float32), measured now by the artifact's library with its own BLAS.
   double gemmTflops(int n, bool bf16, std::string &error);
 
+  /// Per-kernel timing (rarun bench --profile): on, every kernel call is
+  /// timed (waiting for the device after each); the totals since enabling.
+  struct KernelTime {
+    std::string name; // family(static parameters)
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  std::string enableProfiling(bool on);
+  std::vector<KernelTime> kernelTimes();
+
   /// The flat parameter buffer (weights and optimizer state), up to date.
   const float *parameters();
   /// The same, to write: the device copy is replaced before the next call.
@@ -121,6 +131,9 @@ private:
   std::map<std::string, EntryFn> functions;
   void *library = nullptr;
   double (*gemmRate)(int n, int bf16, char *error, int64_t errorSize) = nullptr;
+  void (*profileEnable)(int on) = nullptr;
+  int64_t (*profileRead)(const char **names, double *seconds, int64_t *calls,
+                         int64_t capacity) = nullptr;
   std::string deviceDescription = "cpu";
 
   // Device memory (cuda, cuda-emu).

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
 
 namespace ra::codegen {
 namespace {
@@ -85,6 +86,57 @@ std::string idCheck(const std::string &ids, int64_t n, int64_t vocab, const Kern
 
 /// Scratch for the CUDA families that sum in a fixed order.
 std::string scratchArg() { return kCuda ? ", S" : ""; }
+
+/// A fused elementwise kernel's per-element statements, reading inputs
+/// x0, x1, ... at element i and storing the last step to o[i]. The same text
+/// for the CPU loop and the CUDA kernel: ra_math is shared by both.
+std::string fusedBody(const KernelCall &c) {
+  std::string s;
+  for (size_t k = 0; k < c.body.size(); ++k) {
+    const FusedStep &st = c.body[k];
+    std::string value;
+    switch (st.kind) {
+    case FusedStep::Input:
+      value = st.modulo == 0   ? fmt::format("x{}[i]", st.input)
+              : st.modulo == 1 ? fmt::format("x{}[0]", st.input)
+                               : fmt::format("x{}[i % {}]", st.input, st.modulo);
+      break;
+    case FusedStep::Constant:
+      value = floatLiteral(st.value);
+      break;
+    case FusedStep::Unary:
+      value = st.fn.empty() ? fmt::format("v{}", st.a)
+                            : fmt::format("ra_math::apply<ra_math::Unary::{}>(v{})", st.fn, st.a);
+      break;
+    case FusedStep::Binary:
+      value = fmt::format("ra_math::apply<ra_math::Binary::{}>(v{}, v{})", st.fn, st.a, st.b);
+      break;
+    }
+    s += fmt::format("      const float v{} = {};\n", k, value);
+  }
+  return s + fmt::format("      o[i] = v{};\n", c.body.size() - 1);
+}
+
+/// The input pointers of a fused kernel: `const float *x0 = ..., ...`.
+std::string fusedPointers(const KernelCall &c) {
+  std::string s;
+  for (size_t k = 0; k < c.operands.size(); ++k)
+    s += fmt::format("    const float *x{} = {};\n", k, in(c, k));
+  return s + fmt::format("    float *o = {};\n", out(c, 0));
+}
+
+/// The CUDA kernel of each fused key, named by its profiling id.
+thread_local const std::map<std::string, int> *kKernelIds = nullptr;
+
+std::string fusedCudaKernel(const KernelCall &c, int id) {
+  std::string params;
+  for (size_t k = 0; k < c.operands.size(); ++k)
+    params += fmt::format("const float *x{}, ", k); // o may be one of them: in place
+  return fmt::format("__global__ void ra_fused_{}({}float *o, int64_t n) {{\n"
+                     "  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;\n"
+                     "       i += int64_t(gridDim.x) * blockDim.x) {{\n{}  }}\n}}\n",
+                     id, params, fusedBody(c));
+}
 
 using Renderer = std::function<std::string(const KernelCall &)>;
 
@@ -198,6 +250,33 @@ const std::map<std::string, Renderer> &renderers() {
                          in(c, alpha ? 4 : 3), out(c, 0), out(c, 1), out(c, 2),
                          alpha ? out(c, 3) : "nullptr", scratchArg());
     };
+    t["flash_attention"] = [shape](const KernelCall &c) {
+      bool alpha = c.ints[9];
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {});\n", ns("flashAttention"), shape(c),
+                         in(c, 0), in(c, 1), in(c, 2), alpha ? in(c, 3) : "nullptr", out(c, 0),
+                         out(c, 1));
+    };
+    t["flash_attention_grad"] = [shape](const KernelCall &c) {
+      size_t x = c.ints[9] ? 4 : 3; // result, lse, grad follow q, k, v (and alpha)
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
+                         ns("flashAttentionGrad"), shape(c), in(c, 0), in(c, 1), in(c, 2),
+                         c.ints[9] ? in(c, 3) : "nullptr", in(c, x), in(c, x + 1), in(c, x + 2),
+                         out(c, 0), out(c, 1), out(c, 2), c.ints[9] ? out(c, 3) : "nullptr",
+                         scratchArg());
+    };
+    t["fused_elementwise"] = [](const KernelCall &c) {
+      if (kCuda) {
+        std::string args;
+        for (size_t k = 0; k < c.operands.size(); ++k)
+          args += in(c, k) + ", ";
+        return fmt::format("  RA_LAUNCH(ra_fused_{}, dim3(ra_cuda::gridFor({})), "
+                           "dim3(ra_cuda::kThreads), 0, {}{}, int64_t({}));\n",
+                           kKernelIds->at(c.key()), c.ints[0], args, out(c, 0), c.ints[0]);
+      }
+      return fmt::format("  {{\n{}#pragma omp parallel for simd if ({} > ra_cpu::kParallelMin)\n"
+                         "    for (int64_t i = 0; i < {}; ++i) {{\n{}    }}\n  }}\n",
+                         fusedPointers(c), c.ints[0], c.ints[0], fusedBody(c));
+    };
     return t;
   }();
   return table;
@@ -213,11 +292,19 @@ int64_t scratchFloats(const EntryPoint &e) {
       need = 2 * c.ints[0];
     else if (c.family == "cross_entropy")
       need = c.ints[0];
-    else if (c.family == "attention_grad") // probabilities, dS_ra, per-row d alpha
+    else if (c.family == "attention_grad" || c.family == "flash_attention_grad")
+      // probabilities, dS_ra, per-row d alpha (the CUDA backward is not tiled yet)
       need = 2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2];
     most = std::max(most, need);
   }
   return most;
+}
+
+static std::string kernelName(const KernelCall &c) {
+  std::string name = c.family + "(";
+  for (size_t i = 0; i < c.ints.size(); ++i)
+    name += (i ? "," : "") + std::to_string(c.ints[i]);
+  return name + ")";
 }
 
 std::string emitSource(const std::vector<EntryPoint> &entries, const std::string &source,
@@ -231,6 +318,46 @@ std::string emitSource(const std::vector<EntryPoint> &entries, const std::string
   if (!kCuda) // the CUDA library's is in ra_cuda_device.cuh
     s += "\n// The GEMM rate rarun bench measures MFU against (float32 here).\n"
          "double ra_gemm_tflops(int n, int, char *, int64_t) { return ra_cpu::gemmTflops(n); }\n";
+  // Profiling ids: one per distinct kernel, in order of first call.
+  std::map<std::string, int> ids;
+  std::vector<std::string> names;
+  for (const EntryPoint &e : entries)
+    for (const KernelCall &c : e.calls)
+      if (ids.emplace(c.key(), int(ids.size())).second)
+        names.push_back(kernelName(c));
+  // CUDA: a kernel for each distinct fused elementwise body, before the
+  // entry points (they have C++ linkage).
+  kKernelIds = &ids;
+  if (kCuda) {
+    std::set<int> emitted;
+    std::string kernels;
+    for (const EntryPoint &e : entries)
+      for (const KernelCall &c : e.calls)
+        if (c.family == "fused_elementwise" && emitted.insert(ids[c.key()]).second)
+          kernels += fusedCudaKernel(c, ids[c.key()]);
+    if (!kernels.empty()) {
+      size_t at = s.find("extern \"C\" {");
+      s.insert(at, "// Fused elementwise kernels (fuse-elementwise).\n" + kernels + "\n");
+    }
+  }
+  s += "\n// Per-kernel time for rarun bench --profile (codegen/ra_profile.h).\n"
+       "static const char *const ra_kernel_names[] = {\n";
+  for (const std::string &n : names)
+    s += fmt::format("    \"{}\",\n", n);
+  s += fmt::format(
+      "}};\n"
+      "void ra_profile_enable(int on) {{ ra_profile::enable(on != 0); }}\n"
+      "/// The kernels' names, total seconds and calls since enabled; returns the count.\n"
+      "int64_t ra_profile_read(const char **names, double *seconds, int64_t *calls, "
+      "int64_t capacity) {{\n"
+      "  int64_t n = {0} < capacity ? {0} : capacity;\n"
+      "  for (int64_t i = 0; i < n; ++i) {{\n"
+      "    names[i] = ra_kernel_names[i];\n"
+      "    seconds[i] = ra_profile::seconds[i];\n"
+      "    calls[i] = ra_profile::calls[i];\n"
+      "  }}\n"
+      "  return {0};\n}}\n",
+      names.size());
   for (const EntryPoint &e : entries) {
     s += fmt::format("\n// {}: {} kernel calls, arena {} bytes\n"
                      "int ra_{}(float *P, char *A, const void *const *in, void *const *out, "
@@ -241,8 +368,10 @@ std::string emitSource(const std::vector<EntryPoint> &entries, const std::string
                        (e.arenaBytes + 63) / 64 * 64);
     for (const KernelCall &c : e.calls) {
       auto it = renderers().find(c.family);
+      s += fmt::format("  {{ RA_PROFILED({});\n", ids[c.key()]);
       s += it == renderers().end() ? fmt::format("#error no CPU kernel for {}\n", c.family)
                                    : it->second(c);
+      s += "  }\n";
       // Launch and cuBLAS failures stop the entry point, naming the kernel and op.
       if (kCuda)
         s += fmt::format("  if (ra_cuda::failed()) return ra_cuda::report(error, errorSize, "

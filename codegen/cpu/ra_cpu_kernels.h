@@ -12,6 +12,7 @@
 #define RA_CPU_KERNELS_H
 
 #include "ra_elementwise.h"
+#include "ra_profile.h"
 
 #include <algorithm>
 #include <cblas.h>
@@ -37,13 +38,15 @@ using ra_math::geluGrad;
 using ra_math::Unary;
 
 template <Binary op>
-void binary(const float *__restrict a, const float *__restrict b, float *__restrict out, i64 n) {
+// Elementwise kernels may run in place (ra-plan-memory reuses an operand that
+// dies at the op): no __restrict.
+void binary(const float *a, const float *b, float *out, i64 n) {
 #pragma omp parallel for simd if (n > kParallelMin)
   for (i64 i = 0; i < n; ++i)
     out[i] = apply<op>(a[i], b[i]);
 }
 
-template <Unary op> void unary(const float *__restrict x, float *__restrict out, i64 n) {
+template <Unary op> void unary(const float *x, float *out, i64 n) {
 #pragma omp parallel for simd if (n > kParallelMin)
   for (i64 i = 0; i < n; ++i)
     out[i] = apply<op>(x[i]);
@@ -331,6 +334,10 @@ struct AttentionShape {
   bool causal;
   bool reciprocal;
   i64 band; // < 0: the whole causal triangle
+  /// Where head (b, h) starts in q (and the result), k and v.
+  i64 qAt(i64 b, i64 h) const { return (b * this->h + h) * tq * e; }
+  i64 kAt(i64 b, i64 h) const { return (kShared ? b : b * this->h + h) * tk * e; }
+  i64 vAt(i64 b, i64 h) const { return (vShared ? b : b * this->h + h) * tk * dv; }
 };
 
 inline bool reciprocalApplies(const AttentionShape &s, i64 i, i64 j) {
@@ -373,9 +380,7 @@ inline void attention(const AttentionShape &s, const float *q, const float *k, c
 #pragma omp for collapse(2)
     for (i64 b = 0; b < s.b; ++b)
       for (i64 h = 0; h < s.h; ++h) {
-        const float *qh = q + (b * s.h + h) * s.tq * s.e;
-        const float *kh = k + (s.kShared ? b : b * s.h + h) * s.tk * s.e;
-        const float *vh = v + (s.vShared ? b : b * s.h + h) * s.tk * s.dv;
+        const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h), *vh = v + s.vAt(b, h);
         scoresAndProbs(s, qh, kh, alpha ? *alpha : 0.f, sc.data(), p.data());
         float *o = out + (b * s.h + h) * s.tq * s.dv;
         for (i64 i = 0; i < s.tq; ++i) {
@@ -390,6 +395,16 @@ inline void attention(const AttentionShape &s, const float *q, const float *k, c
         }
       }
   }
+}
+
+/// *out = the parts summed in order (deterministic), when out is given.
+inline void storeSum(const std::vector<double> &parts, float *out) {
+  if (!out)
+    return;
+  double sum = 0;
+  for (double part : parts)
+    sum += part;
+  *out = float(sum);
 }
 
 /// dq, dk, dv (zeroed here; shared k/v sum over heads) and dalpha.
@@ -454,14 +469,11 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
             }
         }
   }
-  if (dalpha) {
-    double da = 0;
-    for (double part : daParts)
-      da += part;
-    *dalpha = float(da);
-  }
+  storeSum(daParts, dalpha);
 }
 
 } // namespace ra_cpu
+
+#include "ra_cpu_flash_attention.h"
 
 #endif // RA_CPU_KERNELS_H

@@ -20,6 +20,8 @@
 // (ra_cuda_device.cuh defines both; a kernel test may define its own).
 #define RA_STREAM ra_cuda_stream()
 #define RA_AFTER_LAUNCH(name) ::ra_cuda::afterLaunch(name)
+#undef RA_PROFILE_SYNC // a test may include the CPU kernels first
+#define RA_PROFILE_SYNC() cudaStreamSynchronize(ra_cuda_stream())
 
 #include "ra_elementwise.h"
 #include "ra_simt.h"
@@ -33,6 +35,8 @@ cublasHandle_t ra_cublas_handle();
 #endif
 /// The device layer's stream.
 cudaStream_t ra_cuda_stream();
+
+#include "ra_profile.h" // after the stream it waits for
 
 namespace ra_cuda {
 
@@ -480,8 +484,9 @@ __device__ __forceinline__ float dot(const float *a, const float *b, i64 n) {
   return s;
 }
 
+/// With `lse`, each row's log-sum-exp too (flash_attention).
 __global__ void attentionKernel(AttentionShape s, const float *q, const float *k, const float *v,
-                                const float *alpha, float *out) {
+                                const float *alpha, float *out, float *lse) {
   RA_SHARED(float, p, kMaxKeys);
   for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
     i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h;
@@ -512,6 +517,8 @@ __global__ void attentionKernel(AttentionShape s, const float *q, const float *k
         acc += float(p[j]) * vh[j * s.dv + c];
       o[c] = acc / sum;
     }
+    if (lse && threadIdx.x == 0)
+      lse[r] = mx + logf(sum);
     __syncthreads(); // p is read by all before the next row overwrites it
   }
 }
@@ -565,7 +572,16 @@ inline void crossEntropyGrad(const float *logits, const int32_t *targets, const 
 inline void attention(const AttentionShape &s, const float *q, const float *k, const float *v,
                       const float *alpha, float *out) {
   RA_LAUNCH(attentionKernel, dim3(rowsGrid(s.b * s.h * s.tq)), dim3(kThreads), 0, s, q, k, v, alpha,
-            out);
+            out, (float *)nullptr);
+}
+
+/// flash_attention: the row kernel also keeps each row's log-sum-exp. (It
+/// holds a row of probabilities in shared memory, up to kMaxKeys keys; the
+/// tiled online-softmax form is still to come on CUDA.)
+inline void flashAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
+                           const float *alpha, float *out, float *lse) {
+  RA_LAUNCH(attentionKernel, dim3(rowsGrid(s.b * s.h * s.tq)), dim3(kThreads), 0, s, q, k, v, alpha,
+            out, lse);
 }
 
 //===----------------------------------------------------------------------===//
@@ -747,6 +763,17 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
             (const float *)probs, (const float *)dsra, dk, dv);
   if (dalpha)
     RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows, 1.f);
+}
+
+/// flash_attention_grad on CUDA: still the unfused backward, which holds
+/// the probabilities in scratch; `y` and `lse` are not needed by it.
+inline void flashAttentionGrad(const AttentionShape &s, const float *q, const float *k,
+                               const float *v, const float *alpha, const float *y, const float *lse,
+                               const float *dy, float *dq, float *dk, float *dv, float *dalpha,
+                               float *scratch) {
+  (void)y;
+  (void)lse;
+  attentionGrad(s, q, k, v, alpha, dy, dq, dk, dv, dalpha, scratch);
 }
 
 } // namespace ra_cuda

@@ -58,10 +58,11 @@ static int64_t perToken(Value v, int64_t tokens) {
 std::vector<std::pair<Value, int64_t>> findCachedValues(func::FuncOp forward) {
   std::vector<std::pair<Value, int64_t>> cached;
   llvm::DenseSet<Value> seen;
-  forward.walk([&](AttentionOp attn) {
-    auto q = attn.getQ().getType().cast<ShapedType>().getShape();
-    int64_t tokens = q[0] * attn.getK().getType().cast<ShapedType>().getShape().drop_back().back();
-    for (Value operand : {attn.getK(), attn.getV()}) {
+  // Attention, before or after fuse-attention.
+  auto visit = [&](Value qValue, Value kValue, Value vValue) {
+    auto q = qValue.getType().cast<ShapedType>().getShape();
+    int64_t tokens = q[0] * kValue.getType().cast<ShapedType>().getShape().drop_back().back();
+    for (Value operand : {kValue, vValue}) {
       Value best = operand, v = operand;
       for (;;) {
         Operation *def = v.getDefiningOp();
@@ -87,6 +88,12 @@ std::vector<std::pair<Value, int64_t>> findCachedValues(func::FuncOp forward) {
       if (seen.insert(best).second)
         cached.push_back({best, perToken(best, tokens)});
     }
+  };
+  forward.walk([&](Operation *op) {
+    if (auto a = dyn_cast<AttentionOp>(op))
+      visit(a.getQ(), a.getK(), a.getV());
+    else if (auto f = dyn_cast<FlashAttentionOp>(op))
+      visit(f.getQ(), f.getK(), f.getV());
   });
   return cached;
 }
@@ -157,7 +164,8 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
   });
   if (auto grad = module.lookupSymbol<func::FuncOp>("grad"))
     grad.walk([&](CostOpInterface op) { stats.gradFlops += op.getFlops(); });
-  forward.walk([&](AttentionOp) { ++stats.attentionOps; });
+  forward.walk(
+      [&](Operation *op) { stats.attentionOps += isa<AttentionOp, FlashAttentionOp>(op); });
   for (auto [v, n] : findCachedValues(forward)) {
     stats.cache.push_back({describeValue(v), n});
     stats.cacheElementsPerToken += n;

@@ -86,7 +86,7 @@ SeqInfo inferOne(Operation *op, llvm::DenseMap<Value, SeqInfo> &info) {
           if (in.count(p))
             r.axes.insert(i);
       })
-      .Case([&](AttentionOp a) {
+      .Case<AttentionOp, FlashAttentionOp>([&](auto a) {
         for (int64_t x : axesOf(a.getQ()))
           if (x != 3)
             r.axes.insert(x);

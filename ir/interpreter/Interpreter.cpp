@@ -257,6 +257,48 @@ LogicalResult Frame::eval(Operation *op) {
         set(op, {attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec)});
         return success();
       })
+      .Case([&](FusedElementwiseOp f) -> LogicalResult {
+        // The body on whole tensors: each input spread to the result's
+        // shape, each splat constant filled out, then the elementwise ops
+        // as they run unfused (map and zip ignore the body's element types).
+        auto result = f.getType().cast<ShapedType>();
+        std::vector<int64_t> shape = shapeOf(result);
+        Block &body = f.getBody().front();
+        for (auto [arg, input] : llvm::zip(body.getArguments(), f.getInputs())) {
+          const Tensor &in = get(input);
+          Tensor spread(shape);
+          for (size_t i = 0; i < spread.data.size(); ++i)
+            spread.data[i] = in.data[i % in.data.size()]; // full, scalar or trailing
+          values[arg] = std::move(spread);
+        }
+        for (Operation &inner : body.without_terminator()) {
+          if (auto c = dyn_cast<ConstantOp>(inner)) {
+            values[c.getResult()] = Tensor(shape, c.getValue().convertToDouble());
+            continue;
+          }
+          if (failed(eval(&inner)))
+            return failure();
+        }
+        Tensor out = get(body.getTerminator()->getOperand(0));
+        set(op, {std::move(out)});
+        return success();
+      })
+      .Case([&](FlashAttentionOp a) {
+        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
+                           a.getReciprocalAlpha(), *this);
+        Tensor lse;
+        Tensor y = attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec, &lse);
+        set(op, {std::move(y), std::move(lse)});
+        return success();
+      })
+      .Case([&](FlashAttentionGradOp a) {
+        // The same gradients as attention_grad: `result` and `lse` only spare
+        // the kernels work.
+        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
+                           a.getReciprocalAlpha(), *this);
+        set(op, attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), get(a.getGrad()), spec));
+        return success();
+      })
       .Case([&](AttentionGradOp a) {
         auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
                            a.getReciprocalAlpha(), *this);

@@ -288,7 +288,7 @@ bool reciprocalApplies(const AttentionSpec &spec, int64_t i, int64_t j) {
 /// S = scale q k^T over the whole [tq, tk] matrix (the reciprocal term reads
 /// S[j, i] above the diagonal), then P = softmax of the masked S_ra.
 void scoresAndProbs(const HeadView &hv, const AttentionSpec &spec, std::vector<Real> &s,
-                    std::vector<Real> &p) {
+                    std::vector<Real> &p, Real *lse = nullptr) {
   s.assign(hv.tq * hv.tk, 0);
   p.assign(hv.tq * hv.tk, 0);
   for (int64_t i = 0; i < hv.tq; ++i)
@@ -314,18 +314,23 @@ void scoresAndProbs(const HeadView &hv, const AttentionSpec &spec, std::vector<R
         sum += (p[i * hv.tk + j] = std::exp(row[j] - mx));
     for (int64_t j = 0; j < hv.tk; ++j)
       p[i * hv.tk + j] /= sum;
+    if (lse)
+      lse[i] = mx + std::log(sum);
   }
 }
 } // namespace
 
-Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const AttentionSpec &spec) {
+Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const AttentionSpec &spec,
+                 Tensor *lse) {
   int64_t batch = q.shape[0], heads = q.shape[1];
   Tensor y({batch, heads, q.shape[2], v.shape.back()});
+  if (lse)
+    *lse = Tensor({batch, heads, q.shape[2]});
   std::vector<Real> s, p;
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t h = 0; h < heads; ++h) {
       HeadView hv = headView(q, k, v, b, h);
-      scoresAndProbs(hv, spec, s, p);
+      scoresAndProbs(hv, spec, s, p, lse ? &lse->data[(b * heads + h) * hv.tq] : nullptr);
       Real *out = &y.data[(b * heads + h) * hv.tq * hv.dv];
       for (int64_t i = 0; i < hv.tq; ++i)
         for (int64_t j = 0; j < hv.tk; ++j)

@@ -40,7 +40,9 @@ struct AttentionSpec {
   std::optional<Real> alpha;   // the reciprocal term's weight
   std::optional<int64_t> band; // reciprocal term only where i - j <= band
 };
-Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const AttentionSpec &spec);
+/// With `lse`, also each query row's log-sum-exp of its masked scores, [B, H, Tq].
+Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const AttentionSpec &spec,
+                 Tensor *lse = nullptr);
 /// (dq, dk, dv, dalpha when spec.alpha)
 std::vector<Tensor> attentionGrad(const Tensor &q, const Tensor &k, const Tensor &v,
                                   const Tensor &dy, const AttentionSpec &spec);

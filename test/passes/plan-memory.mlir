@@ -1,6 +1,8 @@
 // RUN: racc-opt %s --ra-plan-memory | FileCheck %s
 // Views take no space; a buffer is reused once its last reader has run, but
-// never for the result of an op that still reads it.
+// never for the result of an op that still reads it, except by an
+// elementwise op, which may write over an operand of its size that dies at
+// it (element i is read before it is written).
 
 ra.param @w : tensor<4x4xf32> {init = "zeros", decay = true}
 
@@ -9,16 +11,35 @@ ra.param @w : tensor<4x4xf32> {init = "zeros", decay = true}
 func.func @chain(%x: tensor<4x4xf32>) -> tensor<16xf32> {
   // CHECK: ra.get_param @w {ra.offsets = array<i64: -1>}
   %w = ra.get_param @w : tensor<4x4xf32>
-  // 64 bytes each. a at 0; b at 64 (a is still read by b's op).
-  // CHECK: ra.matmul {{.*}} {ra.offsets = array<i64: 0>}
+  // 64 bytes each. a and b apart: a matmul never writes over its operand.
+  // CHECK: ra.matmul {{.*}} {ra.offsets = array<i64: [[A:[0-9]+]]>}
   %a = ra.matmul %x, %w : tensor<4x4xf32>, tensor<4x4xf32> -> tensor<4x4xf32>
-  // CHECK: ra.exp {{.*}} {ra.offsets = array<i64: 64>}
-  %b = ra.exp %a : tensor<4x4xf32>
-  // a is dead now: c reuses offset 0.
-  // CHECK: ra.tanh {{.*}} {ra.offsets = array<i64: 0>}
-  %c = ra.tanh %b : tensor<4x4xf32>
-  // A reshape is a view of c.
+  // CHECK: ra.matmul {{.*}} {ra.offsets = array<i64: [[B:[0-9]+]]>}
+  %b = ra.matmul %a, %w : tensor<4x4xf32>, tensor<4x4xf32> -> tensor<4x4xf32>
+  // b dies at the exp, which writes over it; so does the tanh.
+  // CHECK: ra.exp {{.*}} {ra.offsets = array<i64: [[B]]>}
+  %c = ra.exp %b : tensor<4x4xf32>
+  // CHECK: ra.tanh {{.*}} {ra.offsets = array<i64: [[B]]>}
+  %d = ra.tanh %c : tensor<4x4xf32>
+  // A reshape is a view of d.
   // CHECK: ra.reshape {{.*}} {ra.offsets = array<i64: -1>}
-  %d = ra.reshape %c : tensor<4x4xf32> -> tensor<16xf32>
-  return %d : tensor<16xf32>
+  %e = ra.reshape %d : tensor<4x4xf32> -> tensor<16xf32>
+  return %e : tensor<16xf32>
+}
+
+// A scalar takes 64 bytes like 16 floats, but a kernel reads it at every i:
+// the result must not be written over it.
+// CHECK-LABEL: func.func @scalar_operand
+// CHECK-SAME: ra.arena_bytes = 128
+func.func @scalar_operand(%x: tensor<16xf32>, %s: tensor<f32>) -> tensor<16xf32> {
+  // CHECK: ra.exp {{.*}} {ra.offsets = array<i64: [[K:[0-9]+]]>}
+  %k = ra.exp %s : tensor<f32>
+  // CHECK: ra.fused_elementwise {{.*}} {ra.offsets = array<i64: [[F:[0-9]+]]>}
+  // CHECK-NOT: ra.offsets = array<i64: [[K]]>
+  %f = ra.fused_elementwise %x, %k : (tensor<16xf32>, tensor<f32>) -> tensor<16xf32> {
+  ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+    %m = ra.mul %a, %b : tensor<f32>
+    ra.yield %m : tensor<f32>
+  }
+  return %f : tensor<16xf32>
 }

@@ -28,6 +28,7 @@
 #include <map>
 #include <set>
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -191,7 +192,9 @@ int compileCommand(int argc, char **argv) {
       "print-ir-after", "Print the IR after PASS", cxxopts::value<std::vector<std::string>>())(
       "print-ir-before", "Print the IR before PASS", cxxopts::value<std::vector<std::string>>())(
       "dump-ir-dir", "Write the IR before the pipeline and after each pass to DIR/NN-PASS.mlir",
-      cxxopts::value<std::string>())(
+      cxxopts::value<std::string>())("no-fuse", "Run none of the fusion passes")(
+      "disable-pass", "Skip the fusion pass NAME (repeatable)",
+      cxxopts::value<std::vector<std::string>>())(
       "target",
       "cpu (C++ with OpenMP and OpenBLAS, compiled here), cuda (CUDA with cuBLAS, built by nvcc, "
       "and its emulator build), all (both) or none (IR and manifest only)",
@@ -223,7 +226,15 @@ int compileCommand(int argc, char **argv) {
     printing.before = args["print-ir-before"].as<std::vector<std::string>>();
   if (args.count("dump-ir-dir"))
     printing.dumpDir = args["dump-ir-dir"].as<std::string>();
-  if (!session.runPipeline(*module, printing))
+  ra::PipelineOptions pipeline;
+  pipeline.noFuse = args.count("no-fuse") > 0;
+  if (args.count("disable-pass"))
+    pipeline.disabled = args["disable-pass"].as<std::vector<std::string>>();
+  for (const std::string &name : pipeline.disabled)
+    if (!llvm::is_contained(ra::fusionPassNames(), name))
+      return fail("--disable-pass: '" + name + "' is not a fusion pass (" +
+                  llvm::join(ra::fusionPassNames(), ", ") + ")");
+  if (!session.runPipeline(*module, printing, pipeline))
     return 1;
   if (emit == "mlir") {
     module->print(llvm::outs());

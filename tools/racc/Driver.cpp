@@ -109,9 +109,10 @@ private:
 };
 } // namespace
 
-bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing) {
+bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing,
+                          const ra::PipelineOptions &pipeline) {
   mlir::PassManager pm(&ctx);
-  ra::buildDefaultPipeline(pm);
+  ra::buildDefaultPipeline(pm, pipeline);
 
   std::vector<std::string> known;
   for (mlir::Pass &p : pm.getPasses())

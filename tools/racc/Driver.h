@@ -7,6 +7,8 @@
 #ifndef RACC_DRIVER_H
 #define RACC_DRIVER_H
 
+#include "passes/Passes.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -41,7 +43,8 @@ public:
   /// The model at `path`, elaborated; null after an error.
   mlir::OwningOpRef<mlir::ModuleOp> load(const std::string &path);
   /// Runs the default pipeline; false after an error.
-  bool runPipeline(mlir::ModuleOp module, const IrPrinting &printing = {});
+  bool runPipeline(mlir::ModuleOp module, const IrPrinting &printing = {},
+                   const ra::PipelineOptions &pipeline = {});
 
   mlir::MLIRContext &context() { return ctx; }
 

@@ -56,7 +56,9 @@ struct Runner {
     }
     const auto &stats = model->manifest()["stats"]["flops_per_token"];
     flopsPerStep = stats.value("train_step", 0.0) * shape.batch * shape.seq;
-    arenaBytes = model->entry("train_step")->arenaBytes;
+    const auto *e = model->entry("train_step");
+    // What the runtime allocates: the CUDA kernels' scratch too on a device.
+    arenaBytes = e->arenaBytes + (device.name == "cpu" ? 0 : e->scratchBytes);
     return true;
   }
 
@@ -84,6 +86,40 @@ struct Runner {
   }
 };
 
+/// Per-kernel and per-family milliseconds per step over `steps` profiled
+/// steps, kernels by time, largest first.
+std::string profile(Runner &r, int steps, nlohmann::ordered_json &out) {
+  if (std::string err = r.model->enableProfiling(true); !err.empty())
+    return err;
+  for (int s = 1; s <= steps; ++s)
+    if (std::string err = r.step(1000 + s); !err.empty())
+      return err;
+  r.ms.resize(r.ms.size() - steps); // profiled steps are slower: not in the timing
+  auto times = r.model->kernelTimes();
+  r.model->enableProfiling(false);
+  std::sort(times.begin(), times.end(),
+            [](const auto &a, const auto &b) { return a.seconds > b.seconds; });
+  nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
+  std::map<std::string, double> families;
+  double total = 0;
+  for (const auto &t : times) {
+    double ms = 1e3 * t.seconds / steps;
+    kernels.push_back(
+        {{"kernel", t.name}, {"ms_per_step", ms}, {"calls_per_step", t.calls / steps}});
+    families[t.name.substr(0, t.name.find('('))] += ms;
+    total += ms;
+  }
+  nlohmann::ordered_json fam = nlohmann::ordered_json::object();
+  std::vector<std::pair<std::string, double>> sorted(families.begin(), families.end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto &a, const auto &b) { return a.second > b.second; });
+  for (const auto &[f, ms] : sorted)
+    fam[f] = ms;
+  out["profile"] = {
+      {"steps", steps}, {"kernel_ms_per_step", total}, {"families", fam}, {"kernels", kernels}};
+  return "";
+}
+
 nlohmann::ordered_json report(const Runner &r, double gemmGflops) {
   double msStep = median(r.ms);
   double tokens = double(r.shape.batch * r.shape.seq);
@@ -106,9 +142,10 @@ int benchCommand(int argc, char **argv) {
                         cxxopts::value<std::string>())("steps", "Timed steps",
                                                        cxxopts::value<int>()->default_value("10"))(
       "warmup", "Untimed steps first", cxxopts::value<int>()->default_value("2"))(
-      "seed", "Seed of parameters and batch", cxxopts::value<uint64_t>()->default_value("0"))(
-      "json", "Print one JSON object")("h,help", "Show this help")("artifact", "ART",
-                                                                   cxxopts::value<std::string>());
+      "seed", "Seed of parameters and batch",
+      cxxopts::value<uint64_t>()->default_value("0"))("json", "Print one JSON object")(
+      "profile", "Then time every kernel over a few more steps (each kernel waited for)")(
+      "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
   addDeviceOptions(options);
   options.parse_positional({"artifact"});
   auto args = options.parse(argc, argv);
@@ -180,8 +217,13 @@ int benchCommand(int argc, char **argv) {
   if (fp32 > 0)
     out["fp32_gemm_gflops"] = fp32;
   out["artifact"] = report(runners[0], gemm);
-  if (runners.size() == 2) {
+  if (runners.size() == 2)
     out["vs"] = report(runners[1], gemm);
+  if (args.count("profile"))
+    for (size_t i = 0; i < runners.size(); ++i)
+      if (std::string err = profile(runners[i], 3, out[i ? "vs" : "artifact"]); !err.empty())
+        return fail(runners[i].path + ": " + err);
+  if (runners.size() == 2) {
     out["speedup"] = median(runners[1].ms) / median(runners[0].ms);
     out["peak_bytes_ratio"] = double(runners[0].arenaBytes) / double(runners[1].arenaBytes);
     out["max_rel_diff"] = maxRelDiff;
@@ -205,6 +247,21 @@ int benchCommand(int argc, char **argv) {
   if (runners.size() == 2)
     fmt::print("speedup {:.2f}x, peak bytes ratio {:.2f}, max relative output difference {:.2e}\n",
                out["speedup"].get<double>(), out["peak_bytes_ratio"].get<double>(), maxRelDiff);
+  for (const char *key : {"artifact", "vs"}) {
+    if (!out.contains(key) || !out[key].contains("profile"))
+      continue;
+    const auto &p = out[key]["profile"];
+    fmt::print("\nkernels of {} ({:.1f} ms/step in kernels, each waited for):\n",
+               out[key]["artifact"].get<std::string>(), p["kernel_ms_per_step"].get<double>());
+    for (const auto &[family, ms] : p["families"].items())
+      fmt::print("  {:<24} {:8.2f} ms/step\n", family, ms.get<double>());
+    fmt::print("  the slowest:\n");
+    for (size_t i = 0; i < p["kernels"].size() && i < 8; ++i)
+      fmt::print("  {:8.2f} ms/step  {:3} calls  {}\n",
+                 p["kernels"][i]["ms_per_step"].get<double>(),
+                 p["kernels"][i]["calls_per_step"].get<int64_t>(),
+                 p["kernels"][i]["kernel"].get<std::string>());
+  }
   return 0;
 }
 

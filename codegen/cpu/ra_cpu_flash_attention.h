@@ -1,0 +1,223 @@
+//===- ra_cpu_flash_attention.h - attention without a [T, T] matrix -*- C++ -*-===//
+//
+// The CPU kernels of ra.flash_attention and ra.flash_attention_grad
+// (passes/FuseAttention.cpp). Per (batch, head), query rows stream over the
+// keys they may see: k^T (and q^T for RA's reciprocal term, v^T for dP) are
+// laid out [E, Tk] once per head so a score row is a run of vectorized
+// multiply-adds over keys; a thread holds O(Tk) floats of scores, never a
+// [Tq, Tk] matrix. Masked keys are never touched, and the reciprocal term
+// q_j . k_i is computed only inside the band. The forward keeps each row's
+// log-sum-exp; the backward recomputes P = exp(S - lse) and uses
+// D = rowsum(dy * y) instead of a second pass over the row.
+//
+// Deterministic: each (batch, head) is one task, summed in a fixed order
+// where heads share MLA's latent keys or values.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_CPU_FLASH_ATTENTION_H
+#define RA_CPU_FLASH_ATTENTION_H
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace ra_cpu {
+
+namespace flash {
+
+/// [rows, cols] -> [cols, rows].
+inline void transpose(const float *in, float *out, i64 rows, i64 cols) {
+  for (i64 r = 0; r < rows; ++r)
+    for (i64 c = 0; c < cols; ++c)
+      out[c * rows + r] = in[r * cols + c];
+}
+
+/// One query row's keys: [0, last]; the reciprocal term's: [first, i].
+struct RowRange {
+  i64 last, recFirst, recLast; // recLast < recFirst: none
+};
+inline RowRange rowRange(const AttentionShape &s, i64 i) {
+  RowRange r;
+  r.last = s.causal ? std::min(i, s.tk - 1) : s.tk - 1;
+  r.recFirst = s.band < 0 ? 0 : std::max<i64>(0, i - s.band);
+  r.recLast = s.reciprocal ? std::min(i, s.tk - 1) : -1;
+  return r;
+}
+
+/// sc[j] = scale q_i . k_j for j <= last, plus alpha * rec[j] where the
+/// reciprocal term applies (rec[j] = scale q_j . k_i, kept for d alpha).
+inline void scoreRow(const AttentionShape &s, const float *qi, const float *ki, const float *kT,
+                     const float *qT, float a, const RowRange &r, float *sc, float *rec) {
+  i64 n = r.last + 1;
+  std::fill(sc, sc + n, 0.f);
+  for (i64 c = 0; c < s.e; ++c) {
+    const float w = s.scale * qi[c], *kc = kT + c * s.tk;
+    for (i64 j = 0; j < n; ++j)
+      sc[j] += w * kc[j];
+  }
+  if (r.recLast < r.recFirst)
+    return;
+  std::fill(rec + r.recFirst, rec + r.recLast + 1, 0.f);
+  for (i64 c = 0; c < s.e; ++c) {
+    const float w = s.scale * ki[c], *qc = qT + c * s.tq;
+    for (i64 j = r.recFirst; j <= r.recLast; ++j)
+      rec[j] += w * qc[j];
+  }
+  for (i64 j = r.recFirst; j <= r.recLast; ++j)
+    sc[j] += a * rec[j];
+}
+
+struct HeadBuffers {
+  std::vector<float> kT, qT, vT, sc, rec, p;
+  explicit HeadBuffers(const AttentionShape &s, bool backward)
+      : kT(s.e * s.tk), qT(s.reciprocal ? s.e * s.tq : 0), vT(backward ? s.dv * s.tk : 0), sc(s.tk),
+        rec(s.tk), p(s.tk) {}
+};
+
+} // namespace flash
+
+inline void flashAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
+                           const float *alpha, float *out, float *lse) {
+  const float a = alpha ? *alpha : 0.f;
+#pragma omp parallel
+  {
+    flash::HeadBuffers buf(s, false);
+#pragma omp for collapse(2)
+    for (i64 b = 0; b < s.b; ++b)
+      for (i64 h = 0; h < s.h; ++h) {
+        const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h), *vh = v + s.vAt(b, h);
+        float *oh = out + (b * s.h + h) * s.tq * s.dv, *lh = lse + (b * s.h + h) * s.tq;
+        flash::transpose(kh, buf.kT.data(), s.tk, s.e);
+        if (s.reciprocal)
+          flash::transpose(qh, buf.qT.data(), s.tq, s.e);
+        for (i64 i = 0; i < s.tq; ++i) {
+          flash::RowRange r = flash::rowRange(s, i);
+          float *sc = buf.sc.data();
+          flash::scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, buf.kT.data(),
+                          buf.qT.data(), a, r, sc, buf.rec.data());
+          float mx = -std::numeric_limits<float>::infinity();
+          for (i64 j = 0; j <= r.last; ++j)
+            mx = std::max(mx, sc[j]);
+          double sum = 0;
+          for (i64 j = 0; j <= r.last; ++j)
+            sum += (sc[j] = std::exp(sc[j] - mx));
+          float inv = float(1.0 / sum), *oi = oh + i * s.dv;
+          std::fill(oi, oi + s.dv, 0.f);
+          for (i64 j = 0; j <= r.last; ++j) {
+            const float pj = sc[j] * inv, *vj = vh + j * s.dv;
+            for (i64 c = 0; c < s.dv; ++c)
+              oi[c] += pj * vj[c];
+          }
+          lh[i] = mx + float(std::log(sum));
+        }
+      }
+  }
+}
+
+/// dq, dk, dv (written here; shared k/v get the sum over heads, in head
+/// order) and d alpha, from the forward's result `y` and `lse`.
+inline void flashAttentionGrad(const AttentionShape &s, const float *q, const float *k,
+                               const float *v, const float *alpha, const float *y, const float *lse,
+                               const float *dy, float *dq, float *dk, float *dv, float *dalpha) {
+  const float a = alpha ? *alpha : 0.f;
+  const i64 kStride = s.tk * s.e, vStride = s.tk * s.dv;
+  // Heads that share k or v accumulate into their own slice, summed after.
+  std::vector<float> dkHeads(s.kShared ? s.b * s.h * kStride : 0),
+      dvHeads(s.vShared ? s.b * s.h * vStride : 0);
+  std::vector<double> daParts(s.b * s.h, 0.0);
+  std::memset(dq, 0, sizeof(float) * s.b * s.h * s.tq * s.e);
+#pragma omp parallel
+  {
+    flash::HeadBuffers buf(s, true);
+    std::vector<float> ds(s.tk);
+#pragma omp for collapse(2)
+    for (i64 b = 0; b < s.b; ++b)
+      for (i64 h = 0; h < s.h; ++h) {
+        i64 bh = b * s.h + h;
+        const float *qh = q + bh * s.tq * s.e, *g = dy + bh * s.tq * s.dv,
+                    *yh = y + bh * s.tq * s.dv;
+        const float *kh = k + (s.kShared ? b : bh) * kStride;
+        const float *vh = v + (s.vShared ? b : bh) * vStride;
+        float *dqh = dq + bh * s.tq * s.e;
+        float *dkh = s.kShared ? dkHeads.data() + bh * kStride : dk + bh * kStride;
+        float *dvh = s.vShared ? dvHeads.data() + bh * vStride : dv + bh * vStride;
+        std::fill(dkh, dkh + kStride, 0.f);
+        std::fill(dvh, dvh + vStride, 0.f);
+        flash::transpose(kh, buf.kT.data(), s.tk, s.e);
+        flash::transpose(vh, buf.vT.data(), s.tk, s.dv);
+        if (s.reciprocal)
+          flash::transpose(qh, buf.qT.data(), s.tq, s.e);
+        double da = 0;
+        for (i64 i = 0; i < s.tq; ++i) {
+          flash::RowRange r = flash::rowRange(s, i);
+          float *sc = buf.sc.data(), *rec = buf.rec.data(), *dp = buf.p.data();
+          const float *gi = g + i * s.dv, *qi = qh + i * s.e;
+          const float *ki = s.reciprocal ? kh + i * s.e : nullptr;
+          flash::scoreRow(s, qi, ki, buf.kT.data(), buf.qT.data(), a, r, sc, rec);
+          i64 n = r.last + 1;
+          // dP = dy_i v^T, over the keys the row sees.
+          std::fill(dp, dp + n, 0.f);
+          for (i64 c = 0; c < s.dv; ++c) {
+            const float w = gi[c], *vc = buf.vT.data() + c * s.tk;
+            for (i64 j = 0; j < n; ++j)
+              dp[j] += w * vc[j];
+          }
+          float d = 0; // D_i = rowsum(dy * y) = rowsum(P * dP)
+          for (i64 c = 0; c < s.dv; ++c)
+            d += gi[c] * yh[i * s.dv + c];
+          const float l = lse[bh * s.tq + i];
+          float *dqi = dqh + i * s.e;
+          for (i64 j = 0; j < n; ++j) {
+            const float pj = std::exp(sc[j] - l);
+            ds[j] = pj * (dp[j] - d);
+            float *dvj = dvh + j * s.dv;
+            for (i64 c = 0; c < s.dv; ++c)
+              dvj[c] += pj * gi[c];
+          }
+          for (i64 j = 0; j < n; ++j) {
+            const float w = s.scale * ds[j], *kj = kh + j * s.e;
+            float *dkj = dkh + j * s.e;
+            for (i64 c = 0; c < s.e; ++c) {
+              dqi[c] += w * kj[c];
+              dkj[c] += w * qi[c];
+            }
+          }
+          // The reciprocal term alpha * scale * q_j . k_i of S_ra[i, j].
+          float *dki = s.reciprocal ? dkh + i * s.e : nullptr;
+          for (i64 j = r.recFirst; j <= r.recLast; ++j) {
+            const float w = a * s.scale * ds[j], *qj = qh + j * s.e;
+            float *dqj = dqh + j * s.e;
+            for (i64 c = 0; c < s.e; ++c) {
+              dqj[c] += w * ki[c];
+              dki[c] += w * qj[c];
+            }
+            da += double(ds[j]) * rec[j];
+          }
+        }
+        daParts[bh] = da;
+      }
+  }
+  // Shared latents: the per-head gradients summed in head order.
+  auto sumHeads = [&](const std::vector<float> &heads, float *out, i64 stride) {
+#pragma omp parallel for
+    for (i64 b = 0; b < s.b; ++b) {
+      float *o = out + b * stride;
+      std::memcpy(o, heads.data() + b * s.h * stride, sizeof(float) * stride);
+      for (i64 h = 1; h < s.h; ++h) {
+        const float *src = heads.data() + (b * s.h + h) * stride;
+        for (i64 x = 0; x < stride; ++x)
+          o[x] += src[x];
+      }
+    }
+  };
+  if (s.kShared)
+    sumHeads(dkHeads, dk, kStride);
+  if (s.vShared)
+    sumHeads(dvHeads, dv, vStride);
+  storeSum(daParts, dalpha);
+}
+
+} // namespace ra_cpu
+
+#endif // RA_CPU_FLASH_ATTENTION_H

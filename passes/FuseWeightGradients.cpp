@@ -1,0 +1,67 @@
+//===- FuseWeightGradients.cpp - a weight's gradient as one GEMM ----------===//
+//
+// The gradient of a [K, N] weight applied to a [B, T, K] activation comes out
+// of autodiff as a batched product and a sum over the batch:
+//
+//   %p = ra.matmul %x, %dy {transpose_lhs} : [B, T, K], [B, T, N] -> [B, K, N]
+//   %g = ra.reduce_sum %p {axis = 0}                         -> [K, N]
+//
+// which holds B copies of the weight's size and reads them again. The sum is
+// the GEMM's own reduction over the B*T rows:
+//
+//   %g = ra.matmul (reshape %x [B*T, K]), (reshape %dy [B*T, N]) {transpose_lhs}
+//
+// (reshapes are views: no copy). One GEMM with a longer K, no [B, K, N].
+//
+//===----------------------------------------------------------------------===//
+#include "ir/OpBuild.h"
+#include "ir/RaDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace ra {
+#define GEN_PASS_DEF_FUSEWEIGHTGRADIENTS
+#include "passes/Passes.h.inc"
+} // namespace ra
+
+using namespace mlir;
+
+namespace {
+
+struct FuseWeightGradients : ra::impl::FuseWeightGradientsBase<FuseWeightGradients> {
+  void runOnOperation() override {
+    SmallVector<ra::ReduceSumOp> sums;
+    getOperation().walk([&](ra::ReduceSumOp s) { sums.push_back(s); });
+    for (ra::ReduceSumOp sum : sums) {
+      auto mm = sum.getInput().getDefiningOp<ra::MatmulOp>();
+      if (!mm || sum.getAxis() != 0 || sum.getKeepdim() || !mm.getTransposeLhs() ||
+          mm.getTransposeRhs() || !mm->hasOneUse())
+        continue;
+      auto x = mm.getLhs().getType().cast<RankedTensorType>();
+      auto dy = mm.getRhs().getType().cast<RankedTensorType>();
+      if (x.getRank() != 3 || dy.getRank() != 3 || x.getDimSize(0) != dy.getDimSize(0) ||
+          x.getDimSize(1) != dy.getDimSize(1))
+        continue;
+      OpBuilder b(sum);
+      int64_t rows = x.getDimSize(0) * x.getDimSize(1);
+      auto flat = [&](Value v, RankedTensorType t) {
+        return b.create<ra::ReshapeOp>(
+            sum.getLoc(), RankedTensorType::get({rows, t.getDimSize(2)}, t.getElementType()), v);
+      };
+      Value lhs = flat(mm.getLhs(), x), rhs = flat(mm.getRhs(), dy);
+      Operation *gemm = ra::buildOp<ra::MatmulOp>(b, mm.getLoc(), ValueRange{lhs, rhs},
+                                                  {ra::unitAttr(b.getContext(), "transpose_lhs")},
+                                                  TypeRange{sum.getType()});
+      sum.getResult().replaceAllUsesWith(gemm->getResult(0));
+      sum.erase();
+      mm.erase();
+    }
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> ra::createFuseWeightGradientsPass() {
+  return std::make_unique<FuseWeightGradients>();
+}
