@@ -419,6 +419,50 @@ def Ra_FlashAttentionGradOp : Ra_Op<"flash_attention_grad", [Pure,
   }];
 }
 
+def Ra_GatedFlashAttentionOp : Ra_Op<"gated_flash_attention", [Pure,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "flash_attention with a per-row gate on its output, in the kernel's epilogue";
+  let description = [{
+    `result = ungated * gate`, with `ungated, lse` those of
+    `ra.flash_attention` and `gate: [B, H, Tq, 1]` a factor per query row of
+    each head (mechanism 1's `1 - alpha + alpha * g_h`). The kernel scales
+    each row as it writes it: the gate is never broadcast to `[B, H, Tq, Dv]`.
+    `ungated` is kept for the backward pass. Written by `fuse-gated-attention`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, Ra_FloatTensor:$gate,
+                       F64Attr:$scale, UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$result, Ra_FloatTensor:$ungated, Ra_FloatTensor:$lse);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
+    `gate` `(` $gate `)` attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($gate)
+    `->` type($result) `,` type($ungated) `,` type($lse)
+  }];
+}
+
+def Ra_GatedFlashAttentionGradOp : Ra_Op<"gated_flash_attention_grad", [Pure,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "the VJP of gated_flash_attention: the gate's gradient from the same pass";
+  let description = [{
+    `flash_attention_grad` of `grad * gate`, and `gate_grad = rowsum(grad *
+    ungated)`, computed row by row in the same kernel: neither `grad * gate`
+    nor `grad * ungated` is stored. Written by `fuse-gated-attention`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, Ra_FloatTensor:$gate,
+                       Ra_FloatTensor:$ungated, Ra_FloatTensor:$lse, Ra_FloatTensor:$grad,
+                       F64Attr:$scale, UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$q_grad, Ra_FloatTensor:$k_grad, Ra_FloatTensor:$v_grad,
+                      Ra_FloatTensor:$gate_grad, Optional<Ra_ScalarFloat>:$alpha_grad);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
+    `gate` `(` $gate `)` `result` `(` $ungated `,` $lse `)` `grad` `(` $grad `)` attr-dict `:`
+    type($q) `,` type($k) `,` type($v) `,` type($gate) `,` type($ungated) `,` type($lse) `,`
+    type($grad) `->` type($q_grad) `,` type($k_grad) `,` type($v_grad) `,` type($gate_grad)
+    (`,` type($alpha_grad)^)?
+  }];
+}
+
 def Ra_FusedElementwiseOp : Ra_Op<"fused_elementwise", [Pure, IsolatedFromAbove,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "a chain of elementwise ops as one kernel: one pass, no intermediates";

@@ -18,6 +18,7 @@ std::unique_ptr<mlir::Pass> createAutodiffPass();
 std::unique_ptr<mlir::Pass> createOptimizerPass();
 std::unique_ptr<mlir::Pass> createPlanMemoryPass();
 std::unique_ptr<mlir::Pass> createFuseAttentionPass();
+std::unique_ptr<mlir::Pass> createFuseGatedAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseWeightGradientsPass();
 std::unique_ptr<mlir::Pass> createRecomputeActivationsPass();
 std::unique_ptr<mlir::Pass> createFuseElementwisePass();

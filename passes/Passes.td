@@ -112,6 +112,26 @@ def FuseAttention : Pass<"fuse-attention", "mlir::ModuleOp"> {
   let constructor = "ra::createFuseAttentionPass()";
 }
 
+def FuseGatedAttention : Pass<"fuse-gated-attention", "mlir::ModuleOp"> {
+  let summary = "Mechanism 1's per-head gate as the epilogue of the attention kernels";
+  let description = [{
+    `mul(flash_attention(...), broadcast(gate))` with a gate `[B, H, T, 1]`
+    becomes `ra.gated_flash_attention`, which scales each output row as it
+    writes it; its backward (`flash_attention_grad` of `grad * gate` and the
+    gate's `reduce_sum(grad * y, axis 3)`) becomes
+    `ra.gated_flash_attention_grad`, which scales each gradient row as it
+    reads it and sums the gate's gradient in the same pass. No
+    `[B, H, T, Dv]` broadcast, product or gradient copy is stored. After
+    fuse-attention.
+
+    Before:  %y, %lse = ra.flash_attention %q, %k, %v ...
+             %b = ra.broadcast %gate : tensor<2x2x16x1xf32> -> tensor<2x2x16x16xf32>
+             %o = ra.mul %y, %b
+    After:   %o, %y, %lse = ra.gated_flash_attention %q, %k, %v gate(%gate) ...
+  }];
+  let constructor = "ra::createFuseGatedAttentionPass()";
+}
+
 def FuseWeightGradients : Pass<"fuse-weight-gradients", "mlir::ModuleOp"> {
   let summary = "A weight's gradient as one GEMM over every row, not a batch of GEMMs and a sum";
   let description = [{

@@ -10,7 +10,8 @@ namespace ra {
 } // namespace ra
 
 std::vector<std::string> ra::fusionPassNames() {
-  return {"fuse-attention", "fuse-weight-gradients", "recompute-activations", "fuse-elementwise"};
+  return {"fuse-attention", "fuse-gated-attention", "fuse-weight-gradients",
+          "recompute-activations", "fuse-elementwise"};
 }
 
 std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options) {
@@ -20,6 +21,7 @@ std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options)
       fusion.push_back(make);
   };
   add("fuse-attention", [] { return createFuseAttentionPass(); });
+  add("fuse-gated-attention", [] { return createFuseGatedAttentionPass(); });
   add("fuse-weight-gradients", [] { return createFuseWeightGradientsPass(); });
   // Last of these: it clones forward ops into the backward pass, which CSE
   // would merge back.

@@ -264,6 +264,23 @@ const std::map<std::string, Renderer> &renderers() {
                          out(c, 0), out(c, 1), out(c, 2), c.ints[9] ? out(c, 3) : "nullptr",
                          scratchArg());
     };
+    // Operands q, k, v, (alpha), gate; results gated, ungated, lse.
+    t["gated_flash_attention"] = [shape](const KernelCall &c) {
+      size_t x = c.ints[9] ? 4 : 3;
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {});\n", ns("flashAttention"),
+                         shape(c), in(c, 0), in(c, 1), in(c, 2), c.ints[9] ? in(c, 3) : "nullptr",
+                         out(c, 1), out(c, 2), in(c, x), out(c, 0));
+    };
+    // Operands q, k, v, (alpha), gate, ungated, lse, grad; results dq, dk,
+    // dv, dgate, (dalpha).
+    t["gated_flash_attention_grad"] = [shape](const KernelCall &c) {
+      size_t x = c.ints[9] ? 4 : 3;
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{}, {}, {});\n",
+                         ns("flashAttentionGrad"), shape(c), in(c, 0), in(c, 1), in(c, 2),
+                         c.ints[9] ? in(c, 3) : "nullptr", in(c, x + 1), in(c, x + 2), in(c, x + 3),
+                         out(c, 0), out(c, 1), out(c, 2), c.ints[9] ? out(c, 4) : "nullptr",
+                         scratchArg(), in(c, x), out(c, 3));
+    };
     t["fused_elementwise"] = [](const KernelCall &c) {
       if (kCuda) {
         std::string args;
@@ -292,9 +309,14 @@ int64_t scratchFloats(const EntryPoint &e) {
       need = 2 * c.ints[0];
     else if (c.family == "cross_entropy")
       need = c.ints[0];
-    else if (c.family == "attention_grad" || c.family == "flash_attention_grad")
-      // probabilities, dS_ra, per-row d alpha (the CUDA backward is not tiled yet)
-      need = 2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2];
+    else if (c.family == "attention_grad" || c.family == "flash_attention_grad" ||
+             c.family == "gated_flash_attention_grad")
+      // probabilities, dS_ra, per-row d alpha (the CUDA backward is not tiled
+      // yet); the gated form's scaled dy after them
+      need =
+          2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2] +
+          (c.family == "gated_flash_attention_grad" ? c.ints[0] * c.ints[1] * c.ints[2] * c.ints[5]
+                                                    : 0);
     most = std::max(most, need);
   }
   return most;

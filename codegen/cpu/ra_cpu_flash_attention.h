@@ -69,16 +69,19 @@ inline void scoreRow(const AttentionShape &s, const float *qi, const float *ki, 
 }
 
 struct HeadBuffers {
-  std::vector<float> kT, qT, vT, sc, rec, p;
+  std::vector<float> kT, qT, vT, sc, rec, p, gated;
   explicit HeadBuffers(const AttentionShape &s, bool backward)
       : kT(s.e * s.tk), qT(s.reciprocal ? s.e * s.tq : 0), vT(backward ? s.dv * s.tk : 0), sc(s.tk),
-        rec(s.tk), p(s.tk) {}
+        rec(s.tk), p(s.tk), gated(s.dv) {}
 };
 
 } // namespace flash
 
+/// With `gate` ([B, H, Tq], a factor per row), also `gated` = out * gate,
+/// written as each row is finished (gated_flash_attention's epilogue).
 inline void flashAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
-                           const float *alpha, float *out, float *lse) {
+                           const float *alpha, float *out, float *lse, const float *gate = nullptr,
+                           float *gated = nullptr) {
   const float a = alpha ? *alpha : 0.f;
 #pragma omp parallel
   {
@@ -110,16 +113,25 @@ inline void flashAttention(const AttentionShape &s, const float *q, const float 
               oi[c] += pj * vj[c];
           }
           lh[i] = mx + float(std::log(sum));
+          if (gated) {
+            const float g = gate[(b * s.h + h) * s.tq + i];
+            float *gi = gated + ((b * s.h + h) * s.tq + i) * s.dv;
+            for (i64 c = 0; c < s.dv; ++c)
+              gi[c] = oi[c] * g;
+          }
         }
       }
   }
 }
 
 /// dq, dk, dv (written here; shared k/v get the sum over heads, in head
-/// order) and d alpha, from the forward's result `y` and `lse`.
+/// order) and d alpha, from the forward's result `y` and `lse`. With `gate`
+/// (gated_flash_attention_grad), `dy` is the gated output's gradient: each
+/// row is scaled by its gate as it is read, and `dgate` = rowsum(dy * y).
 inline void flashAttentionGrad(const AttentionShape &s, const float *q, const float *k,
                                const float *v, const float *alpha, const float *y, const float *lse,
-                               const float *dy, float *dq, float *dk, float *dv, float *dalpha) {
+                               const float *dy, float *dq, float *dk, float *dv, float *dalpha,
+                               const float *gate = nullptr, float *dgate = nullptr) {
   const float a = alpha ? *alpha : 0.f;
   const i64 kStride = s.tk * s.e, vStride = s.tk * s.dv;
   // Heads that share k or v accumulate into their own slice, summed after.
@@ -153,6 +165,16 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
           flash::RowRange r = flash::rowRange(s, i);
           float *sc = buf.sc.data(), *rec = buf.rec.data(), *dp = buf.p.data();
           const float *gi = g + i * s.dv, *qi = qh + i * s.e;
+          if (gate) { // the gate's epilogue, backwards
+            const float gv = gate[bh * s.tq + i];
+            float dg = 0, *scaled = buf.gated.data();
+            for (i64 c = 0; c < s.dv; ++c) {
+              dg += gi[c] * yh[i * s.dv + c];
+              scaled[c] = gi[c] * gv;
+            }
+            dgate[bh * s.tq + i] = dg;
+            gi = scaled;
+          }
           const float *ki = s.reciprocal ? kh + i * s.e : nullptr;
           flash::scoreRow(s, qi, ki, buf.kT.data(), buf.qT.data(), a, r, sc, rec);
           i64 n = r.last + 1;

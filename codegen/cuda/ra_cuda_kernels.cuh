@@ -484,9 +484,11 @@ __device__ __forceinline__ float dot(const float *a, const float *b, i64 n) {
   return s;
 }
 
-/// With `lse`, each row's log-sum-exp too (flash_attention).
+/// With `lse`, each row's log-sum-exp too (flash_attention); with `gated`,
+/// also the row times its `gate` (gated_flash_attention's epilogue).
 __global__ void attentionKernel(AttentionShape s, const float *q, const float *k, const float *v,
-                                const float *alpha, float *out, float *lse) {
+                                const float *alpha, float *out, float *lse, const float *gate,
+                                float *gated) {
   RA_SHARED(float, p, kMaxKeys);
   for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
     i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h;
@@ -516,6 +518,8 @@ __global__ void attentionKernel(AttentionShape s, const float *q, const float *k
       for (i64 j = 0; j <= last; ++j)
         acc += float(p[j]) * vh[j * s.dv + c];
       o[c] = acc / sum;
+      if (gated)
+        gated[r * s.dv + c] = acc / sum * gate[r];
     }
     if (lse && threadIdx.x == 0)
       lse[r] = mx + logf(sum);
@@ -572,16 +576,17 @@ inline void crossEntropyGrad(const float *logits, const int32_t *targets, const 
 inline void attention(const AttentionShape &s, const float *q, const float *k, const float *v,
                       const float *alpha, float *out) {
   RA_LAUNCH(attentionKernel, dim3(rowsGrid(s.b * s.h * s.tq)), dim3(kThreads), 0, s, q, k, v, alpha,
-            out, (float *)nullptr);
+            out, (float *)nullptr, (const float *)nullptr, (float *)nullptr);
 }
 
 /// flash_attention: the row kernel also keeps each row's log-sum-exp. (It
 /// holds a row of probabilities in shared memory, up to kMaxKeys keys; the
 /// tiled online-softmax form is still to come on CUDA.)
 inline void flashAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
-                           const float *alpha, float *out, float *lse) {
+                           const float *alpha, float *out, float *lse, const float *gate = nullptr,
+                           float *gated = nullptr) {
   RA_LAUNCH(attentionKernel, dim3(rowsGrid(s.b * s.h * s.tq)), dim3(kThreads), 0, s, q, k, v, alpha,
-            out, lse);
+            out, lse, gate, gated);
 }
 
 //===----------------------------------------------------------------------===//
@@ -765,14 +770,39 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
     RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows, 1.f);
 }
 
+/// The gate's backward, a block per row: scaled = dy * gate, dgate =
+/// rowsum(dy * y).
+__global__ void gateGradKernel(i64 rows, i64 dv, const float *dy, const float *y, const float *gate,
+                               float *scaled, float *dgate) {
+  for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+    float part = 0.f;
+    for (i64 c = threadIdx.x; c < dv; c += blockDim.x) {
+      part += dy[r * dv + c] * y[r * dv + c];
+      scaled[r * dv + c] = dy[r * dv + c] * gate[r];
+    }
+    part = blockReduce<Combine::Sum>(part, 0.f);
+    if (threadIdx.x == 0)
+      dgate[r] = part;
+  }
+}
+
 /// flash_attention_grad on CUDA: still the unfused backward, which holds
-/// the probabilities in scratch; `y` and `lse` are not needed by it.
+/// the probabilities in scratch; `y` and `lse` are not needed by it. With
+/// `gate`, a row kernel applies the gate's backward first (its scaled dy
+/// after the attention's scratch).
 inline void flashAttentionGrad(const AttentionShape &s, const float *q, const float *k,
                                const float *v, const float *alpha, const float *y, const float *lse,
                                const float *dy, float *dq, float *dk, float *dv, float *dalpha,
-                               float *scratch) {
-  (void)y;
+                               float *scratch, const float *gate = nullptr,
+                               float *dgate = nullptr) {
   (void)lse;
+  if (gate) {
+    i64 rows = s.b * s.h * s.tq;
+    float *scaled = scratch + attentionGradScratch(s);
+    RA_LAUNCH(gateGradKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, rows, s.dv, dy, y, gate,
+              scaled, dgate);
+    dy = scaled;
+  }
   attentionGrad(s, q, k, v, alpha, dy, dq, dk, dv, dalpha, scratch);
 }
 

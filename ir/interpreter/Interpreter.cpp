@@ -283,6 +283,38 @@ LogicalResult Frame::eval(Operation *op) {
         set(op, {std::move(out)});
         return success();
       })
+      .Case([&](GatedFlashAttentionOp a) {
+        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
+                           a.getReciprocalAlpha(), *this);
+        Tensor lse;
+        Tensor y = attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec, &lse);
+        const Tensor &gate = get(a.getGate());
+        Tensor gated = y;
+        int64_t dv = y.shape.back();
+        for (size_t i = 0; i < gated.data.size(); ++i)
+          gated.data[i] *= gate.data[i / dv];
+        set(op, {std::move(gated), std::move(y), std::move(lse)});
+        return success();
+      })
+      .Case([&](GatedFlashAttentionGradOp a) {
+        // grad * gate into the attention's backward; the gate's gradient is
+        // rowsum(grad * ungated).
+        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
+                           a.getReciprocalAlpha(), *this);
+        const Tensor &gate = get(a.getGate()), &y = get(a.getUngated()), &g = get(a.getGrad());
+        int64_t dv = g.shape.back();
+        Tensor scaled = g, dgate(gate.shape);
+        for (size_t i = 0; i < g.data.size(); ++i) {
+          scaled.data[i] *= gate.data[i / dv];
+          dgate.data[i / dv] += g.data[i] * y.data[i];
+        }
+        auto grads = attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), scaled, spec);
+        std::vector<Tensor> out{grads[0], grads[1], grads[2], dgate};
+        if (a.getReciprocalAlpha())
+          out.push_back(grads[3]);
+        set(op, std::move(out));
+        return success();
+      })
       .Case([&](FlashAttentionOp a) {
         auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
                            a.getReciprocalAlpha(), *this);
