@@ -3,8 +3,9 @@
 # 4 layers, 4 heads, latent 64, seq 256, batch 4, byte vocabulary (256).
 # For the baseline, MLA+RA and the all-mechanisms model: rarun bench --vs
 # (interleaved steps; speedup, arena ratio, largest output difference). Then,
-# for MLA+RA, each fusion pass left out in turn: what each one buys.
-# usage: bench/fusion_table.sh [STEPS]   (about 3 minutes on 2 cores)
+# for the all-mechanisms model, each fusion pass left out in turn: what each
+# one buys.
+# usage: bench/fusion_table.sh [STEPS]   (about 6 minutes on 2 cores)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 racc="$root/build/bin/racc" rarun="$root/build/bin/rarun"
@@ -35,14 +36,15 @@ for m in gpt2 gpt2_mla_ra gpt2_mla_ra_all; do
   row "$m" "$work/$m.json"
 done
 echo
-echo "gpt2_mla_ra with one pass left out (vs all passes on, interleaved):"
+echo "gpt2_mla_ra_all with one pass left out (vs all passes on, interleaved):"
 echo
 echo "| left out | ms/step without it | ms/step with all | arena MiB without it | arena MiB with all |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-for pass in fuse-attention fuse-weight-gradients recompute-activations fuse-elementwise; do
-  "$racc" compile "$root/models/gpt2_mla_ra.graph" "${config[@]}" -D latent=64 \
+for pass in fuse-attention fuse-gated-attention fuse-head-mean-attention fuse-weight-gradients \
+  recompute-activations fuse-elementwise; do
+  "$racc" compile "$root/models/gpt2_mla_ra_all.graph" "${config[@]}" -D latent=64 \
     --disable-pass="$pass" -o "$work/without.rac" > /dev/null
-  "$rarun" bench "$work/gpt2_mla_ra.rac" --vs "$work/without.rac" --steps "$steps" --json \
+  "$rarun" bench "$work/gpt2_mla_ra_all.rac" --vs "$work/without.rac" --steps "$steps" --json \
     > "$work/without.json"
   python3 - "$pass" "$work/without.json" << 'PY'
 import json, sys

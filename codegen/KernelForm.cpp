@@ -439,13 +439,16 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         return success();
       })
       .Case<AttentionOp, AttentionGradOp, FlashAttentionOp, FlashAttentionGradOp,
-            GatedFlashAttentionOp, GatedFlashAttentionGradOp>([&](auto a) {
-        const char *family = isa<AttentionOp>(op)             ? "attention"
-                             : isa<AttentionGradOp>(op)       ? "attention_grad"
-                             : isa<FlashAttentionOp>(op)      ? "flash_attention"
-                             : isa<FlashAttentionGradOp>(op)  ? "flash_attention_grad"
-                             : isa<GatedFlashAttentionOp>(op) ? "gated_flash_attention"
-                                                              : "gated_flash_attention_grad";
+            GatedFlashAttentionOp, GatedFlashAttentionGradOp, HeadMeanAttentionOp,
+            HeadMeanAttentionGradOp>([&](auto a) {
+        const char *family = isa<AttentionOp>(op)               ? "attention"
+                             : isa<AttentionGradOp>(op)         ? "attention_grad"
+                             : isa<FlashAttentionOp>(op)        ? "flash_attention"
+                             : isa<FlashAttentionGradOp>(op)    ? "flash_attention_grad"
+                             : isa<GatedFlashAttentionOp>(op)   ? "gated_flash_attention"
+                             : isa<HeadMeanAttentionOp>(op)     ? "head_mean_attention"
+                             : isa<HeadMeanAttentionGradOp>(op) ? "head_mean_attention_grad"
+                                                                : "gated_flash_attention_grad";
         KernelCall c = call(op, family);
         auto q = shapeOf(a.getQ()), k = shapeOf(a.getK()), v = shapeOf(a.getV());
         c.ints = {q[0],

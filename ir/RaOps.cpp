@@ -334,6 +334,22 @@ int64_t GatedFlashAttentionGradOp::getFlops() {
          3 * q[0] * q[1] * q[2] * dv;
 }
 
+int64_t HeadMeanAttentionOp::getFlops() {
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t dv = getResult().getType().cast<ShapedType>().getShape()[2];
+  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
+  return scores * (2 * q[3] + 2 * dv + 5) + (getReciprocalAlpha() ? 2 * scores : 0);
+}
+
+int64_t HeadMeanAttentionGradOp::getFlops() {
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t dv = getGrad().getType().cast<ShapedType>().getShape()[2];
+  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
+  return scores * (2 * q[3] + 5) + scores * (2 * dv * 2 + 2 * q[3] * 2 + 3);
+}
+
 /// How a fused_elementwise input is read for result element i.
 FusedInputKind ra::fusedInputKind(ShapedType input, ShapedType result) {
   if (input.getShape() == result.getShape())

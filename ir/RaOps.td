@@ -463,6 +463,49 @@ def Ra_GatedFlashAttentionGradOp : Ra_Op<"gated_flash_attention_grad", [Pure,
   }];
 }
 
+def Ra_HeadMeanAttentionOp : Ra_Op<"head_mean_attention", [Pure,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "the mean over heads of flash attention's output, without the per-head outputs";
+  let description = [{
+    `reduce_mean(attention(q, k, v), axis 1)`: `[B, Tq, Dv]` with `v` shared by
+    every head (`[B, Tk, Dv]`, mechanism 2's MLP activations), and each row's
+    log-sum-exp `[B, H, Tq]`. Each output row sums its heads' `P v` as they
+    are computed: the `[B, H, Tq, Dv]` per-head outputs are never stored.
+    Written by `fuse-head-mean-attention`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, F64Attr:$scale,
+                       UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$result, Ra_FloatTensor:$lse);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
+    attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result) `,` type($lse)
+  }];
+}
+
+def Ra_HeadMeanAttentionGradOp : Ra_Op<"head_mean_attention_grad", [Pure,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "the VJP of head_mean_attention: every head reads grad / H";
+  let description = [{
+    `flash_attention_grad` with each head's output gradient `grad / H`
+    (`grad: [B, Tq, Dv]`, read by every head in place, never broadcast), and
+    the softmax backward's row term from the row's own probabilities, so the
+    per-head outputs are not needed. Written by `fuse-head-mean-attention`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, Ra_FloatTensor:$lse,
+                       Ra_FloatTensor:$grad, F64Attr:$scale, UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$q_grad, Ra_FloatTensor:$k_grad, Ra_FloatTensor:$v_grad,
+                      Optional<Ra_ScalarFloat>:$alpha_grad);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
+    `lse` `(` $lse `)` `grad` `(` $grad `)` attr-dict `:` type($q) `,` type($k) `,` type($v) `,`
+    type($lse) `,` type($grad) `->` type($q_grad) `,` type($k_grad) `,` type($v_grad)
+    (`,` type($alpha_grad)^)?
+  }];
+}
+
 def Ra_FusedElementwiseOp : Ra_Op<"fused_elementwise", [Pure, IsolatedFromAbove,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "a chain of elementwise ops as one kernel: one pass, no intermediates";

@@ -8,8 +8,8 @@
 // probabilities of a head, or on CUDA of every head, in scratch).
 //
 //===----------------------------------------------------------------------===//
-#include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
+#include "passes/AttentionFusion.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -38,23 +38,6 @@ template <typename Op> AttentionKey keyOf(Op op) {
           op.getBand() ? (int64_t)*op.getBand() : -1};
 }
 
-template <typename Op> SmallVector<NamedAttribute> attrsOf(Op op) {
-  MLIRContext *ctx = op.getContext();
-  SmallVector<NamedAttribute> attrs{ra::f64Attr(ctx, "scale", op.getScale().convertToDouble())};
-  if (op.getCausal())
-    attrs.push_back(ra::unitAttr(ctx, "causal"));
-  if (op.getBand())
-    attrs.push_back(ra::i64Attr(ctx, "band", *op.getBand()));
-  return attrs;
-}
-
-template <typename Op> SmallVector<Value> qkvAlpha(Op op) {
-  SmallVector<Value> v{op.getQ(), op.getK(), op.getV()};
-  if (op.getReciprocalAlpha())
-    v.push_back(op.getReciprocalAlpha());
-  return v;
-}
-
 struct FuseAttention : ra::impl::FuseAttentionBase<FuseAttention> {
   void runOnOperation() override {
     for (auto fn : getOperation().getOps<func::FuncOp>()) {
@@ -72,8 +55,8 @@ struct FuseAttention : ra::impl::FuseAttentionBase<FuseAttention> {
         auto q = a.getQ().getType().cast<ShapedType>();
         auto lseType = RankedTensorType::get({q.getDimSize(0), q.getDimSize(1), q.getDimSize(2)},
                                              q.getElementType());
-        auto f = ra::buildOp<ra::FlashAttentionOp>(b, a.getLoc(), qkvAlpha(a), attrsOf(a),
-                                                   {a.getType(), lseType});
+        auto f = ra::buildOp<ra::FlashAttentionOp>(b, a.getLoc(), ra::attentionOperands(a),
+                                                   ra::attentionAttrs(a), {a.getType(), lseType});
         a.getResult().replaceAllUsesWith(f->getResult(0));
         flash.push_back({keyOf(a), cast<ra::FlashAttentionOp>(f)});
         a.erase();
@@ -83,10 +66,10 @@ struct FuseAttention : ra::impl::FuseAttentionBase<FuseAttention> {
         if (it == flash.end())
           continue; // no forward in this function to read from: left unfused
         OpBuilder b(g);
-        SmallVector<Value> operands = qkvAlpha(g);
+        SmallVector<Value> operands = ra::attentionOperands(g);
         operands.append({it->second.getResult(), it->second.getLse(), g.getGrad()});
-        auto f = ra::buildOp<ra::FlashAttentionGradOp>(b, g.getLoc(), operands, attrsOf(g),
-                                                       SmallVector<Type>(g->getResultTypes()));
+        auto f = ra::buildOp<ra::FlashAttentionGradOp>(
+            b, g.getLoc(), operands, ra::attentionAttrs(g), SmallVector<Type>(g->getResultTypes()));
         g->replaceAllUsesWith(f->getResults());
         g.erase();
       }

@@ -15,8 +15,8 @@
 // gradient copy is stored. Runs after fuse-attention.
 //
 //===----------------------------------------------------------------------===//
-#include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
+#include "passes/AttentionFusion.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -54,21 +54,9 @@ Value gateOf(Value b, ShapedType result) {
   return bc.getInput();
 }
 
-template <typename Op> SmallVector<NamedAttribute> attrsOf(Op op) {
-  MLIRContext *ctx = op.getContext();
-  SmallVector<NamedAttribute> attrs{ra::f64Attr(ctx, "scale", op.getScale().convertToDouble())};
-  if (op.getCausal())
-    attrs.push_back(ra::unitAttr(ctx, "causal"));
-  if (op.getBand())
-    attrs.push_back(ra::i64Attr(ctx, "band", *op.getBand()));
-  return attrs;
-}
-
 struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention> {
   void runOnOperation() override {
-    SmallVector<ra::FlashAttentionOp> flashes;
-    getOperation().walk([&](ra::FlashAttentionOp f) { flashes.push_back(f); });
-    for (ra::FlashAttentionOp f : flashes)
+    for (ra::FlashAttentionOp f : ra::collectOps<ra::FlashAttentionOp>(getOperation()))
       fuse(f);
   }
 
@@ -93,12 +81,10 @@ struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention>
         if (user != gating && user->isBeforeInBlock(gating))
           return;
     OpBuilder b(gating);
-    SmallVector<Value> operands{f.getQ(), f.getK(), f.getV()};
-    if (f.getReciprocalAlpha())
-      operands.push_back(f.getReciprocalAlpha());
+    SmallVector<Value> operands = ra::attentionOperands(f);
     operands.push_back(gate);
     auto gated = cast<ra::GatedFlashAttentionOp>(ra::buildOp<ra::GatedFlashAttentionOp>(
-        b, f.getLoc(), operands, attrsOf(f), {type, type, f.getLse().getType()}));
+        b, f.getLoc(), operands, ra::attentionAttrs(f), {type, type, f.getLse().getType()}));
     gating->getResult(0).replaceAllUsesWith(gated.getResult());
     gating->erase();
     y.replaceAllUsesWith(gated.getUngated());
@@ -131,16 +117,14 @@ struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention>
       // results are read from there on.
       Operation *at = gateGrad->isBeforeInBlock(g) ? gateGrad.getOperation() : g.getOperation();
       OpBuilder gb(at);
-      SmallVector<Value> in{g.getQ(), g.getK(), g.getV()};
-      if (g.getReciprocalAlpha())
-        in.push_back(g.getReciprocalAlpha());
+      SmallVector<Value> in = ra::attentionOperands(g);
       in.append({gate, gated.getUngated(), gated.getLse(), upstream});
       SmallVector<Type> types{g.getQ().getType(), g.getK().getType(), g.getV().getType(),
                               gate.getType()};
       if (g.getAlphaGrad())
         types.push_back(g.getAlphaGrad().getType());
-      Operation *fused =
-          ra::buildOp<ra::GatedFlashAttentionGradOp>(gb, g.getLoc(), in, attrsOf(g), types);
+      Operation *fused = ra::buildOp<ra::GatedFlashAttentionGradOp>(gb, g.getLoc(), in,
+                                                                    ra::attentionAttrs(g), types);
       for (unsigned i = 0; i < 3; ++i)
         g->getResult(i).replaceAllUsesWith(fused->getResult(i));
       if (g.getAlphaGrad())

@@ -132,6 +132,23 @@ def FuseGatedAttention : Pass<"fuse-gated-attention", "mlir::ModuleOp"> {
   let constructor = "ra::createFuseGatedAttentionPass()";
 }
 
+def FuseHeadMeanAttention : Pass<"fuse-head-mean-attention", "mlir::ModuleOp"> {
+  let summary = "Attention averaged over heads without the per-head outputs (mechanism 2)";
+  let description = [{
+    `reduce_mean(flash_attention(q, k, a), axis 1)` with a value `a` shared by
+    every head becomes `ra.head_mean_attention`, which adds each head's `P a`
+    into the output row as it is made; its backward (the attention's backward
+    of `dm / H` broadcast to every head) becomes
+    `ra.head_mean_attention_grad`, which reads `dm / H` in place. Neither the
+    `[B, H, T, F]` outputs nor their gradient is stored. After fuse-attention.
+
+    Before:  %pa, %lse = ra.flash_attention %q, %k, %a ... -> tensor<2x4x16x128xf32>, ...
+             %m = ra.reduce_mean %pa {axis = 1 : i64} : ... -> tensor<2x16x128xf32>
+    After:   %m, %lse = ra.head_mean_attention %q, %k, %a ... -> tensor<2x16x128xf32>, ...
+  }];
+  let constructor = "ra::createFuseHeadMeanAttentionPass()";
+}
+
 def FuseWeightGradients : Pass<"fuse-weight-gradients", "mlir::ModuleOp"> {
   let summary = "A weight's gradient as one GEMM over every row, not a batch of GEMMs and a sum";
   let description = [{

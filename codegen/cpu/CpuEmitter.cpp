@@ -281,6 +281,20 @@ const std::map<std::string, Renderer> &renderers() {
                          out(c, 0), out(c, 1), out(c, 2), c.ints[9] ? out(c, 4) : "nullptr",
                          scratchArg(), in(c, x), out(c, 3));
     };
+    // Operands q, k, v, (alpha); results mean, lse.
+    t["head_mean_attention"] = [shape](const KernelCall &c) {
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}{});\n", ns("headMeanAttention"), shape(c),
+                         in(c, 0), in(c, 1), in(c, 2), c.ints[9] ? in(c, 3) : "nullptr", out(c, 0),
+                         out(c, 1), scratchArg());
+    };
+    // Operands q, k, v, (alpha), lse, grad; results dq, dk, dv, (dalpha).
+    t["head_mean_attention_grad"] = [shape](const KernelCall &c) {
+      size_t x = c.ints[9] ? 4 : 3;
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
+                         ns("headMeanAttentionGrad"), shape(c), in(c, 0), in(c, 1), in(c, 2),
+                         c.ints[9] ? in(c, 3) : "nullptr", in(c, x), in(c, x + 1), out(c, 0),
+                         out(c, 1), out(c, 2), c.ints[9] ? out(c, 3) : "nullptr", scratchArg());
+    };
     t["fused_elementwise"] = [](const KernelCall &c) {
       if (kCuda) {
         std::string args;
@@ -310,13 +324,15 @@ int64_t scratchFloats(const EntryPoint &e) {
     else if (c.family == "cross_entropy")
       need = c.ints[0];
     else if (c.family == "attention_grad" || c.family == "flash_attention_grad" ||
-             c.family == "gated_flash_attention_grad")
+             c.family == "gated_flash_attention_grad" || c.family == "head_mean_attention_grad")
       // probabilities, dS_ra, per-row d alpha (the CUDA backward is not tiled
-      // yet); the gated form's scaled dy after them
-      need =
-          2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2] +
-          (c.family == "gated_flash_attention_grad" ? c.ints[0] * c.ints[1] * c.ints[2] * c.ints[5]
-                                                    : 0);
+      // yet); the gated form's scaled dy, the head mean's spread dy after them
+      need = 2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2] +
+             (c.family == "gated_flash_attention_grad" || c.family == "head_mean_attention_grad"
+                  ? c.ints[0] * c.ints[1] * c.ints[2] * c.ints[5]
+                  : 0);
+    else if (c.family == "head_mean_attention") // the per-head outputs
+      need = c.ints[0] * c.ints[1] * c.ints[2] * c.ints[5];
     most = std::max(most, need);
   }
   return most;

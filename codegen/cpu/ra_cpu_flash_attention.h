@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace ra_cpu {
@@ -75,6 +76,78 @@ struct HeadBuffers {
         rec(s.tk), p(s.tk), gated(s.dv) {}
 };
 
+/// sc[0..last] <- exp(sc - max); returns (max, sum) for the row's softmax.
+inline std::pair<float, double> expRow(float *sc, i64 last) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (i64 j = 0; j <= last; ++j)
+    mx = std::max(mx, sc[j]);
+  double sum = 0;
+  for (i64 j = 0; j <= last; ++j)
+    sum += (sc[j] = std::exp(sc[j] - mx));
+  return {mx, sum};
+}
+
+/// One (batch, head)'s operands and gradient accumulators, in the backward.
+struct HeadGrad {
+  const float *q, *k, *kT, *qT, *vT;
+  float *dq, *dk, *dv;
+};
+
+/// The backward of query row i: P recomputed from `lse`, dP = g v^T, the
+/// softmax backward with D = rowsum(g * y) (from `y`, or from the row's own
+/// P and dP when there is no y), then dq, dk, dv and the reciprocal term's
+/// share. `g` is the row's output gradient. Returns the row's d alpha.
+inline double backwardRow(const AttentionShape &s, float a, i64 i, const HeadGrad &hg,
+                          const float *g, const float *y, float lse, HeadBuffers &buf, float *ds) {
+  RowRange r = rowRange(s, i);
+  float *sc = buf.sc.data(), *rec = buf.rec.data(), *dp = buf.p.data();
+  const float *qi = hg.q + i * s.e, *ki = s.reciprocal ? hg.k + i * s.e : nullptr;
+  scoreRow(s, qi, ki, hg.kT, hg.qT, a, r, sc, rec);
+  i64 n = r.last + 1;
+  std::fill(dp, dp + n, 0.f);
+  for (i64 c = 0; c < s.dv; ++c) {
+    const float w = g[c], *vc = hg.vT + c * s.tk;
+    for (i64 j = 0; j < n; ++j)
+      dp[j] += w * vc[j];
+  }
+  for (i64 j = 0; j < n; ++j)
+    sc[j] = std::exp(sc[j] - lse); // P from here on
+  double d = 0;
+  if (y)
+    for (i64 c = 0; c < s.dv; ++c)
+      d += g[c] * y[c];
+  else
+    for (i64 j = 0; j < n; ++j)
+      d += double(sc[j]) * dp[j];
+  float *dqi = hg.dq + i * s.e;
+  for (i64 j = 0; j < n; ++j) {
+    const float pj = sc[j];
+    ds[j] = pj * (dp[j] - float(d));
+    float *dvj = hg.dv + j * s.dv;
+    for (i64 c = 0; c < s.dv; ++c)
+      dvj[c] += pj * g[c];
+    const float w = s.scale * ds[j], *kj = hg.k + j * s.e;
+    float *dkj = hg.dk + j * s.e;
+    for (i64 c = 0; c < s.e; ++c) {
+      dqi[c] += w * kj[c];
+      dkj[c] += w * qi[c];
+    }
+  }
+  // The reciprocal term alpha * scale * q_j . k_i of S_ra[i, j].
+  double da = 0;
+  float *dki = s.reciprocal ? hg.dk + i * s.e : nullptr;
+  for (i64 j = r.recFirst; j <= r.recLast; ++j) {
+    const float w = a * s.scale * ds[j], *qj = hg.q + j * s.e;
+    float *dqj = hg.dq + j * s.e;
+    for (i64 c = 0; c < s.e; ++c) {
+      dqj[c] += w * ki[c];
+      dki[c] += w * qj[c];
+    }
+    da += double(ds[j]) * rec[j];
+  }
+  return da;
+}
+
 } // namespace flash
 
 /// With `gate` ([B, H, Tq], a factor per row), also `gated` = out * gate,
@@ -99,12 +172,7 @@ inline void flashAttention(const AttentionShape &s, const float *q, const float 
           float *sc = buf.sc.data();
           flash::scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, buf.kT.data(),
                           buf.qT.data(), a, r, sc, buf.rec.data());
-          float mx = -std::numeric_limits<float>::infinity();
-          for (i64 j = 0; j <= r.last; ++j)
-            mx = std::max(mx, sc[j]);
-          double sum = 0;
-          for (i64 j = 0; j <= r.last; ++j)
-            sum += (sc[j] = std::exp(sc[j] - mx));
+          auto [mx, sum] = flash::expRow(sc, r.last);
           float inv = float(1.0 / sum), *oi = oh + i * s.dv;
           std::fill(oi, oi + s.dv, 0.f);
           for (i64 j = 0; j <= r.last; ++j) {
@@ -151,7 +219,6 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
                     *yh = y + bh * s.tq * s.dv;
         const float *kh = k + (s.kShared ? b : bh) * kStride;
         const float *vh = v + (s.vShared ? b : bh) * vStride;
-        float *dqh = dq + bh * s.tq * s.e;
         float *dkh = s.kShared ? dkHeads.data() + bh * kStride : dk + bh * kStride;
         float *dvh = s.vShared ? dvHeads.data() + bh * vStride : dv + bh * vStride;
         std::fill(dkh, dkh + kStride, 0.f);
@@ -160,11 +227,11 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
         flash::transpose(vh, buf.vT.data(), s.tk, s.dv);
         if (s.reciprocal)
           flash::transpose(qh, buf.qT.data(), s.tq, s.e);
+        flash::HeadGrad hg{qh,  kh, buf.kT.data(), buf.qT.data(), buf.vT.data(), dq + s.qAt(b, h),
+                           dkh, dvh};
         double da = 0;
         for (i64 i = 0; i < s.tq; ++i) {
-          flash::RowRange r = flash::rowRange(s, i);
-          float *sc = buf.sc.data(), *rec = buf.rec.data(), *dp = buf.p.data();
-          const float *gi = g + i * s.dv, *qi = qh + i * s.e;
+          const float *gi = g + i * s.dv;
           if (gate) { // the gate's epilogue, backwards
             const float gv = gate[bh * s.tq + i];
             float dg = 0, *scaled = buf.gated.data();
@@ -175,47 +242,8 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
             dgate[bh * s.tq + i] = dg;
             gi = scaled;
           }
-          const float *ki = s.reciprocal ? kh + i * s.e : nullptr;
-          flash::scoreRow(s, qi, ki, buf.kT.data(), buf.qT.data(), a, r, sc, rec);
-          i64 n = r.last + 1;
-          // dP = dy_i v^T, over the keys the row sees.
-          std::fill(dp, dp + n, 0.f);
-          for (i64 c = 0; c < s.dv; ++c) {
-            const float w = gi[c], *vc = buf.vT.data() + c * s.tk;
-            for (i64 j = 0; j < n; ++j)
-              dp[j] += w * vc[j];
-          }
-          float d = 0; // D_i = rowsum(dy * y) = rowsum(P * dP)
-          for (i64 c = 0; c < s.dv; ++c)
-            d += gi[c] * yh[i * s.dv + c];
-          const float l = lse[bh * s.tq + i];
-          float *dqi = dqh + i * s.e;
-          for (i64 j = 0; j < n; ++j) {
-            const float pj = std::exp(sc[j] - l);
-            ds[j] = pj * (dp[j] - d);
-            float *dvj = dvh + j * s.dv;
-            for (i64 c = 0; c < s.dv; ++c)
-              dvj[c] += pj * gi[c];
-          }
-          for (i64 j = 0; j < n; ++j) {
-            const float w = s.scale * ds[j], *kj = kh + j * s.e;
-            float *dkj = dkh + j * s.e;
-            for (i64 c = 0; c < s.e; ++c) {
-              dqi[c] += w * kj[c];
-              dkj[c] += w * qi[c];
-            }
-          }
-          // The reciprocal term alpha * scale * q_j . k_i of S_ra[i, j].
-          float *dki = s.reciprocal ? dkh + i * s.e : nullptr;
-          for (i64 j = r.recFirst; j <= r.recLast; ++j) {
-            const float w = a * s.scale * ds[j], *qj = qh + j * s.e;
-            float *dqj = dqh + j * s.e;
-            for (i64 c = 0; c < s.e; ++c) {
-              dqj[c] += w * ki[c];
-              dki[c] += w * qj[c];
-            }
-            da += double(ds[j]) * rec[j];
-          }
+          da += flash::backwardRow(s, a, i, hg, gi, yh + i * s.dv, lse[bh * s.tq + i], buf,
+                                   ds.data());
         }
         daParts[bh] = da;
       }
@@ -237,6 +265,91 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
     sumHeads(dkHeads, dk, kStride);
   if (s.vShared)
     sumHeads(dvHeads, dv, vStride);
+  storeSum(daParts, dalpha);
+}
+
+/// head_mean_attention: out[b, i] = mean over heads of (P_h v)[i] with v
+/// shared by the heads ([B, Tk, Dv]); the per-head outputs are summed as
+/// they are made. Parallel over (batch, query row): each output row is one
+/// task that walks the heads in order.
+inline void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
+                              const float *v, const float *alpha, float *out, float *lse) {
+  const float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
+  std::vector<float> kT(s.b * s.h * s.e * s.tk), qT(s.reciprocal ? s.b * s.h * s.e * s.tq : 0);
+#pragma omp parallel for collapse(2)
+  for (i64 b = 0; b < s.b; ++b)
+    for (i64 h = 0; h < s.h; ++h) {
+      flash::transpose(k + s.kAt(b, h), kT.data() + (b * s.h + h) * s.e * s.tk, s.tk, s.e);
+      if (s.reciprocal)
+        flash::transpose(q + s.qAt(b, h), qT.data() + (b * s.h + h) * s.e * s.tq, s.tq, s.e);
+    }
+#pragma omp parallel
+  {
+    std::vector<float> sc(s.tk), rec(s.tk);
+#pragma omp for collapse(2)
+    for (i64 b = 0; b < s.b; ++b)
+      for (i64 i = 0; i < s.tq; ++i) {
+        float *oi = out + (b * s.tq + i) * s.dv;
+        std::fill(oi, oi + s.dv, 0.f);
+        const float *vh = v + s.vAt(b, 0);
+        for (i64 h = 0; h < s.h; ++h) {
+          const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h);
+          flash::RowRange r = flash::rowRange(s, i);
+          flash::scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr,
+                          kT.data() + (b * s.h + h) * s.e * s.tk,
+                          s.reciprocal ? qT.data() + (b * s.h + h) * s.e * s.tq : nullptr, a, r,
+                          sc.data(), rec.data());
+          auto [mx, sum] = flash::expRow(sc.data(), r.last);
+          const float w = float(1.0 / sum) * invH;
+          for (i64 j = 0; j <= r.last; ++j) {
+            const float pj = sc[j] * w, *vj = vh + j * s.dv;
+            for (i64 c = 0; c < s.dv; ++c)
+              oi[c] += pj * vj[c];
+          }
+          lse[(b * s.h + h) * s.tq + i] = mx + float(std::log(sum));
+        }
+      }
+  }
+}
+
+/// head_mean_attention_grad: every head's output gradient is dmean / H, read
+/// in place; D_i = sum_j P_ij dP_ij from the row itself (no per-head output
+/// is kept). The shared v (and a shared k) sum over heads: parallel over the
+/// batch, heads in order inside.
+inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const float *k,
+                                  const float *v, const float *alpha, const float *lse,
+                                  const float *dmean, float *dq, float *dk, float *dv,
+                                  float *dalpha) {
+  const float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
+  std::memset(dq, 0, sizeof(float) * s.b * s.h * s.tq * s.e);
+  std::memset(dk, 0, sizeof(float) * s.b * (s.kShared ? 1 : s.h) * s.tk * s.e);
+  std::memset(dv, 0, sizeof(float) * s.b * (s.vShared ? 1 : s.h) * s.tk * s.dv);
+  std::vector<double> daParts(s.b * s.h, 0.0);
+#pragma omp parallel
+  {
+    flash::HeadBuffers buf(s, true);
+    std::vector<float> ds(s.tk), gi(s.dv);
+#pragma omp for
+    for (i64 b = 0; b < s.b; ++b)
+      for (i64 h = 0; h < s.h; ++h) {
+        i64 bh = b * s.h + h;
+        const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h), *vh = v + s.vAt(b, h);
+        float *dqh = dq + s.qAt(b, h), *dkh = dk + s.kAt(b, h), *dvh = dv + s.vAt(b, h);
+        flash::transpose(kh, buf.kT.data(), s.tk, s.e);
+        flash::transpose(vh, buf.vT.data(), s.tk, s.dv);
+        if (s.reciprocal)
+          flash::transpose(qh, buf.qT.data(), s.tq, s.e);
+        flash::HeadGrad hg{qh, kh, buf.kT.data(), buf.qT.data(), buf.vT.data(), dqh, dkh, dvh};
+        double da = 0;
+        for (i64 i = 0; i < s.tq; ++i) {
+          for (i64 c = 0; c < s.dv; ++c)
+            gi[c] = dmean[(b * s.tq + i) * s.dv + c] * invH;
+          da += flash::backwardRow(s, a, i, hg, gi.data(), nullptr, lse[bh * s.tq + i], buf,
+                                   ds.data());
+        }
+        daParts[bh] = da;
+      }
+  }
   storeSum(daParts, dalpha);
 }
 

@@ -806,6 +806,45 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
   attentionGrad(s, q, k, v, alpha, dy, dq, dk, dv, dalpha, scratch);
 }
 
+/// out[b, x] = mean over heads of perHead[b, h, x].
+__global__ void headMeanKernel(i64 b, i64 h, i64 rest, const float *perHead, float *out) {
+  RA_GRID_STRIDE(x, b * rest) {
+    i64 bb = x / rest, r = x % rest;
+    float acc = 0.f;
+    for (i64 hh = 0; hh < h; ++hh)
+      acc += perHead[(bb * h + hh) * rest + r];
+    out[x] = acc / float(h);
+  }
+}
+
+/// spread[b, h, x] = g[b, x] / H.
+__global__ void headSpreadKernel(i64 b, i64 h, i64 rest, const float *g, float *spread) {
+  RA_GRID_STRIDE(x, b * h * rest) { spread[x] = g[(x / (h * rest)) * rest + x % rest] / float(h); }
+}
+
+/// head_mean_attention on CUDA: the per-head outputs in scratch, then their
+/// mean (the summing-as-you-go kernel is the CPU's so far).
+inline void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
+                              const float *v, const float *alpha, float *out, float *lse,
+                              float *scratch) {
+  flashAttention(s, q, k, v, alpha, scratch, lse);
+  RA_LAUNCH(headMeanKernel, dim3(gridFor(s.b * s.tq * s.dv)), dim3(kThreads), 0, s.b, s.h,
+            s.tq * s.dv, (const float *)scratch, out);
+}
+
+/// head_mean_attention_grad on CUDA: dmean / H spread to every head in
+/// scratch (after the attention backward's), then the attention backward.
+inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const float *k,
+                                  const float *v, const float *alpha, const float *lse,
+                                  const float *dmean, float *dq, float *dk, float *dv,
+                                  float *dalpha, float *scratch) {
+  (void)lse;
+  float *spread = scratch + attentionGradScratch(s);
+  RA_LAUNCH(headSpreadKernel, dim3(gridFor(s.b * s.h * s.tq * s.dv)), dim3(kThreads), 0, s.b, s.h,
+            s.tq * s.dv, dmean, spread);
+  attentionGrad(s, q, k, v, alpha, spread, dq, dk, dv, dalpha, scratch);
+}
+
 } // namespace ra_cuda
 
 #endif // RA_CUDA_KERNELS_CUH

@@ -94,6 +94,10 @@ std::vector<std::pair<Value, int64_t>> findCachedValues(func::FuncOp forward) {
       visit(a.getQ(), a.getK(), a.getV());
     else if (auto f = dyn_cast<FlashAttentionOp>(op))
       visit(f.getQ(), f.getK(), f.getV());
+    else if (auto g = dyn_cast<GatedFlashAttentionOp>(op))
+      visit(g.getQ(), g.getK(), g.getV());
+    else if (auto m = dyn_cast<HeadMeanAttentionOp>(op))
+      visit(m.getQ(), m.getK(), m.getV());
   });
   return cached;
 }
@@ -164,8 +168,10 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
   });
   if (auto grad = module.lookupSymbol<func::FuncOp>("grad"))
     grad.walk([&](CostOpInterface op) { stats.gradFlops += op.getFlops(); });
-  forward.walk(
-      [&](Operation *op) { stats.attentionOps += isa<AttentionOp, FlashAttentionOp>(op); });
+  forward.walk([&](Operation *op) {
+    stats.attentionOps +=
+        isa<AttentionOp, FlashAttentionOp, GatedFlashAttentionOp, HeadMeanAttentionOp>(op);
+  });
   for (auto [v, n] : findCachedValues(forward)) {
     stats.cache.push_back({describeValue(v), n});
     stats.cacheElementsPerToken += n;

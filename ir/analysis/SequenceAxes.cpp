@@ -86,10 +86,15 @@ SeqInfo inferOne(Operation *op, llvm::DenseMap<Value, SeqInfo> &info) {
           if (in.count(p))
             r.axes.insert(i);
       })
-      .Case<AttentionOp, FlashAttentionOp>([&](auto a) {
+      .Case<AttentionOp, FlashAttentionOp, GatedFlashAttentionOp>([&](auto a) {
         for (int64_t x : axesOf(a.getQ()))
           if (x != 3)
             r.axes.insert(x);
+      })
+      .Case([&](HeadMeanAttentionOp a) { // [B, H, T, E] queries -> [B, T, F]
+        for (int64_t x : axesOf(a.getQ()))
+          if (x != 1 && x != 3)
+            r.axes.insert(x - 1);
       })
       .Case([&](CrossEntropyOp) { r.tracked = false; })
       .Case([&](ConcatOp c) {
@@ -122,6 +127,15 @@ llvm::DenseMap<Value, SeqInfo> inferSequenceAxes(func::FuncOp forward) {
     SeqInfo s = inferOne(&op, info);
     for (Value r : op.getResults())
       info[r] = s;
+    // Attention's row log-sum-exps are [B, H, Tq]: the queries' axes.
+    if (auto hm = dyn_cast<HeadMeanAttentionOp>(op)) {
+      SeqInfo lse = s;
+      lse.axes.clear();
+      for (int64_t x : info[hm.getQ()].axes)
+        if (x != 3)
+          lse.axes.insert(x);
+      info[hm.getLse()] = lse;
+    }
   }
   return info;
 }

@@ -283,6 +283,33 @@ LogicalResult Frame::eval(Operation *op) {
         set(op, {std::move(out)});
         return success();
       })
+      .Case([&](HeadMeanAttentionOp a) {
+        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
+                           a.getReciprocalAlpha(), *this);
+        Tensor lse;
+        Tensor y = attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec, &lse);
+        int64_t b = y.shape[0], h = y.shape[1], rest = y.shape[2] * y.shape[3];
+        Tensor mean({b, y.shape[2], y.shape[3]});
+        for (int64_t i = 0; i < b; ++i)
+          for (int64_t j = 0; j < h; ++j)
+            for (int64_t x = 0; x < rest; ++x)
+              mean.data[i * rest + x] += y.data[(i * h + j) * rest + x] / h;
+        set(op, {std::move(mean), std::move(lse)});
+        return success();
+      })
+      .Case([&](HeadMeanAttentionGradOp a) {
+        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
+                           a.getReciprocalAlpha(), *this);
+        const Tensor &q = get(a.getQ()), &g = get(a.getGrad());
+        int64_t b = q.shape[0], h = q.shape[1], rest = g.shape[1] * g.shape[2];
+        Tensor spread({b, h, g.shape[1], g.shape[2]});
+        for (int64_t i = 0; i < b; ++i)
+          for (int64_t j = 0; j < h; ++j)
+            for (int64_t x = 0; x < rest; ++x)
+              spread.data[(i * h + j) * rest + x] = g.data[i * rest + x] / h;
+        set(op, attentionGrad(q, get(a.getK()), get(a.getV()), spread, spec));
+        return success();
+      })
       .Case([&](GatedFlashAttentionOp a) {
         auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
                            a.getReciprocalAlpha(), *this);

@@ -193,7 +193,9 @@ int compileCommand(int argc, char **argv) {
       "print-ir-before", "Print the IR before PASS", cxxopts::value<std::vector<std::string>>())(
       "dump-ir-dir", "Write the IR before the pipeline and after each pass to DIR/NN-PASS.mlir",
       cxxopts::value<std::string>())("no-fuse", "Run none of the fusion passes")(
-      "disable-pass", "Skip the fusion pass NAME (repeatable)",
+      "disable-pass",
+      "Skip the fusion pass NAME (repeatable; fusion passes: " +
+          llvm::join(ra::fusionPassNames(), ", ") + ")",
       cxxopts::value<std::vector<std::string>>())(
       "target",
       "cpu (C++ with OpenMP and OpenBLAS, compiled here), cuda (CUDA with cuBLAS, built by nvcc, "

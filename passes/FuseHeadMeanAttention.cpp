@@ -1,0 +1,124 @@
+//===- FuseHeadMeanAttention.cpp - attention averaged over heads, fused ---===//
+//
+// Mechanism 2 attends with the MLP activations as a value shared by every
+// head and averages over heads:
+//
+//   %pa, %lse = ra.flash_attention %q_l, %k_l, %a   : ... -> [B, H, T, F]
+//   %m = ra.reduce_mean %pa {axis = 1}              : -> [B, T, F]
+//
+// and autodiff feeds the backward `grad(dm) / H` broadcast to every head.
+// The per-head outputs [B, H, T, F] (F = 4D: 16 MiB a layer at the bench
+// configuration) exist only to be averaged. Here the forward becomes
+// ra.head_mean_attention, whose kernel adds each head's P a into the output
+// row as it is made, and the backward ra.head_mean_attention_grad, whose
+// kernel reads dm / H in place for every head: neither [B, H, T, F] tensor
+// is stored. Runs after fuse-attention.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/RaDialect.h"
+#include "passes/AttentionFusion.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <cmath>
+
+namespace ra {
+#define GEN_PASS_DEF_FUSEHEADMEANATTENTION
+#include "passes/Passes.h.inc"
+} // namespace ra
+
+using namespace mlir;
+
+namespace {
+
+/// The [B, T, F] gradient `dm` when `g` is `broadcast(reshape(dm)) * (1 / H)`
+/// (either order), as autodiff writes the mean's backward; else null.
+Value meanGradient(Value g, ShapedType mean, int64_t heads) {
+  auto mul = g.getDefiningOp<ra::MulOp>();
+  if (!mul)
+    return {};
+  for (auto [spread, factor] :
+       {std::pair(mul.getLhs(), mul.getRhs()), std::pair(mul.getRhs(), mul.getLhs())}) {
+    auto k = factor.getDefiningOp<ra::ConstantOp>();
+    auto bc = spread.getDefiningOp<ra::BroadcastOp>();
+    if (!k || !bc || std::abs(k.getValue().convertToDouble() * heads - 1.0) > 1e-12)
+      continue;
+    Value dm = bc.getInput();
+    if (auto r = dm.getDefiningOp<ra::ReshapeOp>())
+      dm = r.getInput();
+    if (dm.getType() == mean)
+      return dm;
+  }
+  return {};
+}
+
+struct FuseHeadMeanAttention : ra::impl::FuseHeadMeanAttentionBase<FuseHeadMeanAttention> {
+  void runOnOperation() override {
+    for (ra::FlashAttentionOp f : ra::collectOps<ra::FlashAttentionOp>(getOperation()))
+      fuse(f);
+  }
+
+  void fuse(ra::FlashAttentionOp f) {
+    if (f.getV().getType().cast<ShapedType>().getRank() != 3)
+      return; // the value must be shared by the heads
+    int64_t heads = f.getQ().getType().cast<ShapedType>().getDimSize(1);
+    ra::ReduceMeanOp mean;
+    SmallVector<std::pair<ra::FlashAttentionGradOp, Value>> grads;
+    for (Operation *user : f.getResult().getUsers()) {
+      if (auto m = dyn_cast<ra::ReduceMeanOp>(user); m && m.getAxis() == 1 && !m.getKeepdim()) {
+        if (mean)
+          return;
+        mean = m;
+      } else if (auto g = dyn_cast<ra::FlashAttentionGradOp>(user)) {
+        grads.push_back({g, Value()});
+      } else {
+        return; // the per-head outputs are read: keep them
+      }
+    }
+    if (!mean)
+      return;
+    auto meanType = mean.getType().cast<ShapedType>();
+    for (auto &[g, dm] : grads)
+      if (g.getLse() != f.getLse() || !(dm = meanGradient(g.getGrad(), meanType, heads)))
+        return;
+    for (Operation *user : f.getLse().getUsers())
+      if (!isa<ra::FlashAttentionGradOp>(user))
+        return;
+
+    OpBuilder b(f);
+    SmallVector<Value> operands = ra::attentionOperands(f);
+    Operation *fused = ra::buildOp<ra::HeadMeanAttentionOp>(
+        b, f.getLoc(), operands, ra::attentionAttrs(f), {meanType, f.getLse().getType()});
+    mean.getResult().replaceAllUsesWith(fused->getResult(0));
+    mean.erase();
+    for (auto &[g, dm] : grads) {
+      OpBuilder gb(g);
+      SmallVector<Value> in(operands);
+      in.append({fused->getResult(1), dm});
+      Operation *fg = ra::buildOp<ra::HeadMeanAttentionGradOp>(
+          gb, g.getLoc(), in, ra::attentionAttrs(g), SmallVector<Type>(g->getResultTypes()));
+      g->replaceAllUsesWith(fg->getResults());
+      Operation *spread = g.getGrad().getDefiningOp();
+      g.erase();
+      // The broadcast gradient, if nothing else reads it.
+      SmallVector<Operation *> chain{spread};
+      while (!chain.empty()) {
+        Operation *op = chain.pop_back_val();
+        if (!op || !op->use_empty() ||
+            !isa<ra::MulOp, ra::BroadcastOp, ra::ReshapeOp, ra::ConstantOp>(op))
+          continue;
+        for (Value v : op->getOperands())
+          chain.push_back(v.getDefiningOp());
+        op->erase();
+      }
+    }
+    f.erase();
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> ra::createFuseHeadMeanAttentionPass() {
+  return std::make_unique<FuseHeadMeanAttention>();
+}
