@@ -229,6 +229,12 @@ FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
       } else if (auto reshape = dyn_cast<ReshapeOp>(op)) {
         BufferRef p = ref(reshape.getInput());
         refs[r] = p;
+      } else if (auto slice = dyn_cast<SliceOp>(op); slice && isView(&op)) {
+        // A range of the leading axis: the same buffer, further in.
+        BufferRef p = ref(slice.getInput());
+        p.offset += slice.getStart() * (numel(slice.getInput()) / shapeOf(slice.getInput())[0]) * 4;
+        p.elements = numel(r);
+        refs[r] = p;
       } else {
         if (!offsets || offsets[i] < 0)
           return op.emitError("code generation: no arena offset for a result");
@@ -329,6 +335,8 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         return success();
       })
       .Case([&](SliceOp s) {
+        if (isView(s))
+          return success(); // a range of the leading axis: a view, no kernel
         KernelCall c = call(op, "slice");
         c.ints = split(shapeOf(s.getInput()), s.getAxis());
         c.ints.push_back(s.getStart());

@@ -32,4 +32,23 @@ bool isElementwiseOp(mlir::Operation *op, bool orFused) {
          (orFused && llvm::isa<FusedElementwiseOp>(op));
 }
 
+mlir::Value storageOf(mlir::Value v) {
+  while (mlir::Operation *def = v.getDefiningOp()) {
+    if (!isView(def))
+      break;
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
+bool isView(mlir::Operation *op) {
+  if (llvm::isa<ReshapeOp>(op))
+    return true;
+  auto slice = llvm::dyn_cast<SliceOp>(op);
+  if (!slice || slice.getAxis() != 0)
+    return false;
+  mlir::Operation *root = storageOf(slice.getInput()).getDefiningOp();
+  return root && !llvm::isa<GetParamOp>(root);
+}
+
 } // namespace ra

@@ -17,6 +17,15 @@ std::string sourceLocation(mlir::Operation *op);
 /// The static shape of a tensor value.
 std::vector<int64_t> shapeOf(mlir::Value v);
 
+/// Whether `op` is a view of its input's storage with no kernel: a reshape,
+/// or a slice of the leading axis (a contiguous range) of a value computed
+/// into the arena (not a parameter or an input, whose buffers the generated
+/// code cannot offset).
+bool isView(mlir::Operation *op);
+
+/// The value whose storage `v` uses, through views.
+mlir::Value storageOf(mlir::Value v);
+
 /// Ops that compute element i of their result from element i of each
 /// operand (all of one shape): the unary and binary math ops, gelu_grad.
 /// `fused_elementwise` too when `orFused`.

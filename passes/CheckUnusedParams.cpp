@@ -15,6 +15,7 @@ struct CheckUnusedParams : ra::impl::CheckUnusedParamsBase<CheckUnusedParams> {
                       << "' cannot affect the loss; it would never train";
       p->setAttr("ra.unused", mlir::UnitAttr::get(&getContext()));
     }
+    getOperation()->setAttr("ra.unused_checked", mlir::UnitAttr::get(&getContext()));
   }
 };
 } // namespace

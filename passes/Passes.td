@@ -149,6 +149,23 @@ def FuseHeadMeanAttention : Pass<"fuse-head-mean-attention", "mlir::ModuleOp"> {
   let constructor = "ra::createFuseHeadMeanAttentionPass()";
 }
 
+def FuseLatentProjections : Pass<"fuse-latent-projections", "mlir::ModuleOp"> {
+  let summary = "Projections of one activation to equal widths as one batched GEMM";
+  let description = [{
+    GEMMs `x @ W_i` of one activation with `[K, N]` parameters of one width
+    (MLA's `W_kd` and `W_vd`) become one GEMM of `x` against the weights
+    stacked `[G, K, N]`; each result is a range of the leading axis of its
+    output, a view. One strided-batched cuBLAS call on a GPU.
+
+    Before:  %k = ra.matmul %x, %w_kd : ... -> tensor<4x256x64xf32>
+             %v = ra.matmul %x, %w_vd : ... -> tensor<4x256x64xf32>
+    After:   %w = ra.concat %w_kd', %w_vd' {axis = 0 : i64} : ... -> tensor<2x256x64xf32>
+             %y = ra.matmul %x', %w : tensor<1024x256xf32>, tensor<2x256x64xf32> -> tensor<2x1024x64xf32>
+             %k = ra.reshape (ra.slice %y {axis = 0, start = 0, end = 1})   (views)
+  }];
+  let constructor = "ra::createFuseLatentProjectionsPass()";
+}
+
 def FuseWeightGradients : Pass<"fuse-weight-gradients", "mlir::ModuleOp"> {
   let summary = "A weight's gradient as one GEMM over every row, not a batch of GEMMs and a sum";
   let description = [{

@@ -10,8 +10,9 @@ namespace ra {
 } // namespace ra
 
 std::vector<std::string> ra::fusionPassNames() {
-  return {"fuse-attention",        "fuse-gated-attention",  "fuse-head-mean-attention",
-          "fuse-weight-gradients", "recompute-activations", "fuse-elementwise"};
+  return {"fuse-latent-projections",  "fuse-attention",        "fuse-gated-attention",
+          "fuse-head-mean-attention", "fuse-weight-gradients", "recompute-activations",
+          "fuse-elementwise"};
 }
 
 std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options) {
@@ -20,6 +21,7 @@ std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options)
     if (!options.noFuse && !llvm::is_contained(options.disabled, name))
       fusion.push_back(make);
   };
+  add("fuse-latent-projections", [] { return createFuseLatentProjectionsPass(); });
   add("fuse-attention", [] { return createFuseAttentionPass(); });
   add("fuse-gated-attention", [] { return createFuseGatedAttentionPass(); });
   add("fuse-head-mean-attention", [] { return createFuseHeadMeanAttentionPass(); });

@@ -67,12 +67,7 @@ int64_t packIntervals(std::vector<Interval> &items) {
 /// Ops that read element i of each operand only to write element i.
 bool isElementwise(Operation *op) { return ra::isElementwiseOp(op, /*orFused=*/true); }
 
-/// The value whose storage `v` uses: itself, or what a reshape views.
-Value storageOf(Value v) {
-  while (auto r = v.getDefiningOp<ra::ReshapeOp>())
-    v = r.getInput();
-  return v;
-}
+using ra::storageOf; // through reshapes and leading-axis slices
 
 bool needsArena(Value v) {
   Value s = storageOf(v);

@@ -158,8 +158,17 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
     stats.mechanisms[info.mechanism] += info.count;
     stats.params.push_back(std::move(info));
   }
-  for (ParamOp p : findUnusedParams(module))
-    stats.unused.push_back(p.getSymName().str());
+  // After ra-check-unused-params, its verdict: the fusion passes may join a
+  // dead weight's GEMM to a live one, which a walk from the loss would then
+  // count as reached.
+  if (module->hasAttr("ra.unused_checked")) {
+    for (ParamOp p : module.getOps<ParamOp>())
+      if (p->hasAttr("ra.unused"))
+        stats.unused.push_back(p.getSymName().str());
+  } else {
+    for (ParamOp p : findUnusedParams(module))
+      stats.unused.push_back(p.getSymName().str());
+  }
 
   forward.walk([&](CostOpInterface op) {
     int64_t f = op.getFlops();

@@ -43,3 +43,15 @@ func.func @scalar_operand(%x: tensor<16xf32>, %s: tensor<f32>) -> tensor<16xf32>
   }
   return %f : tensor<16xf32>
 }
+
+// A range of the leading axis of a computed value is a view.
+// CHECK-LABEL: func.func @leading_slice
+// CHECK-SAME: ra.arena_bytes = 128
+func.func @leading_slice(%x: tensor<2x16xf32>) -> tensor<16xf32> {
+  // CHECK: ra.exp {{.*}} {ra.offsets = array<i64: 0>}
+  %e = ra.exp %x : tensor<2x16xf32>
+  // CHECK: ra.slice {{.*}} ra.offsets = array<i64: -1>
+  %s = ra.slice %e {axis = 0 : i64, start = 1 : i64, end = 2 : i64} : tensor<2x16xf32> -> tensor<1x16xf32>
+  %r = ra.reshape %s : tensor<1x16xf32> -> tensor<16xf32>
+  return %r : tensor<16xf32>
+}

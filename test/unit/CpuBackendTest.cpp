@@ -184,7 +184,8 @@ TEST_CASE("cuda-emu: a tiny GPT-2's entry points, CUDA kernels under the emulato
 }
 
 TEST_CASE("every kernel family, on cpu and cuda-emu, matches the interpreter", "[cpu][cuda]") {
-  // An op zoo: MLA attention with shared latents and the RA term in a band,
+  // An op zoo: MLA attention with shared latents (its two down-projections
+  // one GEMM) and the RA term in a band,
   // a plain non-causal attention, causal means, reductions, layout ops and
   // every elementwise function, feeding a cross-entropy loss.
   const char *src = R"(
@@ -199,6 +200,7 @@ input targets: i32[batch, seq]
 param wte: [vocab, d] = normal(0.5)
 param w_q: [d, d] = normal(0.3)
 param w_kd: [d, r] = normal(0.3)
+param w_vd: [d, r] = normal(0.3)
 param w_ql: [h, d / h, r] = normal(0.3)
 param w_vu: [r, d] = normal(0.3)
 param alpha: [] = const(0.3)
@@ -207,7 +209,7 @@ param b: [d] = zeros
 x = layernorm(embedding(wte, tokens), g, b)
 q = transpose(reshape(x @ w_q, [batch, seq, h, d / h]), [0, 2, 1, 3])
 k_l = x @ w_kd
-v = transpose(reshape(k_l @ w_vu, [batch, seq, h, d / h]), [0, 2, 1, 3])
+v = transpose(reshape((x @ w_vd) @ w_vu, [batch, seq, h, d / h]), [0, 2, 1, 3])
 y1 = attention(q @ w_ql, k_l, v, alpha=alpha, band=2)
 y2 = attention(q, q, q, causal=0, scale=0.5)
 y = reshape(transpose(y1 + y2, [0, 2, 1, 3]), [batch, seq, d])

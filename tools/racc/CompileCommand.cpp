@@ -192,15 +192,12 @@ int compileCommand(int argc, char **argv) {
       "print-ir-after", "Print the IR after PASS", cxxopts::value<std::vector<std::string>>())(
       "print-ir-before", "Print the IR before PASS", cxxopts::value<std::vector<std::string>>())(
       "dump-ir-dir", "Write the IR before the pipeline and after each pass to DIR/NN-PASS.mlir",
-      cxxopts::value<std::string>())("no-fuse", "Run none of the fusion passes")(
-      "disable-pass",
-      "Skip the fusion pass NAME (repeatable; fusion passes: " +
-          llvm::join(ra::fusionPassNames(), ", ") + ")",
-      cxxopts::value<std::vector<std::string>>())(
+      cxxopts::value<std::string>())(
       "target",
       "cpu (C++ with OpenMP and OpenBLAS, compiled here), cuda (CUDA with cuBLAS, built by nvcc, "
       "and its emulator build), all (both) or none (IR and manifest only)",
       cxxopts::value<std::string>()->default_value("cpu"));
+  addFusionOptions(options);
   auto args = options.parse(argc, argv);
   std::string emit = args.count("emit") ? args["emit"].as<std::string>() : "";
   std::string target = args["target"].as<std::string>();
@@ -229,13 +226,8 @@ int compileCommand(int argc, char **argv) {
   if (args.count("dump-ir-dir"))
     printing.dumpDir = args["dump-ir-dir"].as<std::string>();
   ra::PipelineOptions pipeline;
-  pipeline.noFuse = args.count("no-fuse") > 0;
-  if (args.count("disable-pass"))
-    pipeline.disabled = args["disable-pass"].as<std::vector<std::string>>();
-  for (const std::string &name : pipeline.disabled)
-    if (!llvm::is_contained(ra::fusionPassNames(), name))
-      return fail("--disable-pass: '" + name + "' is not a fusion pass (" +
-                  llvm::join(ra::fusionPassNames(), ", ") + ")");
+  if (auto status = fusionOptions(args, pipeline))
+    return *status;
   if (!session.runPipeline(*module, printing, pipeline))
     return 1;
   if (emit == "mlir") {

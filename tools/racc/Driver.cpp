@@ -67,6 +67,25 @@ void addModelOptions(cxxopts::Options &options) {
   options.parse_positional({"file"});
 }
 
+void addFusionOptions(cxxopts::Options &options) {
+  options.add_options()("no-fuse", "Run none of the fusion passes")(
+      "disable-pass",
+      "Skip the fusion pass NAME (repeatable; fusion passes: " +
+          llvm::join(ra::fusionPassNames(), ", ") + ")",
+      cxxopts::value<std::vector<std::string>>());
+}
+
+std::optional<int> fusionOptions(const cxxopts::ParseResult &args, ra::PipelineOptions &out) {
+  out.noFuse = args.count("no-fuse") > 0;
+  if (args.count("disable-pass"))
+    out.disabled = args["disable-pass"].as<std::vector<std::string>>();
+  for (const std::string &name : out.disabled)
+    if (!llvm::is_contained(ra::fusionPassNames(), name))
+      return fail("--disable-pass: '" + name + "' is not a fusion pass (" +
+                  llvm::join(ra::fusionPassNames(), ", ") + ")");
+  return std::nullopt;
+}
+
 std::optional<int> loadModel(const cxxopts::ParseResult &args, const cxxopts::Options &options,
                              Session &session, mlir::OwningOpRef<mlir::ModuleOp> &module) {
   if (args.count("help")) {
