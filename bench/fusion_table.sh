@@ -40,8 +40,8 @@ echo "gpt2_mla_ra_all with one pass left out (vs all passes on, interleaved):"
 echo
 echo "| left out | ms/step without it | ms/step with all | arena MiB without it | arena MiB with all |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-for pass in fuse-latent-projections fuse-attention fuse-gated-attention fuse-head-mean-attention fuse-weight-gradients \
-  recompute-activations fuse-elementwise; do
+for pass in fuse-latent-projections fuse-attention fuse-gated-attention fuse-head-mean-attention \
+  fuse-cross-entropy fuse-weight-gradients recompute-activations fuse-elementwise; do
   "$racc" compile "$root/models/gpt2_mla_ra_all.graph" "${config[@]}" -D latent=64 \
     --disable-pass="$pass" -o "$work/without.rac" > /dev/null
   "$rarun" bench "$work/gpt2_mla_ra_all.rac" --vs "$work/without.rac" --steps "$steps" --json \

@@ -440,8 +440,10 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         calls.push_back(c);
         return success();
       })
-      .Case<CrossEntropyOp, CrossEntropyGradOp>([&](auto ce) {
-        KernelCall c = call(op, isa<CrossEntropyOp>(op) ? "cross_entropy" : "cross_entropy_grad");
+      .Case<CrossEntropyOp, CrossEntropyGradOp, CrossEntropyWithGradOp>([&](auto ce) {
+        KernelCall c = call(op, isa<CrossEntropyOp>(op)       ? "cross_entropy"
+                                : isa<CrossEntropyGradOp>(op) ? "cross_entropy_grad"
+                                                              : "cross_entropy_with_grad");
         c.ints = rowsAndWidth(ce.getLogits());
         calls.push_back(c);
         return success();
@@ -490,8 +492,11 @@ std::vector<int64_t> inputIdBounds(const EntryPoint &e) {
     auto it = r.kind == BufferRef::Arena ? fromInput.find(r.offset) : fromInput.end();
     return it == fromInput.end() ? -1 : it->second;
   };
-  static const std::map<std::string, int> idOperand = {
-      {"embedding", 1}, {"embedding_grad", 0}, {"cross_entropy", 1}, {"cross_entropy_grad", 1}};
+  static const std::map<std::string, int> idOperand = {{"embedding", 1},
+                                                       {"embedding_grad", 0},
+                                                       {"cross_entropy", 1},
+                                                       {"cross_entropy_grad", 1},
+                                                       {"cross_entropy_with_grad", 1}};
   for (const KernelCall &c : e.calls) {
     if (auto it = idOperand.find(c.family); it != idOperand.end())
       if (int in = source(c.operands[it->second]); in >= 0)

@@ -506,6 +506,20 @@ def Ra_HeadMeanAttentionGradOp : Ra_Op<"head_mean_attention_grad", [Pure,
   }];
 }
 
+def Ra_CrossEntropyWithGradOp : Ra_Op<"cross_entropy_with_grad", [Pure, Ra_CostOpInterface]> {
+  let summary = "cross_entropy and its gradient from one pass over the logits";
+  let description = [{
+    `(cross_entropy(logits, targets), cross_entropy_grad(logits, targets,
+    grad))`: each row's softmax is computed once, for the loss and for the
+    gradient, and the logits are read once. Written by `fuse-cross-entropy`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$logits, Ra_IndexTensor:$targets, Ra_ScalarFloat:$grad);
+  let results = (outs Ra_ScalarFloat:$loss, Ra_FloatTensor:$logits_grad);
+  let assemblyFormat = "$logits `,` $targets `,` $grad attr-dict `:` functional-type(operands, results)";
+  let extraClassDeclaration = "int64_t getFlops() { return 6 * "
+      "getLogits().getType().cast<::mlir::ShapedType>().getNumElements(); }";
+}
+
 def Ra_FusedElementwiseOp : Ra_Op<"fused_elementwise", [Pure, IsolatedFromAbove,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "a chain of elementwise ops as one kernel: one pass, no intermediates";

@@ -21,6 +21,7 @@ std::unique_ptr<mlir::Pass> createFuseAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseGatedAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseHeadMeanAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseLatentProjectionsPass();
+std::unique_ptr<mlir::Pass> createFuseCrossEntropyPass();
 std::unique_ptr<mlir::Pass> createFuseWeightGradientsPass();
 std::unique_ptr<mlir::Pass> createRecomputeActivationsPass();
 std::unique_ptr<mlir::Pass> createFuseElementwisePass();

@@ -166,6 +166,21 @@ def FuseLatentProjections : Pass<"fuse-latent-projections", "mlir::ModuleOp"> {
   let constructor = "ra::createFuseLatentProjectionsPass()";
 }
 
+def FuseCrossEntropy : Pass<"fuse-cross-entropy", "mlir::ModuleOp"> {
+  let summary = "The loss and its gradient from one pass over the logits";
+  let description = [{
+    `cross_entropy(logits, t)` and `cross_entropy_grad(logits, t, c)` with a
+    constant seed `c` become one `ra.cross_entropy_with_grad` at the loss:
+    one softmax per row instead of two, the logits read once.
+
+    Before:  %loss = ra.cross_entropy %logits, %t
+             ...
+             %dl = ra.cross_entropy_grad %logits, %t, %one
+    After:   %loss, %dl = ra.cross_entropy_with_grad %logits, %t, %one
+  }];
+  let constructor = "ra::createFuseCrossEntropyPass()";
+}
+
 def FuseWeightGradients : Pass<"fuse-weight-gradients", "mlir::ModuleOp"> {
   let summary = "A weight's gradient as one GEMM over every row, not a batch of GEMMs and a sum";
   let description = [{

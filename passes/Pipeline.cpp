@@ -10,9 +10,9 @@ namespace ra {
 } // namespace ra
 
 std::vector<std::string> ra::fusionPassNames() {
-  return {"fuse-latent-projections",  "fuse-attention",        "fuse-gated-attention",
-          "fuse-head-mean-attention", "fuse-weight-gradients", "recompute-activations",
-          "fuse-elementwise"};
+  return {"fuse-latent-projections",  "fuse-attention",     "fuse-gated-attention",
+          "fuse-head-mean-attention", "fuse-cross-entropy", "fuse-weight-gradients",
+          "recompute-activations",    "fuse-elementwise"};
 }
 
 std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options) {
@@ -25,6 +25,7 @@ std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options)
   add("fuse-attention", [] { return createFuseAttentionPass(); });
   add("fuse-gated-attention", [] { return createFuseGatedAttentionPass(); });
   add("fuse-head-mean-attention", [] { return createFuseHeadMeanAttentionPass(); });
+  add("fuse-cross-entropy", [] { return createFuseCrossEntropyPass(); });
   add("fuse-weight-gradients", [] { return createFuseWeightGradientsPass(); });
   // Last of these: it clones forward ops into the backward pass, which CSE
   // would merge back.

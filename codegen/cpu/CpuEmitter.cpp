@@ -230,6 +230,12 @@ const std::map<std::string, Renderer> &renderers() {
              fmt::format("  {}({}, {}, {}, {}, {}, {});\n", ns("crossEntropyGrad"), in(c, 0),
                          in(c, 1), in(c, 2), out(c, 0), c.ints[0], c.ints[1]);
     };
+    t["cross_entropy_with_grad"] = [](const KernelCall &c) {
+      return idCheck(in(c, 1), c.ints[0], c.ints[1], c) +
+             fmt::format("  {}({}, {}, {}, {}, {}, {}, {}{});\n", ns("crossEntropyWithGrad"),
+                         in(c, 0), in(c, 1), in(c, 2), out(c, 0), out(c, 1), c.ints[0], c.ints[1],
+                         scratchArg());
+    };
     auto shape = [](const KernelCall &c) {
       return fmt::format("{}::AttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
                          "{}, {}}}",
@@ -321,7 +327,7 @@ int64_t scratchFloats(const EntryPoint &e) {
     int64_t need = 0;
     if (c.family == "layernorm_grad")
       need = 2 * c.ints[0];
-    else if (c.family == "cross_entropy")
+    else if (c.family == "cross_entropy" || c.family == "cross_entropy_with_grad")
       need = c.ints[0];
     else if (c.family == "attention_grad" || c.family == "flash_attention_grad" ||
              c.family == "gated_flash_attention_grad" || c.family == "head_mean_attention_grad")

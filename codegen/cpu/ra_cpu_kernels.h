@@ -304,23 +304,44 @@ inline void crossEntropy(const float *__restrict logits, const int32_t *__restri
   *loss = float(total / rows);
 }
 
+/// g = (softmax(l) - onehot(target)) * scale over one row of v logits;
+/// returns the row's log-sum-exp.
+inline double softmaxGradRow(const float *l, float *g, i64 v, int32_t target, float scale) {
+  float mx = *std::max_element(l, l + v);
+  double sum = 0;
+  for (i64 i = 0; i < v; ++i)
+    sum += (g[i] = std::exp(l[i] - mx));
+  float inv = float(1.0 / sum);
+  for (i64 i = 0; i < v; ++i)
+    g[i] *= inv * scale;
+  g[target] -= scale;
+  return mx + std::log(sum);
+}
+
 inline void crossEntropyGrad(const float *__restrict logits, const int32_t *__restrict targets,
                              const float *__restrict dloss, float *__restrict dlogits, i64 rows,
                              i64 v) {
   float scale = *dloss / float(rows);
 #pragma omp parallel for if (rows * v > kParallelMin)
-  for (i64 r = 0; r < rows; ++r) {
-    const float *l = logits + r * v;
-    float *g = dlogits + r * v;
-    float mx = *std::max_element(l, l + v);
-    double sum = 0;
-    for (i64 i = 0; i < v; ++i)
-      sum += (g[i] = std::exp(l[i] - mx));
-    float inv = float(1.0 / sum);
-    for (i64 i = 0; i < v; ++i)
-      g[i] *= inv * scale;
-    g[targets[r]] -= scale;
-  }
+  for (i64 r = 0; r < rows; ++r)
+    softmaxGradRow(logits + r * v, dlogits + r * v, v, targets[r], scale);
+}
+
+/// crossEntropy and crossEntropyGrad in one pass per row: the softmax is
+/// written to dlogits once and the row's loss term taken on the way.
+inline void crossEntropyWithGrad(const float *__restrict logits, const int32_t *__restrict targets,
+                                 const float *__restrict dloss, float *__restrict loss,
+                                 float *__restrict dlogits, i64 rows, i64 v) {
+  std::vector<double> terms(rows);
+  float scale = *dloss / float(rows);
+#pragma omp parallel for if (rows * v > kParallelMin)
+  for (i64 r = 0; r < rows; ++r)
+    terms[r] = softmaxGradRow(logits + r * v, dlogits + r * v, v, targets[r], scale) -
+               logits[r * v + targets[r]];
+  double total = 0;
+  for (double t : terms)
+    total += t;
+  *loss = float(total / rows);
 }
 
 //===----------------------------------------------------------------------===//

@@ -449,8 +449,10 @@ __global__ void scaledSumKernel(const float *x, float *out, i64 n, float scale) 
     *out = s * scale;
 }
 
+/// With `terms`, also each row's loss term (cross_entropy_with_grad).
 __global__ void crossEntropyGradKernel(const float *logits, const int32_t *targets,
-                                       const float *dloss, float *dlogits, i64 rows, i64 v) {
+                                       const float *dloss, float *dlogits, i64 rows, i64 v,
+                                       float *terms) {
   for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
     const float *l = logits + row * v;
     float *g = dlogits + row * v;
@@ -458,6 +460,8 @@ __global__ void crossEntropyGradKernel(const float *logits, const int32_t *targe
     float scale = *dloss / float(rows);
     for (i64 i = threadIdx.x; i < v; i += blockDim.x)
       g[i] = expf(l[i] - st.max) / st.sum * scale - (i == targets[row] ? scale : 0.f);
+    if (terms && threadIdx.x == 0)
+      terms[row] = st.max + logf(st.sum) - l[targets[row]];
   }
 }
 
@@ -567,10 +571,19 @@ inline void crossEntropy(const float *logits, const int32_t *targets, float *los
             1.f / float(rows));
 }
 
+/// `terms` is scratch of `rows` floats.
+inline void crossEntropyWithGrad(const float *logits, const int32_t *targets, const float *dloss,
+                                 float *loss, float *dlogits, i64 rows, i64 v, float *terms) {
+  RA_LAUNCH(crossEntropyGradKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, logits, targets, dloss,
+            dlogits, rows, v, terms);
+  RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)terms, loss, rows,
+            1.f / float(rows));
+}
+
 inline void crossEntropyGrad(const float *logits, const int32_t *targets, const float *dloss,
                              float *dlogits, i64 rows, i64 v) {
   RA_LAUNCH(crossEntropyGradKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, logits, targets, dloss,
-            dlogits, rows, v);
+            dlogits, rows, v, (float *)nullptr);
 }
 
 inline void attention(const AttentionShape &s, const float *q, const float *k, const float *v,

@@ -243,6 +243,15 @@ LogicalResult Frame::eval(Operation *op) {
         set(op, {std::move(loss)});
         return success();
       })
+      .Case([&](CrossEntropyWithGradOp c) {
+        Tensor loss, d;
+        if (failed(check(op, crossEntropy(get(c.getLogits()), get(c.getTargets()), loss))) ||
+            failed(check(op, crossEntropyGrad(get(c.getLogits()), get(c.getTargets()),
+                                              get(c.getGrad()).data[0], d))))
+          return failure();
+        set(op, {std::move(loss), std::move(d)});
+        return success();
+      })
       .Case([&](CrossEntropyGradOp c) {
         Tensor d;
         if (failed(check(op, crossEntropyGrad(get(c.getLogits()), get(c.getTargets()),

@@ -1,0 +1,62 @@
+//===- FuseCrossEntropy.cpp - the loss and its gradient in one pass -------===//
+//
+// A training function computes `cross_entropy(logits, t)` for the loss and,
+// at the start of its backward pass, `cross_entropy_grad(logits, t, 1.0)`:
+// two passes over the logits ([B*T, V], the largest tensor at GPT-2's
+// vocabulary), each computing every row's softmax. Here they become one
+// ra.cross_entropy_with_grad at the loss: one softmax per row, the logits
+// read once, and the gradient written while the row is at hand.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/OpBuild.h"
+#include "ir/RaDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace ra {
+#define GEN_PASS_DEF_FUSECROSSENTROPY
+#include "passes/Passes.h.inc"
+} // namespace ra
+
+using namespace mlir;
+
+namespace {
+
+struct FuseCrossEntropy : ra::impl::FuseCrossEntropyBase<FuseCrossEntropy> {
+  void runOnOperation() override {
+    SmallVector<ra::CrossEntropyGradOp> grads;
+    getOperation().walk([&](ra::CrossEntropyGradOp g) { grads.push_back(g); });
+    for (ra::CrossEntropyGradOp g : grads) {
+      ra::CrossEntropyOp loss;
+      for (Operation *user : g.getLogits().getUsers())
+        if (auto ce = dyn_cast<ra::CrossEntropyOp>(user);
+            ce && ce.getTargets() == g.getTargets() && ce->getBlock() == g->getBlock())
+          loss = ce;
+      // The seed must be known where the loss is: a constant (autodiff's 1.0).
+      auto seed = g.getGrad().getDefiningOp<ra::ConstantOp>();
+      if (!loss || !seed || !loss->isBeforeInBlock(g))
+        continue;
+      OpBuilder b(loss);
+      Value k = ra::build<ra::ConstantOp>(
+          b, seed.getLoc(), {},
+          {ra::f64Attr(b.getContext(), "value", seed.getValue().convertToDouble())},
+          seed.getType());
+      Operation *fused = ra::buildOp<ra::CrossEntropyWithGradOp>(
+          b, loss.getLoc(), ValueRange{loss.getLogits(), loss.getTargets(), k}, {},
+          TypeRange{loss.getType(), g.getType()});
+      loss.getResult().replaceAllUsesWith(fused->getResult(0));
+      g.getResult().replaceAllUsesWith(fused->getResult(1));
+      loss.erase();
+      g.erase();
+      if (seed->use_empty())
+        seed.erase();
+    }
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> ra::createFuseCrossEntropyPass() {
+  return std::make_unique<FuseCrossEntropy>();
+}
