@@ -112,10 +112,11 @@ struct RecomputeActivations : ra::impl::RecomputeActivationsBase<RecomputeActiva
   void runOnOperation() override {
     for (auto fn : getOperation().getOps<func::FuncOp>()) {
       Block &body = fn.getBody().front();
-      // The backward pass starts at the loss's gradient.
+      // The backward pass starts at the loss's gradient (with
+      // fuse-cross-entropy, at the loss, which computes both).
       Operation *start = nullptr;
       for (Operation &op : body)
-        if (isa<ra::CrossEntropyGradOp>(op)) {
+        if (isa<ra::CrossEntropyGradOp, ra::CrossEntropyWithGradOp>(op)) {
           start = &op;
           break;
         }
