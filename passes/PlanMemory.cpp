@@ -74,6 +74,26 @@ bool needsArena(Value v) {
   return s == v && s.getDefiningOp() && !s.getDefiningOp<ra::GetParamOp>();
 }
 
+/// RA_PLAN_DEBUG=1: the arena against the most bytes live at once (the
+/// bound any placement must meet), and the buffers of 1 MiB or more live
+/// then: where a step's memory goes.
+void reportPeak(func::FuncOp fn, const std::vector<Interval> &items, int64_t n, int64_t peak) {
+  int64_t bound = 0, boundAt = 0;
+  for (int64_t at = 0; at <= n; ++at) {
+    int64_t live = 0;
+    for (const Interval &i : items)
+      live += i.first <= at && at <= i.last ? i.bytes : 0;
+    if (live > bound)
+      bound = live, boundAt = at;
+  }
+  llvm::errs() << fn.getName() << ": arena " << peak << ", most live at once " << bound << " at op "
+               << boundAt << "\n";
+  for (const Interval &i : items)
+    if (i.first <= boundAt && boundAt <= i.last && i.bytes >= (1 << 20))
+      llvm::errs() << "  " << i.bytes << " [" << i.first << ", " << i.last << "] "
+                   << i.value.getDefiningOp()->getName() << " " << i.value.getLoc() << "\n";
+}
+
 struct PlanMemory : ra::impl::PlanMemoryBase<PlanMemory> {
   void runOnOperation() override {
     for (auto fn : getOperation().getOps<func::FuncOp>())
@@ -138,22 +158,8 @@ struct PlanMemory : ra::impl::PlanMemoryBase<PlanMemory> {
         items.push_back({r, bytesOf(r), index[&op], last});
       }
     int64_t peak = packIntervals(items);
-    if (std::getenv("RA_PLAN_DEBUG")) {
-      int64_t bound = 0, boundAt = 0;
-      for (int64_t at = 0; at <= n; ++at) {
-        int64_t live = 0;
-        for (const Interval &i : items)
-          live += i.first <= at && at <= i.last ? i.bytes : 0;
-        if (live > bound)
-          bound = live, boundAt = at;
-      }
-      llvm::errs() << fn.getName() << ": arena " << peak << ", most live at once " << bound
-                   << " at op " << boundAt << "\n";
-      for (const Interval &i : items)
-        if (i.first <= boundAt && boundAt <= i.last && i.bytes >= (1 << 20))
-          llvm::errs() << "  " << i.bytes << " [" << i.first << ", " << i.last << "] "
-                       << i.value.getDefiningOp()->getName() << " " << i.value.getLoc() << "\n";
-    }
+    if (std::getenv("RA_PLAN_DEBUG"))
+      reportPeak(fn, items, n, peak);
     llvm::DenseMap<Value, int64_t> offsets;
     for (const Interval &i : items)
       offsets[i.value] = i.offset;
