@@ -132,14 +132,15 @@ private:
   llvm::DenseMap<Value, Tensor> values;
 };
 
-AttentionSpec specOf(double scale, bool causal, std::optional<uint64_t> band, Value alpha,
-                     Frame &frame) {
+/// The attention semantics of any attention op (plain, flash, gated,
+/// head-mean, or their gradients): scale, mask, band and RA's alpha.
+template <typename Op> AttentionSpec specOf(Op a, Frame &frame) {
   AttentionSpec spec;
-  spec.scale = scale;
-  spec.causal = causal;
-  if (alpha)
+  spec.scale = a.getScale().convertToDouble();
+  spec.causal = a.getCausal();
+  if (Value alpha = a.getReciprocalAlpha())
     spec.alpha = frame.get(alpha).data[0];
-  if (band)
+  if (auto band = a.getBand())
     spec.band = (int64_t)*band;
   return spec;
 }
@@ -261,8 +262,7 @@ LogicalResult Frame::eval(Operation *op) {
         return success();
       })
       .Case([&](AttentionOp a) {
-        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
-                           a.getReciprocalAlpha(), *this);
+        auto spec = specOf(a, *this);
         set(op, {attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec)});
         return success();
       })
@@ -293,8 +293,7 @@ LogicalResult Frame::eval(Operation *op) {
         return success();
       })
       .Case([&](HeadMeanAttentionOp a) {
-        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
-                           a.getReciprocalAlpha(), *this);
+        auto spec = specOf(a, *this);
         Tensor lse;
         Tensor y = attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec, &lse);
         int64_t b = y.shape[0], h = y.shape[1], rest = y.shape[2] * y.shape[3];
@@ -307,8 +306,7 @@ LogicalResult Frame::eval(Operation *op) {
         return success();
       })
       .Case([&](HeadMeanAttentionGradOp a) {
-        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
-                           a.getReciprocalAlpha(), *this);
+        auto spec = specOf(a, *this);
         const Tensor &q = get(a.getQ()), &g = get(a.getGrad());
         int64_t b = q.shape[0], h = q.shape[1], rest = g.shape[1] * g.shape[2];
         Tensor spread({b, h, g.shape[1], g.shape[2]});
@@ -320,8 +318,7 @@ LogicalResult Frame::eval(Operation *op) {
         return success();
       })
       .Case([&](GatedFlashAttentionOp a) {
-        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
-                           a.getReciprocalAlpha(), *this);
+        auto spec = specOf(a, *this);
         Tensor lse;
         Tensor y = attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec, &lse);
         const Tensor &gate = get(a.getGate());
@@ -335,8 +332,7 @@ LogicalResult Frame::eval(Operation *op) {
       .Case([&](GatedFlashAttentionGradOp a) {
         // grad * gate into the attention's backward; the gate's gradient is
         // rowsum(grad * ungated).
-        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
-                           a.getReciprocalAlpha(), *this);
+        auto spec = specOf(a, *this);
         const Tensor &gate = get(a.getGate()), &y = get(a.getUngated()), &g = get(a.getGrad());
         int64_t dv = g.shape.back();
         Tensor scaled = g, dgate(gate.shape);
@@ -352,8 +348,7 @@ LogicalResult Frame::eval(Operation *op) {
         return success();
       })
       .Case([&](FlashAttentionOp a) {
-        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
-                           a.getReciprocalAlpha(), *this);
+        auto spec = specOf(a, *this);
         Tensor lse;
         Tensor y = attention(get(a.getQ()), get(a.getK()), get(a.getV()), spec, &lse);
         set(op, {std::move(y), std::move(lse)});
@@ -362,14 +357,12 @@ LogicalResult Frame::eval(Operation *op) {
       .Case([&](FlashAttentionGradOp a) {
         // The same gradients as attention_grad: `result` and `lse` only spare
         // the kernels work.
-        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
-                           a.getReciprocalAlpha(), *this);
+        auto spec = specOf(a, *this);
         set(op, attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), get(a.getGrad()), spec));
         return success();
       })
       .Case([&](AttentionGradOp a) {
-        auto spec = specOf(a.getScale().convertToDouble(), a.getCausal(), a.getBand(),
-                           a.getReciprocalAlpha(), *this);
+        auto spec = specOf(a, *this);
         set(op, attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), get(a.getGrad()), spec));
         return success();
       })
