@@ -11,6 +11,7 @@
 #ifndef RA_CPU_KERNELS_H
 #define RA_CPU_KERNELS_H
 
+#include "ra_attention_shape.h"
 #include "ra_elementwise.h"
 #include "ra_profile.h"
 
@@ -348,22 +349,7 @@ inline void crossEntropyWithGrad(const float *__restrict logits, const int32_t *
 // Attention (materializes each head's [Tq, Tk] scores; flash is a fusion pass)
 //===----------------------------------------------------------------------===//
 
-struct AttentionShape {
-  i64 b, h, tq, tk, e, dv;
-  bool kShared, vShared; // [B, T, .] shared by every head (MLA latents)
-  float scale;
-  bool causal;
-  bool reciprocal;
-  i64 band; // < 0: the whole causal triangle
-  /// Where head (b, h) starts in q (and the result), k and v.
-  i64 qAt(i64 b, i64 h) const { return (b * this->h + h) * tq * e; }
-  i64 kAt(i64 b, i64 h) const { return (kShared ? b : b * this->h + h) * tk * e; }
-  i64 vAt(i64 b, i64 h) const { return (vShared ? b : b * this->h + h) * tk * dv; }
-};
-
-inline bool reciprocalApplies(const AttentionShape &s, i64 i, i64 j) {
-  return s.reciprocal && j <= i && (s.band < 0 || i - j <= s.band);
-}
+using ra_attention::AttentionShape;
 
 /// Scores S over the whole matrix (the reciprocal term reads S[j, i]) and
 /// probabilities P of the masked S_ra.
@@ -380,7 +366,7 @@ inline void scoresAndProbs(const AttentionShape &s, const float *q, const float 
     i64 last = s.causal ? std::min(i, s.tk - 1) : s.tk - 1;
     float mx = -std::numeric_limits<float>::infinity();
     for (i64 j = 0; j <= last; ++j) {
-      float v = sc[i * s.tk + j] + (reciprocalApplies(s, i, j) ? alpha * sc[j * s.tk + i] : 0.f);
+      float v = sc[i * s.tk + j] + (s.reciprocalAt(i, j) ? alpha * sc[j * s.tk + i] : 0.f);
       p[i * s.tk + j] = v;
       mx = std::max(mx, v);
     }
@@ -472,7 +458,7 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
             for (i64 j = 0; j < s.tk; ++j) {
               float dsra = p[i * s.tk + j] * (dp[i * s.tk + j] - float(dot));
               ds[i * s.tk + j] += dsra;
-              if (reciprocalApplies(s, i, j)) {
+              if (s.reciprocalAt(i, j)) {
                 ds[j * s.tk + i] += a * dsra;
                 daParts[b * s.h + h] += dsra * sc[j * s.tk + i];
               }

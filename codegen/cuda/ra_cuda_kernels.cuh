@@ -23,6 +23,7 @@
 #undef RA_PROFILE_SYNC // a test may include the CPU kernels first
 #define RA_PROFILE_SYNC() cudaStreamSynchronize(ra_cuda_stream())
 
+#include "ra_attention_shape.h"
 #include "ra_elementwise.h"
 #include "ra_simt.h"
 
@@ -472,14 +473,7 @@ __global__ void crossEntropyGradKernel(const float *logits, const int32_t *targe
 
 constexpr int kMaxKeys = 2048;
 
-struct AttentionShape {
-  i64 b, h, tq, tk, e, dv;
-  bool kShared, vShared; // [B, T, .] shared by every head (MLA latents)
-  float scale;
-  bool causal;
-  bool reciprocal;
-  i64 band; // < 0: the whole causal triangle
-};
+using ra_attention::AttentionShape;
 
 __device__ __forceinline__ float dot(const float *a, const float *b, i64 n) {
   float s = 0.f;
@@ -503,7 +497,7 @@ __global__ void attentionKernel(AttentionShape s, const float *q, const float *k
     float a = alpha ? *alpha : 0.f, mx = -FLT_MAX;
     for (i64 j = threadIdx.x; j <= last; j += blockDim.x) {
       float score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
-      if (s.reciprocal && j <= i && (s.band < 0 || i - j <= s.band))
+      if (s.reciprocalAt(i, j))
         score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e); // S[j, i]
       p[j] = score;
       mx = score > mx ? score : mx;
@@ -609,10 +603,6 @@ inline void flashAttention(const AttentionShape &s, const float *q, const float 
 // (3) per key row (summing heads that share it), dk and dv; (4) d alpha.
 //===----------------------------------------------------------------------===//
 
-__device__ __forceinline__ bool raApplies(const AttentionShape &s, i64 i, i64 j) {
-  return s.reciprocal && j <= i && (s.band < 0 || i - j <= s.band);
-}
-
 __global__ void attentionGradRowsKernel(AttentionShape s, const float *q, const float *k,
                                         const float *v, const float *alpha, const float *dy,
                                         float *probs, float *dsra, float *alphaParts) {
@@ -629,7 +619,7 @@ __global__ void attentionGradRowsKernel(AttentionShape s, const float *q, const 
       float score = -FLT_MAX;
       if (j <= last) {
         score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
-        if (raApplies(s, i, j))
+        if (s.reciprocalAt(i, j))
           score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
       }
       p[j] = score;
@@ -654,7 +644,7 @@ __global__ void attentionGradRowsKernel(AttentionShape s, const float *q, const 
     float da = 0.f;
     for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
       ds[j] = p[j] * (ds[j] - dotPdP);
-      if (raApplies(s, i, j))
+      if (s.reciprocalAt(i, j))
         da += ds[j] * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
     }
     da = blockReduce<Combine::Sum>(da, 0.f);
@@ -667,7 +657,7 @@ __global__ void attentionGradRowsKernel(AttentionShape s, const float *q, const 
 __device__ __forceinline__ float fullDs(const AttentionShape &s, const float *dsraHead, float a,
                                         i64 i, i64 j) {
   float d = dsraHead[i * s.tk + j];
-  if (raApplies(s, j, i))
+  if (s.reciprocalAt(j, i))
     d += a * dsraHead[j * s.tk + i];
   return d;
 }

@@ -1,0 +1,37 @@
+//===- ra_attention_shape.h - an attention call's static shape -*- C++ -*-===//
+//
+// The static parameters of an attention kernel call, shared by the CPU and
+// the CUDA kernels (and, as __host__ __device__, by CUDA device code).
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_ATTENTION_SHAPE_H
+#define RA_ATTENTION_SHAPE_H
+
+#include "ra_elementwise.h"
+
+#include <cstdint>
+
+namespace ra_attention {
+
+struct AttentionShape {
+  int64_t b, h, tq, tk, e, dv;
+  bool kShared, vShared; // [B, T, .] shared by every head (MLA latents)
+  float scale;
+  bool causal;
+  bool reciprocal;
+  int64_t band; // < 0: the whole causal triangle
+
+  /// Whether RA's reciprocal term alpha * S[j, i] adds to S_ra[i, j]: j <= i,
+  /// within the band.
+  RA_HD bool reciprocalAt(int64_t i, int64_t j) const {
+    return reciprocal && j <= i && (band < 0 || i - j <= band);
+  }
+  /// Where head (b, h) starts in q (and the result), k and v.
+  RA_HD int64_t qAt(int64_t bb, int64_t hh) const { return (bb * h + hh) * tq * e; }
+  RA_HD int64_t kAt(int64_t bb, int64_t hh) const { return (kShared ? bb : bb * h + hh) * tk * e; }
+  RA_HD int64_t vAt(int64_t bb, int64_t hh) const { return (vShared ? bb : bb * h + hh) * tk * dv; }
+};
+
+} // namespace ra_attention
+
+#endif // RA_ATTENTION_SHAPE_H
