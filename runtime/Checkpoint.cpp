@@ -114,8 +114,9 @@ std::string writeCheckpoint(const std::string &path, Model &model, const Checkpo
   for (int i = 0; i < 8; ++i)
     len[i] = (text.size() >> (8 * i)) & 0xff;
   bool ok = writeAll(len, 8) && writeAll(text.data(), text.size());
+  const float *params = model.parameters(); // from the device once, if it is newer
   for (const ParamInfo &p : model.params())
-    ok = ok && writeAll(model.parameters() + p.offset, 4 * p.elements());
+    ok = ok && writeAll(params + p.offset, 4 * p.elements());
   ok = ok && fsync(fd) == 0;
   int err = errno;
   close(fd);
@@ -166,6 +167,7 @@ std::string readCheckpoint(const std::string &path, Model &model, CheckpointMeta
     if (it.key() != "__metadata__" && !model.param(it.key()))
       return "checkpoint '" + path + "' holds tensor '" + it.key() +
              "', which the artifact does not have (a checkpoint of another model?)";
+  float *params = model.mutableParameters(); // replaced on the device before the next call
   for (const ParamInfo &p : model.params()) {
     if (!header.contains(p.name))
       return "checkpoint '" + path + "' lacks tensor '" + p.name + "' that the artifact needs";
@@ -181,7 +183,7 @@ std::string readCheckpoint(const std::string &path, Model &model, CheckpointMeta
              ", the artifact's is " + str(p.shape);
     }
     in.seekg(dataStart + begin);
-    if (!in.read(reinterpret_cast<char *>(model.mutableParameters() + p.offset), end - begin))
+    if (!in.read(reinterpret_cast<char *>(params + p.offset), end - begin))
       return "checkpoint '" + path + "' is truncated in tensor '" + p.name + "'";
   }
   return "";

@@ -173,19 +173,22 @@ inline void causalMean(const float *__restrict x, float *__restrict out, i64 out
     }
 }
 
+/// y = softmax(x) * scale over one row of d; returns the row's log-sum-exp.
+inline double softmaxRow(const float *x, float *y, i64 d, float scale) {
+  float mx = *std::max_element(x, x + d);
+  double sum = 0;
+  for (i64 i = 0; i < d; ++i)
+    sum += (y[i] = std::exp(x[i] - mx));
+  float inv = float(1.0 / sum);
+  for (i64 i = 0; i < d; ++i)
+    y[i] *= inv * scale;
+  return mx + std::log(sum);
+}
+
 inline void softmax(const float *__restrict x, float *__restrict out, i64 rows, i64 d) {
 #pragma omp parallel for if (rows * d > kParallelMin)
-  for (i64 r = 0; r < rows; ++r) {
-    const float *xr = x + r * d;
-    float *y = out + r * d;
-    float mx = *std::max_element(xr, xr + d);
-    double sum = 0;
-    for (i64 i = 0; i < d; ++i)
-      sum += (y[i] = std::exp(xr[i] - mx));
-    float inv = float(1.0 / sum);
-    for (i64 i = 0; i < d; ++i)
-      y[i] *= inv;
-  }
+  for (i64 r = 0; r < rows; ++r)
+    softmaxRow(x + r * d, out + r * d, d, 1.f);
 }
 
 //===----------------------------------------------------------------------===//
@@ -308,15 +311,9 @@ inline void crossEntropy(const float *__restrict logits, const int32_t *__restri
 /// g = (softmax(l) - onehot(target)) * scale over one row of v logits;
 /// returns the row's log-sum-exp.
 inline double softmaxGradRow(const float *l, float *g, i64 v, int32_t target, float scale) {
-  float mx = *std::max_element(l, l + v);
-  double sum = 0;
-  for (i64 i = 0; i < v; ++i)
-    sum += (g[i] = std::exp(l[i] - mx));
-  float inv = float(1.0 / sum);
-  for (i64 i = 0; i < v; ++i)
-    g[i] *= inv * scale;
+  double lse = softmaxRow(l, g, v, scale);
   g[target] -= scale;
-  return mx + std::log(sum);
+  return lse;
 }
 
 inline void crossEntropyGrad(const float *__restrict logits, const int32_t *__restrict targets,
