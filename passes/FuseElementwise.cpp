@@ -29,8 +29,6 @@ using namespace mlir;
 
 namespace {
 
-bool isElementwise(Operation *op) { return ra::isElementwiseOp(op); }
-
 /// A producer a group reads in place of its result: a splat constant, or a
 /// broadcast whose input the kernel can index (one element, trailing dims).
 bool isInlinable(Operation *op, ShapedType result) {
@@ -61,7 +59,7 @@ struct FuseElementwise : ra::impl::FuseElementwiseBase<FuseElementwise> {
       // Latest first: a group grows from its root back through producers
       // whose only users are already in it.
       for (Operation *root : llvm::reverse(order)) {
-        if (taken.contains(root) || !isElementwise(root)) // taken ones are erased
+        if (taken.contains(root) || !ra::isElementwiseOp(root)) // taken ones are erased
           continue;
         auto shape = root->getResult(0).getType().cast<ShapedType>();
         Group g;
@@ -75,7 +73,7 @@ struct FuseElementwise : ra::impl::FuseElementwiseBase<FuseElementwise> {
               continue;
             if (isInlinable(def, shape)) {
               g.inlined.insert(def);
-            } else if (isElementwise(def) &&
+            } else if (ra::isElementwiseOp(def) &&
                        v.getType().cast<ShapedType>().getShape() == shape.getShape() &&
                        llvm::all_of(def->getUsers(),
                                     [&](Operation *u) { return g.ops.contains(u); })) {
