@@ -59,8 +59,12 @@ struct PassCheckResult {
 /// Runs `pipeline` on `module` one pass at a time, evaluating every entry
 /// point before and after each pass on the same random inputs and
 /// parameters; a pass that changes any output or parameter update beyond
-/// `tolerance` (relative) is diverging. A pass that creates @grad is also
-/// checked to give @forward's loss.
+/// `tolerance` (relative) is diverging. As in gradCheck, an element is
+/// compared relative to max(|before|, |after|, 1e-6 * the tensor's largest
+/// magnitude): a gradient entry a million times smaller than its tensor's
+/// largest is mostly float64 cancellation, and an exact rewrite that sums
+/// in another order moves it by more than 1e-10 of itself. A pass that
+/// creates @grad is also checked to give @forward's loss.
 mlir::FailureOr<PassCheckResult> passCheck(mlir::ModuleOp module,
                                            const std::vector<PassFactory> &pipeline, uint64_t seed,
                                            double tolerance = 1e-10);

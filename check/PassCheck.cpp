@@ -55,11 +55,15 @@ FailureOr<std::map<std::string, Evaluation>> evaluateAll(ModuleOp module, uint64
 double relDiff(const interp::Tensor &a, const interp::Tensor &b) {
   if (a.shape != b.shape)
     return INFINITY;
+  double largest = 0;
+  for (size_t i = 0; i < a.data.size(); ++i)
+    if (!std::isnan(a.data[i]) && !std::isnan(b.data[i]))
+      largest = std::max({largest, double(std::abs(a.data[i])), double(std::abs(b.data[i]))});
   double worst = 0;
   for (size_t i = 0; i < a.data.size(); ++i) {
     double x = a.data[i], y = b.data[i];
     double d = std::abs(x - y);
-    double scale = std::max({std::abs(x), std::abs(y), 1e-30});
+    double scale = std::max({std::abs(x), std::abs(y), 1e-6 * largest, 1e-30});
     if (std::isnan(x) != std::isnan(y))
       return INFINITY;
     if (!std::isnan(d))

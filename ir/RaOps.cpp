@@ -334,20 +334,26 @@ int64_t GatedFlashAttentionGradOp::getFlops() {
          3 * q[0] * q[1] * q[2] * dv;
 }
 
+/// Per score: the score, exp(S - lse) and the head mean; then one
+/// [Tq, Tk] x [Tk, Dv] product per batch entry.
 int64_t HeadMeanAttentionOp::getFlops() {
   auto q = getQ().getType().cast<ShapedType>().getShape();
   auto ks = getK().getType().cast<ShapedType>().getShape();
   int64_t dv = getResult().getType().cast<ShapedType>().getShape()[2];
-  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
-  return scores * (2 * q[3] + 2 * dv + 5) + (getReciprocalAlpha() ? 2 * scores : 0);
+  int64_t tk = ks[ks.size() - 2], scores = q[0] * q[1] * q[2] * tk;
+  return scores * (2 * q[3] + 4) + (getReciprocalAlpha() ? 2 * scores : 0) +
+         2 * q[0] * q[2] * tk * dv;
 }
 
+/// Per row, dP = grad v^T / H once; per head's score, the score, P, dS and
+/// its dq, dk; then v's gradient mean_h(P)^T grad once.
 int64_t HeadMeanAttentionGradOp::getFlops() {
   auto q = getQ().getType().cast<ShapedType>().getShape();
   auto ks = getK().getType().cast<ShapedType>().getShape();
   int64_t dv = getGrad().getType().cast<ShapedType>().getShape()[2];
-  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
-  return scores * (2 * q[3] + 5) + scores * (2 * dv * 2 + 2 * q[3] * 2 + 3);
+  int64_t tk = ks[ks.size() - 2], scores = q[0] * q[1] * q[2] * tk;
+  return scores * (2 * q[3] + 8 + 4 * q[3]) + (getReciprocalAlpha() ? 6 * scores : 0) +
+         4 * q[0] * q[2] * tk * dv;
 }
 
 /// How a fused_elementwise input is read for result element i.

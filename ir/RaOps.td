@@ -465,21 +465,26 @@ def Ra_GatedFlashAttentionGradOp : Ra_Op<"gated_flash_attention_grad", [Pure,
 
 def Ra_HeadMeanAttentionOp : Ra_Op<"head_mean_attention", [Pure,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
-  let summary = "the mean over heads of flash attention's output, without the per-head outputs";
+  let summary = "attention averaged over heads, on the probabilities of the block's attention";
   let description = [{
     `reduce_mean(attention(q, k, v), axis 1)`: `[B, Tq, Dv]` with `v` shared by
-    every head (`[B, Tk, Dv]`, mechanism 2's MLP activations), and each row's
-    log-sum-exp `[B, H, Tq]`. Each output row sums its heads' `P v` as they
-    are computed: the `[B, H, Tq, Dv]` per-head outputs are never stored.
-    Written by `fuse-head-mean-attention`.
+    every head (`[B, Tk, Dv]`, mechanism 2's MLP activations). `lse: [B, H, Tq]`
+    holds the row log-sum-exps of a sibling `ra.flash_attention` (or
+    `ra.gated_flash_attention`) over the same `q`, `k` and reciprocal term,
+    so each head's probabilities are `exp(S - lse)` with no softmax of their
+    own, and they are averaged over heads before they meet `v`: one softmax,
+    two products (`P v` in the sibling, `mean_h(P) a` here), and `Dv` work per
+    score instead of `H Dv`. The `[B, H, Tq, Dv]` per-head outputs are never
+    stored. Written by `fuse-head-mean-attention`.
   }];
   let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
-                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, F64Attr:$scale,
-                       UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
-  let results = (outs Ra_FloatTensor:$result, Ra_FloatTensor:$lse);
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha, Ra_FloatTensor:$lse,
+                       F64Attr:$scale, UnitAttr:$causal, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
-    attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result) `,` type($lse)
+    `lse` `(` $lse `)` attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($lse)
+    `->` type($result)
   }];
 }
 
@@ -488,9 +493,12 @@ def Ra_HeadMeanAttentionGradOp : Ra_Op<"head_mean_attention_grad", [Pure,
   let summary = "the VJP of head_mean_attention: every head reads grad / H";
   let description = [{
     `flash_attention_grad` with each head's output gradient `grad / H`
-    (`grad: [B, Tq, Dv]`, read by every head in place, never broadcast), and
-    the softmax backward's row term from the row's own probabilities, so the
-    per-head outputs are not needed. Written by `fuse-head-mean-attention`.
+    (`grad: [B, Tq, Dv]`, never broadcast). Every head's `dP` is the same
+    `grad v^T / H`, made once per row, and `v`'s gradient is
+    `mean_h(P)^T grad`, one product after the heads' probabilities are
+    averaged; the softmax backward's row term comes from the row's own
+    probabilities, so the per-head outputs are not needed. Written by
+    `fuse-head-mean-attention`.
   }];
   let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k, Ra_FloatTensor:$v,
                        Optional<Ra_ScalarFloat>:$reciprocal_alpha, Ra_FloatTensor:$lse,

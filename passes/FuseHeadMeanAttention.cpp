@@ -8,11 +8,17 @@
 //
 // and autodiff feeds the backward `grad(dm) / H` broadcast to every head.
 // The per-head outputs [B, H, T, F] (F = 4D: 16 MiB a layer at the bench
-// configuration) exist only to be averaged. Here the forward becomes
-// ra.head_mean_attention, whose kernel adds each head's P a into the output
-// row as it is made, and the backward ra.head_mean_attention_grad, whose
-// kernel reads dm / H in place for every head: neither [B, H, T, F] tensor
-// is stored. Runs after fuse-attention.
+// configuration) exist only to be averaged, and the probabilities are those
+// of the block's own attention over the same q and k, computed a second
+// time. Here the forward becomes ra.head_mean_attention on the sibling
+// attention's row log-sum-exps: P = exp(S - lse) with no softmax of its
+// own, averaged over heads before it meets a (one softmax, two products;
+// F work per score instead of H F). The backward becomes
+// ra.head_mean_attention_grad, which makes dP = dm a^T / H once per row for
+// every head and a's gradient from the averaged P. Neither [B, H, T, F]
+// tensor is stored. Without a sibling (no attention over the same q, k and
+// reciprocal term before it) the pair stays unfused. Runs after
+// fuse-attention and fuse-gated-attention.
 //
 //===----------------------------------------------------------------------===//
 #include "ir/RaDialect.h"
@@ -53,6 +59,25 @@ Value meanGradient(Value g, ShapedType mean, int64_t heads) {
   return {};
 }
 
+/// The row log-sum-exps of a flash attention (plain or gated) before `f` in
+/// its block over the same q, k, reciprocal term and attributes: the
+/// probabilities `f` would compute again. Null if there is none.
+Value siblingLse(ra::FlashAttentionOp f) {
+  auto same = [&](auto s) {
+    return s.getQ() == f.getQ() && s.getK() == f.getK() &&
+           s.getReciprocalAlpha() == f.getReciprocalAlpha() && s.getScale() == f.getScale() &&
+           s.getCausal() == f.getCausal() && s.getBand() == f.getBand() &&
+           s->getBlock() == f->getBlock() && s->isBeforeInBlock(f);
+  };
+  for (Operation *user : f.getQ().getUsers()) {
+    if (auto s = dyn_cast<ra::FlashAttentionOp>(user); s && s != f && same(s))
+      return s.getLse();
+    if (auto s = dyn_cast<ra::GatedFlashAttentionOp>(user); s && same(s))
+      return s.getLse();
+  }
+  return {};
+}
+
 struct FuseHeadMeanAttention : ra::impl::FuseHeadMeanAttentionBase<FuseHeadMeanAttention> {
   void runOnOperation() override {
     for (ra::FlashAttentionOp f : ra::collectOps<ra::FlashAttentionOp>(getOperation()))
@@ -85,17 +110,22 @@ struct FuseHeadMeanAttention : ra::impl::FuseHeadMeanAttentionBase<FuseHeadMeanA
     for (Operation *user : f.getLse().getUsers())
       if (!isa<ra::FlashAttentionGradOp>(user))
         return;
+    Value lse = siblingLse(f);
+    if (!lse)
+      return;
 
     OpBuilder b(f);
     SmallVector<Value> operands = ra::attentionOperands(f);
-    Operation *fused = ra::buildOp<ra::HeadMeanAttentionOp>(
-        b, f.getLoc(), operands, ra::attentionAttrs(f), {meanType, f.getLse().getType()});
+    SmallVector<Value> forward(operands);
+    forward.push_back(lse);
+    Operation *fused = ra::buildOp<ra::HeadMeanAttentionOp>(b, f.getLoc(), forward,
+                                                            ra::attentionAttrs(f), {meanType});
     mean.getResult().replaceAllUsesWith(fused->getResult(0));
     mean.erase();
     for (auto &[g, dm] : grads) {
       OpBuilder gb(g);
       SmallVector<Value> in(operands);
-      in.append({fused->getResult(1), dm});
+      in.append({lse, dm});
       Operation *fg = ra::buildOp<ra::HeadMeanAttentionGradOp>(
           gb, g.getLoc(), in, ra::attentionAttrs(g), SmallVector<Type>(g->getResultTypes()));
       g->replaceAllUsesWith(fg->getResults());

@@ -287,11 +287,11 @@ const std::map<std::string, Renderer> &renderers() {
                          out(c, 0), out(c, 1), out(c, 2), c.ints[9] ? out(c, 4) : "nullptr",
                          scratchArg(), in(c, x), out(c, 3));
     };
-    // Operands q, k, v, (alpha); results mean, lse.
+    // Operands q, k, v, (alpha), lse; result mean.
     t["head_mean_attention"] = [shape](const KernelCall &c) {
       return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}{});\n", ns("headMeanAttention"), shape(c),
-                         in(c, 0), in(c, 1), in(c, 2), c.ints[9] ? in(c, 3) : "nullptr", out(c, 0),
-                         out(c, 1), scratchArg());
+                         in(c, 0), in(c, 1), in(c, 2), c.ints[9] ? in(c, 3) : "nullptr",
+                         in(c, c.ints[9] ? 4 : 3), out(c, 0), scratchArg());
     };
     // Operands q, k, v, (alpha), lse, grad; results dq, dk, dv, (dalpha).
     t["head_mean_attention_grad"] = [shape](const KernelCall &c) {
@@ -330,15 +330,18 @@ int64_t scratchFloats(const EntryPoint &e) {
     else if (c.family == "cross_entropy" || c.family == "cross_entropy_with_grad")
       need = c.ints[0];
     else if (c.family == "attention_grad" || c.family == "flash_attention_grad" ||
-             c.family == "gated_flash_attention_grad" || c.family == "head_mean_attention_grad")
+             c.family == "gated_flash_attention_grad")
       // probabilities, dS_ra, per-row d alpha (the CUDA backward is not tiled
-      // yet); the gated form's scaled dy, the head mean's spread dy after them
-      need = 2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2] +
-             (c.family == "gated_flash_attention_grad" || c.family == "head_mean_attention_grad"
-                  ? c.ints[0] * c.ints[1] * c.ints[2] * c.ints[5]
-                  : 0);
-    else if (c.family == "head_mean_attention") // the per-head outputs
-      need = c.ints[0] * c.ints[1] * c.ints[2] * c.ints[5];
+      // yet); the gated form's scaled dy after them
+      need =
+          2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2] +
+          (c.family == "gated_flash_attention_grad" ? c.ints[0] * c.ints[1] * c.ints[2] * c.ints[5]
+                                                    : 0);
+    else if (c.family == "head_mean_attention_grad") // dS_ra, per-row d alpha, dP, mean P
+      need = c.ints[0] * c.ints[1] * c.ints[2] * (c.ints[3] + 1) +
+             2 * c.ints[0] * c.ints[2] * c.ints[3];
+    else if (c.family == "head_mean_attention") // the head-mean probabilities
+      need = c.ints[0] * c.ints[2] * c.ints[3];
     most = std::max(most, need);
   }
   return most;

@@ -93,39 +93,17 @@ struct HeadGrad {
   float *dq, *dk, *dv;
 };
 
-/// The backward of query row i: P recomputed from `lse`, dP = g v^T, the
-/// softmax backward with D = rowsum(g * y) (from `y`, or from the row's own
-/// P and dP when there is no y), then dq, dk, dv and the reciprocal term's
-/// share. `g` is the row's output gradient. Returns the row's d alpha.
-inline double backwardRow(const AttentionShape &s, float a, i64 i, const HeadGrad &hg,
-                          const float *g, const float *y, float lse, HeadBuffers &buf, float *ds) {
-  RowRange r = rowRange(s, i);
-  float *sc = buf.sc.data(), *rec = buf.rec.data(), *dp = buf.p.data();
+/// The softmax backward of query row i from its probabilities `p`
+/// (p[0..last]), dP and D = rowsum(P dP): dS into `ds`, then dq, dk and the
+/// reciprocal term's share (rec[j] = scale q_j . k_i from scoreRow).
+/// Returns the row's d alpha.
+inline double scoreGradRow(const AttentionShape &s, float a, i64 i, const RowRange &r,
+                           const HeadGrad &hg, const float *p, const float *dp, float d,
+                           const float *rec, float *ds) {
   const float *qi = hg.q + i * s.e, *ki = s.reciprocal ? hg.k + i * s.e : nullptr;
-  scoreRow(s, qi, ki, hg.kT, hg.qT, a, r, sc, rec);
-  i64 n = r.last + 1;
-  std::fill(dp, dp + n, 0.f);
-  for (i64 c = 0; c < s.dv; ++c) {
-    const float w = g[c], *vc = hg.vT + c * s.tk;
-    for (i64 j = 0; j < n; ++j)
-      dp[j] += w * vc[j];
-  }
-  for (i64 j = 0; j < n; ++j)
-    sc[j] = std::exp(sc[j] - lse); // P from here on
-  double d = 0;
-  if (y)
-    for (i64 c = 0; c < s.dv; ++c)
-      d += g[c] * y[c];
-  else
-    for (i64 j = 0; j < n; ++j)
-      d += double(sc[j]) * dp[j];
   float *dqi = hg.dq + i * s.e;
-  for (i64 j = 0; j < n; ++j) {
-    const float pj = sc[j];
-    ds[j] = pj * (dp[j] - float(d));
-    float *dvj = hg.dv + j * s.dv;
-    for (i64 c = 0; c < s.dv; ++c)
-      dvj[c] += pj * g[c];
+  for (i64 j = 0; j <= r.last; ++j) {
+    ds[j] = p[j] * (dp[j] - d);
     const float w = s.scale * ds[j], *kj = hg.k + j * s.e;
     float *dkj = hg.dk + j * s.e;
     for (i64 c = 0; c < s.e; ++c) {
@@ -146,6 +124,36 @@ inline double backwardRow(const AttentionShape &s, float a, i64 i, const HeadGra
     da += double(ds[j]) * rec[j];
   }
   return da;
+}
+
+/// The backward of query row i: P recomputed from `lse`, dP = g v^T, the
+/// softmax backward with D = rowsum(g * y), then dq, dk, dv and the
+/// reciprocal term's share. `g` is the row's output gradient. Returns the
+/// row's d alpha.
+inline double backwardRow(const AttentionShape &s, float a, i64 i, const HeadGrad &hg,
+                          const float *g, const float *y, float lse, HeadBuffers &buf, float *ds) {
+  RowRange r = rowRange(s, i);
+  float *sc = buf.sc.data(), *rec = buf.rec.data(), *dp = buf.p.data();
+  scoreRow(s, hg.q + i * s.e, s.reciprocal ? hg.k + i * s.e : nullptr, hg.kT, hg.qT, a, r, sc, rec);
+  i64 n = r.last + 1;
+  std::fill(dp, dp + n, 0.f);
+  for (i64 c = 0; c < s.dv; ++c) {
+    const float w = g[c], *vc = hg.vT + c * s.tk;
+    for (i64 j = 0; j < n; ++j)
+      dp[j] += w * vc[j];
+  }
+  for (i64 j = 0; j < n; ++j)
+    sc[j] = std::exp(sc[j] - lse); // P from here on
+  double d = 0;
+  for (i64 c = 0; c < s.dv; ++c)
+    d += g[c] * y[c];
+  for (i64 j = 0; j < n; ++j) {
+    const float pj = sc[j];
+    float *dvj = hg.dv + j * s.dv;
+    for (i64 c = 0; c < s.dv; ++c)
+      dvj[c] += pj * g[c];
+  }
+  return scoreGradRow(s, a, i, r, hg, sc, dp, float(d), rec, ds);
 }
 
 } // namespace flash
@@ -268,88 +276,123 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
   storeSum(daParts, dalpha);
 }
 
-/// head_mean_attention: out[b, i] = mean over heads of (P_h v)[i] with v
-/// shared by the heads ([B, Tk, Dv]); the per-head outputs are summed as
-/// they are made. Parallel over (batch, query row): each output row is one
-/// task that walks the heads in order.
-inline void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
-                              const float *v, const float *alpha, float *out, float *lse) {
-  const float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
-  std::vector<float> kT(s.b * s.h * s.e * s.tk), qT(s.reciprocal ? s.b * s.h * s.e * s.tq : 0);
+namespace flash {
+/// k^T (and q^T for the reciprocal term) of every (batch, head), [E, T]
+/// each: the score rows' layout.
+struct Transposed {
+  std::vector<float> kT, qT;
+  explicit Transposed(const AttentionShape &s, const float *q, const float *k)
+      : kT(s.b * s.h * s.e * s.tk), qT(s.reciprocal ? s.b * s.h * s.e * s.tq : 0) {
 #pragma omp parallel for collapse(2)
-  for (i64 b = 0; b < s.b; ++b)
-    for (i64 h = 0; h < s.h; ++h) {
-      flash::transpose(k + s.kAt(b, h), kT.data() + (b * s.h + h) * s.e * s.tk, s.tk, s.e);
-      if (s.reciprocal)
-        flash::transpose(q + s.qAt(b, h), qT.data() + (b * s.h + h) * s.e * s.tq, s.tq, s.e);
+    for (i64 b = 0; b < s.b; ++b)
+      for (i64 h = 0; h < s.h; ++h) {
+        transpose(k + s.kAt(b, h), kAt(s, b, h), s.tk, s.e);
+        if (s.reciprocal)
+          transpose(q + s.qAt(b, h), qAt(s, b, h), s.tq, s.e);
+      }
+  }
+  float *kAt(const AttentionShape &s, i64 b, i64 h) {
+    return kT.data() + (b * s.h + h) * s.e * s.tk;
+  }
+  float *qAt(const AttentionShape &s, i64 b, i64 h) {
+    return s.reciprocal ? qT.data() + (b * s.h + h) * s.e * s.tq : nullptr;
+  }
+};
+} // namespace flash
+
+namespace flash {
+/// pbar[b, i, j] += mean over heads of P_h[i, j] = exp(S_h[i, j] - lse_h[i])
+/// for one (batch, query row); with `dp` (dP = dmean v^T / H, the same for
+/// every head), also each head's softmax backward: dq, dk (into `hg`'s
+/// accumulators, k shared or per head) and the row's d alpha, returned.
+inline double headMeanRow(const AttentionShape &s, float a, i64 b, i64 i, const float *q,
+                          const float *k, const float *lse, Transposed &t, float *pbar,
+                          const float *dp, float *dq, float *dk, float *sc, float *rec, float *ds) {
+  const float invH = 1.f / float(s.h);
+  RowRange r = rowRange(s, i);
+  double da = 0;
+  for (i64 h = 0; h < s.h; ++h) {
+    const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h);
+    const float lh = lse[(b * s.h + h) * s.tq + i];
+    scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, t.kAt(s, b, h), t.qAt(s, b, h),
+             a, r, sc, rec);
+    double d = 0;
+    for (i64 j = 0; j <= r.last; ++j) {
+      sc[j] = std::exp(sc[j] - lh);
+      pbar[j] += sc[j] * invH;
+      if (dp)
+        d += double(sc[j]) * dp[j];
     }
+    if (dp) {
+      HeadGrad hg{qh, kh, nullptr, nullptr, nullptr, dq + s.qAt(b, h), dk + s.kAt(b, h), nullptr};
+      da += scoreGradRow(s, a, i, r, hg, sc, dp, float(d), rec, ds);
+    }
+  }
+  return da;
+}
+} // namespace flash
+
+/// head_mean_attention: out[b] = pbar[b] v[b] with pbar = mean_h(P_h) and
+/// P_h = exp(S_h - lse_h), the sibling attention's probabilities: averaged
+/// over heads ([B, Tq, Tk], H times smaller than the per-head ones), then
+/// one sgemm per batch entry with the shared v ([B, Tk, Dv]).
+inline void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
+                              const float *v, const float *alpha, const float *lse, float *out) {
+  const float a = alpha ? *alpha : 0.f;
+  flash::Transposed t(s, q, k);
+  std::vector<float> pbar(s.b * s.tq * s.tk, 0.f);
 #pragma omp parallel
   {
     std::vector<float> sc(s.tk), rec(s.tk);
 #pragma omp for collapse(2)
     for (i64 b = 0; b < s.b; ++b)
-      for (i64 i = 0; i < s.tq; ++i) {
-        float *oi = out + (b * s.tq + i) * s.dv;
-        std::fill(oi, oi + s.dv, 0.f);
-        const float *vh = v + s.vAt(b, 0);
-        for (i64 h = 0; h < s.h; ++h) {
-          const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h);
-          flash::RowRange r = flash::rowRange(s, i);
-          flash::scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr,
-                          kT.data() + (b * s.h + h) * s.e * s.tk,
-                          s.reciprocal ? qT.data() + (b * s.h + h) * s.e * s.tq : nullptr, a, r,
-                          sc.data(), rec.data());
-          auto [mx, sum] = flash::expRow(sc.data(), r.last);
-          const float w = float(1.0 / sum) * invH;
-          for (i64 j = 0; j <= r.last; ++j) {
-            const float pj = sc[j] * w, *vj = vh + j * s.dv;
-            for (i64 c = 0; c < s.dv; ++c)
-              oi[c] += pj * vj[c];
-          }
-          lse[(b * s.h + h) * s.tq + i] = mx + float(std::log(sum));
-        }
-      }
+      for (i64 i = 0; i < s.tq; ++i)
+        flash::headMeanRow(s, a, b, i, q, k, lse, t, pbar.data() + (b * s.tq + i) * s.tk, nullptr,
+                           nullptr, nullptr, sc.data(), rec.data(), nullptr);
   }
+  for (i64 b = 0; b < s.b; ++b)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.tq, s.dv, s.tk, 1.f,
+                pbar.data() + b * s.tq * s.tk, s.tk, v + s.vAt(b, 0), s.dv, 0.f,
+                out + b * s.tq * s.dv, s.dv);
 }
 
-/// head_mean_attention_grad: every head's output gradient is dmean / H, read
-/// in place; D_i = sum_j P_ij dP_ij from the row itself (no per-head output
-/// is kept). The shared v (and a shared k) sum over heads: parallel over the
-/// batch, heads in order inside.
+/// head_mean_attention_grad: dP = dmean v^T / H (one sgemm per batch entry,
+/// every head's), each head's softmax backward row by row (dq, dk, d alpha;
+/// parallel over the batch, rows and heads in order inside, so a shared k
+/// sums in a fixed order), then dv = pbar^T dmean (one sgemm per batch
+/// entry).
 inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const float *k,
                                   const float *v, const float *alpha, const float *lse,
                                   const float *dmean, float *dq, float *dk, float *dv,
                                   float *dalpha) {
-  const float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
+  const float a = alpha ? *alpha : 0.f;
   std::memset(dq, 0, sizeof(float) * s.b * s.h * s.tq * s.e);
   std::memset(dk, 0, sizeof(float) * s.b * (s.kShared ? 1 : s.h) * s.tk * s.e);
-  std::memset(dv, 0, sizeof(float) * s.b * (s.vShared ? 1 : s.h) * s.tk * s.dv);
-  std::vector<double> daParts(s.b * s.h, 0.0);
+  flash::Transposed t(s, q, k);
+  std::vector<float> dp(s.b * s.tq * s.tk), pbar(s.b * s.tq * s.tk, 0.f);
+  for (i64 b = 0; b < s.b; ++b)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.tq, s.tk, s.dv, 1.f / float(s.h),
+                dmean + b * s.tq * s.dv, s.dv, v + s.vAt(b, 0), s.dv, 0.f,
+                dp.data() + b * s.tq * s.tk, s.tk);
+  std::vector<double> daParts(s.b, 0.0);
 #pragma omp parallel
   {
-    flash::HeadBuffers buf(s, true);
-    std::vector<float> ds(s.tk), gi(s.dv);
+    std::vector<float> sc(s.tk), rec(s.tk), ds(s.tk);
 #pragma omp for
-    for (i64 b = 0; b < s.b; ++b)
-      for (i64 h = 0; h < s.h; ++h) {
-        i64 bh = b * s.h + h;
-        const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h), *vh = v + s.vAt(b, h);
-        float *dqh = dq + s.qAt(b, h), *dkh = dk + s.kAt(b, h), *dvh = dv + s.vAt(b, h);
-        flash::transpose(kh, buf.kT.data(), s.tk, s.e);
-        flash::transpose(vh, buf.vT.data(), s.tk, s.dv);
-        if (s.reciprocal)
-          flash::transpose(qh, buf.qT.data(), s.tq, s.e);
-        flash::HeadGrad hg{qh, kh, buf.kT.data(), buf.qT.data(), buf.vT.data(), dqh, dkh, dvh};
-        double da = 0;
-        for (i64 i = 0; i < s.tq; ++i) {
-          for (i64 c = 0; c < s.dv; ++c)
-            gi[c] = dmean[(b * s.tq + i) * s.dv + c] * invH;
-          da += flash::backwardRow(s, a, i, hg, gi.data(), nullptr, lse[bh * s.tq + i], buf,
-                                   ds.data());
-        }
-        daParts[bh] = da;
+    for (i64 b = 0; b < s.b; ++b) {
+      double da = 0;
+      for (i64 i = 0; i < s.tq; ++i) {
+        i64 row = (b * s.tq + i) * s.tk;
+        da += flash::headMeanRow(s, a, b, i, q, k, lse, t, pbar.data() + row, dp.data() + row, dq,
+                                 dk, sc.data(), rec.data(), ds.data());
       }
+      daParts[b] = da;
+    }
   }
+  for (i64 b = 0; b < s.b; ++b)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.tk, s.dv, s.tq, 1.f,
+                pbar.data() + b * s.tq * s.tk, s.tk, dmean + b * s.tq * s.dv, s.dv, 0.f,
+                dv + s.vAt(b, 0), s.dv);
   storeSum(daParts, dalpha);
 }
 

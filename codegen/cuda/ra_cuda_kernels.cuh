@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 // Every launch goes on the device layer's stream and is checked after it
 // (ra_cuda_device.cuh defines both; a kernel test may define its own).
@@ -677,7 +678,7 @@ __global__ void attentionGradQueryKernel(AttentionShape s, const float *k, const
 }
 
 /// A thread per (key row, feature): dk = scale sum_i dS[i, j] q_i and
-/// dv = sum_i P[i, j] dy_i, over every head that uses this key row.
+/// dv = sum_i P[i, j] dy_i (when `dv`), over every head that uses this key row.
 __global__ void attentionGradKeyKernel(AttentionShape s, const float *q, const float *alpha,
                                        const float *dy, const float *probs, const float *dsra,
                                        float *dk, float *dv) {
@@ -694,6 +695,8 @@ __global__ void attentionGradKeyKernel(AttentionShape s, const float *q, const f
     }
     dk[x] = s.scale * acc;
   }
+  if (!dv) // head_mean_attention_grad makes dv with a GEMM
+    return;
   RA_GRID_STRIDE(x, s.b * vHeads * s.tk * s.dv) {
     i64 c = x % s.dv, j = (x / s.dv) % s.tk, bv = x / (s.dv * s.tk);
     i64 bb = bv / vHeads, h0 = s.vShared ? 0 : bv % vHeads, h1 = s.vShared ? s.h : h0 + 1;
@@ -809,43 +812,116 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
   attentionGrad(s, q, k, v, alpha, dy, dq, dk, dv, dalpha, scratch);
 }
 
-/// out[b, x] = mean over heads of perHead[b, h, x].
-__global__ void headMeanKernel(i64 b, i64 h, i64 rest, const float *perHead, float *out) {
-  RA_GRID_STRIDE(x, b * rest) {
-    i64 bb = x / rest, r = x % rest;
-    float acc = 0.f;
-    for (i64 hh = 0; hh < h; ++hh)
-      acc += perHead[(bb * h + hh) * rest + r];
-    out[x] = acc / float(h);
+//===----------------------------------------------------------------------===//
+// Head-mean attention (mechanism 2) on the sibling attention's log-sum-exps:
+// the probabilities averaged over heads ([B, Tq, Tk] in scratch, H times
+// smaller than the per-head ones) meet the shared value in one cuBLAS
+// product per batch entry, forwards and backwards.
+//===----------------------------------------------------------------------===//
+
+/// A block per (batch, query row): pbar[b, i, j] = mean_h exp(S_h[i, j] -
+/// lse_h[i]), 0 for masked keys.
+__global__ void headMeanProbsKernel(AttentionShape s, const float *q, const float *k,
+                                    const float *alpha, const float *lse, float *pbar) {
+  float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
+  for (i64 r = blockIdx.x; r < s.b * s.tq; r += gridDim.x) {
+    i64 i = r % s.tq, bb = r / s.tq;
+    i64 last = s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
+    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
+      float acc = 0.f;
+      for (i64 h = 0; j <= last && h < s.h; ++h) {
+        const float *qh = q + s.qAt(bb, h), *kh = k + s.kAt(bb, h);
+        float score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
+        if (s.reciprocalAt(i, j))
+          score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
+        acc += expf(score - lse[(bb * s.h + h) * s.tq + i]);
+      }
+      pbar[r * s.tk + j] = acc * invH;
+    }
   }
 }
 
-/// spread[b, h, x] = g[b, x] / H.
-__global__ void headSpreadKernel(i64 b, i64 h, i64 rest, const float *g, float *spread) {
-  RA_GRID_STRIDE(x, b * h * rest) { spread[x] = g[(x / (h * rest)) * rest + x % rest] / float(h); }
+/// A block per (batch, head, query row): P from lse, dP = dpbar / H (the
+/// same for every head), dS_ra = P (dP - rowsum(P dP)) into `dsra`, and the
+/// row's d alpha. Each thread reads back only the keys it wrote.
+__global__ void headMeanGradRowsKernel(AttentionShape s, const float *q, const float *k,
+                                       const float *alpha, const float *lse, const float *dpbar,
+                                       float *dsra, float *alphaParts) {
+  float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
+  for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
+    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h, h = bh % s.h;
+    const float *qh = q + s.qAt(bb, h), *kh = k + s.kAt(bb, h);
+    const float *dp = dpbar + (bb * s.tq + i) * s.tk;
+    float *ds = dsra + r * s.tk;
+    i64 last = s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
+    float dotPdP = 0.f;
+    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
+      float p = 0.f;
+      if (j <= last) {
+        float score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
+        if (s.reciprocalAt(i, j))
+          score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
+        p = expf(score - lse[r]);
+      }
+      ds[j] = p;
+      dotPdP += p * dp[j] * invH;
+    }
+    dotPdP = blockReduce<Combine::Sum>(dotPdP, 0.f);
+    float da = 0.f;
+    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
+      ds[j] = ds[j] * (dp[j] * invH - dotPdP);
+      if (s.reciprocalAt(i, j))
+        da += ds[j] * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
+    }
+    da = blockReduce<Combine::Sum>(da, 0.f);
+    if (threadIdx.x == 0)
+      alphaParts[r] = da;
+  }
 }
 
-/// head_mean_attention on CUDA: the per-head outputs in scratch, then their
-/// mean (the summing-as-you-go kernel is the CPU's so far).
+/// One matrix per batch entry: offsets 0, 1, ..., B - 1.
+inline std::vector<i64> eachBatch(i64 b) {
+  std::vector<i64> off(b);
+  for (i64 i = 0; i < b; ++i)
+    off[i] = i;
+  return off;
+}
+
+/// head_mean_attention: out[b] = pbar[b] v[b]. `scratch`: B Tq Tk floats.
 inline void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
-                              const float *v, const float *alpha, float *out, float *lse,
+                              const float *v, const float *alpha, const float *lse, float *out,
                               float *scratch) {
-  flashAttention(s, q, k, v, alpha, scratch, lse);
-  RA_LAUNCH(headMeanKernel, dim3(gridFor(s.b * s.tq * s.dv)), dim3(kThreads), 0, s.b, s.h,
-            s.tq * s.dv, (const float *)scratch, out);
+  RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha, lse,
+            scratch);
+  std::vector<i64> each = eachBatch(s.b);
+  gemm(scratch, v, out, s.b, each.data(), each.data(), s.tq, s.dv, s.tk, false, false);
 }
 
-/// head_mean_attention_grad on CUDA: dmean / H spread to every head in
-/// scratch (after the attention backward's), then the attention backward.
+/// head_mean_attention_grad: dP = dmean v^T (a product per batch entry),
+/// the rows' dS_ra, then dq and dk as the attention backward makes them,
+/// and dv = pbar^T dmean (a product per batch entry). `scratch`: dS_ra
+/// [B, H, Tq, Tk], d alpha per row, dP and pbar [B, Tq, Tk].
 inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const float *k,
                                   const float *v, const float *alpha, const float *lse,
                                   const float *dmean, float *dq, float *dk, float *dv,
                                   float *dalpha, float *scratch) {
-  (void)lse;
-  float *spread = scratch + attentionGradScratch(s);
-  RA_LAUNCH(headSpreadKernel, dim3(gridFor(s.b * s.h * s.tq * s.dv)), dim3(kThreads), 0, s.b, s.h,
-            s.tq * s.dv, dmean, spread);
-  attentionGrad(s, q, k, v, alpha, spread, dq, dk, dv, dalpha, scratch);
+  i64 rows = s.b * s.h * s.tq;
+  float *dsra = scratch, *parts = dsra + rows * s.tk, *dp = parts + rows,
+        *pbar = dp + s.b * s.tq * s.tk;
+  std::vector<i64> each = eachBatch(s.b);
+  gemm(dmean, v, dp, s.b, each.data(), each.data(), s.tq, s.tk, s.dv, false, true);
+  RA_LAUNCH(headMeanGradRowsKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, s, q, k, alpha, lse,
+            (const float *)dp, dsra, parts);
+  RA_LAUNCH(attentionGradQueryKernel, dim3(gridFor(rows * s.e)), dim3(kThreads), 0, s, k, alpha,
+            (const float *)dsra, dq);
+  RA_LAUNCH(attentionGradKeyKernel, dim3(gridFor(s.b * (s.kShared ? 1 : s.h) * s.tk * s.e)),
+            dim3(kThreads), 0, s, q, alpha, (const float *)nullptr, (const float *)nullptr,
+            (const float *)dsra, dk, (float *)nullptr);
+  RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha, lse,
+            pbar);
+  gemm(pbar, dmean, dv, s.b, each.data(), each.data(), s.tk, s.dv, s.tq, true, false);
+  if (dalpha)
+    RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows, 1.f);
 }
 
 } // namespace ra_cuda

@@ -127,15 +127,6 @@ llvm::DenseMap<Value, SeqInfo> inferSequenceAxes(func::FuncOp forward) {
     SeqInfo s = inferOne(&op, info);
     for (Value r : op.getResults())
       info[r] = s;
-    // Attention's row log-sum-exps are [B, H, Tq]: the queries' axes.
-    if (auto hm = dyn_cast<HeadMeanAttentionOp>(op)) {
-      SeqInfo lse = s;
-      lse.axes.clear();
-      for (int64_t x : info[hm.getQ()].axes)
-        if (x != 3)
-          lse.axes.insert(x);
-      info[hm.getLse()] = lse;
-    }
   }
   return info;
 }

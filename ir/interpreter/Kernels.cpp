@@ -287,8 +287,10 @@ bool reciprocalApplies(const AttentionSpec &spec, int64_t i, int64_t j) {
 
 /// S = scale q k^T over the whole [tq, tk] matrix (the reciprocal term reads
 /// S[j, i] above the diagonal), then P = softmax of the masked S_ra.
+/// With `lseIn`, the probabilities are exp(S - lseIn) (a sibling's row
+/// log-sum-exps) instead of the rows' own softmax.
 void scoresAndProbs(const HeadView &hv, const AttentionSpec &spec, std::vector<Real> &s,
-                    std::vector<Real> &p, Real *lse = nullptr) {
+                    std::vector<Real> &p, Real *lse = nullptr, const Real *lseIn = nullptr) {
   s.assign(hv.tq * hv.tk, 0);
   p.assign(hv.tq * hv.tk, 0);
   for (int64_t i = 0; i < hv.tq; ++i)
@@ -308,6 +310,12 @@ void scoresAndProbs(const HeadView &hv, const AttentionSpec &spec, std::vector<R
       if (!spec.causal || j <= i)
         mx = std::max(mx, row[j]);
     }
+    if (lseIn) {
+      for (int64_t j = 0; j < hv.tk; ++j)
+        if (!spec.causal || j <= i)
+          p[i * hv.tk + j] = std::exp(row[j] - lseIn[i]);
+      continue;
+    }
     Real sum = 0;
     for (int64_t j = 0; j < hv.tk; ++j)
       if (!spec.causal || j <= i)
@@ -321,7 +329,7 @@ void scoresAndProbs(const HeadView &hv, const AttentionSpec &spec, std::vector<R
 } // namespace
 
 Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const AttentionSpec &spec,
-                 Tensor *lse) {
+                 Tensor *lse, const Tensor *lseIn) {
   int64_t batch = q.shape[0], heads = q.shape[1];
   Tensor y({batch, heads, q.shape[2], v.shape.back()});
   if (lse)
@@ -330,7 +338,8 @@ Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const Attent
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t h = 0; h < heads; ++h) {
       HeadView hv = headView(q, k, v, b, h);
-      scoresAndProbs(hv, spec, s, p, lse ? &lse->data[(b * heads + h) * hv.tq] : nullptr);
+      scoresAndProbs(hv, spec, s, p, lse ? &lse->data[(b * heads + h) * hv.tq] : nullptr,
+                     lseIn ? &lseIn->data[(b * heads + h) * hv.tq] : nullptr);
       Real *out = &y.data[(b * heads + h) * hv.tq * hv.dv];
       for (int64_t i = 0; i < hv.tq; ++i)
         for (int64_t j = 0; j < hv.tk; ++j)
@@ -341,14 +350,16 @@ Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const Attent
 }
 
 std::vector<Tensor> attentionGrad(const Tensor &q, const Tensor &k, const Tensor &v,
-                                  const Tensor &dy, const AttentionSpec &spec) {
+                                  const Tensor &dy, const AttentionSpec &spec,
+                                  const Tensor *lseIn) {
   int64_t batch = q.shape[0], heads = q.shape[1];
   Tensor dq(q.shape), dk(k.shape), dv(v.shape), dalpha = Tensor::scalar(0);
   std::vector<Real> s, p;
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t h = 0; h < heads; ++h) {
       HeadView hv = headView(q, k, v, b, h);
-      scoresAndProbs(hv, spec, s, p);
+      scoresAndProbs(hv, spec, s, p, nullptr,
+                     lseIn ? &lseIn->data[(b * heads + h) * hv.tq] : nullptr);
       int64_t tq = hv.tq, tk = hv.tk;
       const Real *g = &dy.data[(b * heads + h) * tq * hv.dv];
       Real *dqh = &dq.data[(b * heads + h) * tq * hv.e];

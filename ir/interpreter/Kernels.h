@@ -41,11 +41,14 @@ struct AttentionSpec {
   std::optional<int64_t> band; // reciprocal term only where i - j <= band
 };
 /// With `lse`, also each query row's log-sum-exp of its masked scores, [B, H, Tq].
+/// With `lseIn` ([B, H, Tq]), the probabilities are exp(S - lseIn), not the
+/// rows' own softmax (head_mean_attention on a sibling's log-sum-exps).
 Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v, const AttentionSpec &spec,
-                 Tensor *lse = nullptr);
+                 Tensor *lse = nullptr, const Tensor *lseIn = nullptr);
 /// (dq, dk, dv, dalpha when spec.alpha)
 std::vector<Tensor> attentionGrad(const Tensor &q, const Tensor &k, const Tensor &v,
-                                  const Tensor &dy, const AttentionSpec &spec);
+                                  const Tensor &dy, const AttentionSpec &spec,
+                                  const Tensor *lseIn = nullptr);
 
 Tensor slice(const Tensor &x, int64_t axis, int64_t start, int64_t end);
 Tensor concat(const std::vector<const Tensor *> &inputs, int64_t axis);
