@@ -133,20 +133,45 @@ def FuseGatedAttention : Pass<"fuse-gated-attention", "mlir::ModuleOp"> {
 }
 
 def FuseHeadMeanAttention : Pass<"fuse-head-mean-attention", "mlir::ModuleOp"> {
-  let summary = "Attention averaged over heads without the per-head outputs (mechanism 2)";
+  let summary = "Attention averaged over heads on the block's own softmax (mechanism 2)";
   let description = [{
     `reduce_mean(flash_attention(q, k, a), axis 1)` with a value `a` shared by
-    every head becomes `ra.head_mean_attention`, which adds each head's `P a`
-    into the output row as it is made; its backward (the attention's backward
-    of `dm / H` broadcast to every head) becomes
-    `ra.head_mean_attention_grad`, which reads `dm / H` in place. Neither the
-    `[B, H, T, F]` outputs nor their gradient is stored. After fuse-attention.
+    every head, where an earlier flash attention (plain or gated) has the
+    same `q`, `k` and reciprocal term, becomes `ra.head_mean_attention` on
+    that attention's row log-sum-exps: the probabilities `exp(S - lse)` are
+    not normalized again, and are averaged over heads before one product
+    with `a` (one softmax, two products). Its backward (the attention's
+    backward of `dm / H` broadcast to every head) becomes
+    `ra.head_mean_attention_grad`, which makes `dm a^T / H` once per row and
+    `a`'s gradient from the averaged probabilities. Neither the
+    `[B, H, T, F]` outputs nor their gradient is stored. After
+    fuse-attention and fuse-gated-attention.
 
-    Before:  %pa, %lse = ra.flash_attention %q, %k, %a ... -> tensor<2x4x16x128xf32>, ...
+    Before:  %y, %lse = ra.flash_attention %q, %k, %v ...
+             %pa, %lse2 = ra.flash_attention %q, %k, %a ... -> tensor<2x4x16x128xf32>, ...
              %m = ra.reduce_mean %pa {axis = 1 : i64} : ... -> tensor<2x16x128xf32>
-    After:   %m, %lse = ra.head_mean_attention %q, %k, %a ... -> tensor<2x16x128xf32>, ...
+    After:   %m = ra.head_mean_attention %q, %k, %a lse(%lse) ... -> tensor<2x16x128xf32>
   }];
   let constructor = "ra::createFuseHeadMeanAttentionPass()";
+}
+
+def AbsorbLatentWeights : Pass<"absorb-latent-weights", "mlir::ModuleOp"> {
+  let summary = "MLA weight absorption (W_q W_ql, W_vu W_o) in inference entry points, where cheaper";
+  let description = [{
+    In entry points that neither write parameters nor return gradients,
+    folds `x W_q + b_q` split into heads then `W_ql[h]` into `x W_qa + b_qa`
+    (`W_qa = W_q W_ql`, `[D, H R]`), and `v_l W_vu` split into heads, attended
+    and merged then `W_o` into attention over `v_l` itself merged then
+    `W_vo` (`W_vo[h] = W_vu[h] W_o[h]`, `[H R, D]`), each only where the
+    call's multiply-adds (the folds included) are fewer. The decision, with
+    both counts, is the `ra.absorb` attribute of the resulting matmul.
+
+    Before:  %q = ra.add (ra.matmul %x, %w_q), (ra.broadcast %b_q) ...
+             %ql = ra.matmul (ra.transpose (ra.reshape %q)), %w_ql ...
+    After:   %y = ra.matmul %x, %w_qa {ra.absorb = {absorbed = true, ...}}
+             %ql = ra.transpose (ra.reshape (ra.add %y, (ra.broadcast %b_qa)))
+  }];
+  let constructor = "ra::createAbsorbLatentWeightsPass()";
 }
 
 def FuseLatentProjections : Pass<"fuse-latent-projections", "mlir::ModuleOp"> {

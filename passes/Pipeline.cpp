@@ -10,9 +10,9 @@ namespace ra {
 } // namespace ra
 
 std::vector<std::string> ra::fusionPassNames() {
-  return {"fuse-latent-projections",  "fuse-attention",     "fuse-gated-attention",
-          "fuse-head-mean-attention", "fuse-cross-entropy", "fuse-weight-gradients",
-          "recompute-activations",    "fuse-elementwise"};
+  return {"absorb-latent-weights", "fuse-latent-projections",  "fuse-attention",
+          "fuse-gated-attention",  "fuse-head-mean-attention", "fuse-cross-entropy",
+          "fuse-weight-gradients", "recompute-activations",    "fuse-elementwise"};
 }
 
 std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options) {
@@ -21,6 +21,7 @@ std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options)
     if (!options.noFuse && !llvm::is_contained(options.disabled, name))
       fusion.push_back(make);
   };
+  add("absorb-latent-weights", [] { return createAbsorbLatentWeightsPass(); });
   add("fuse-latent-projections", [] { return createFuseLatentProjectionsPass(); });
   add("fuse-attention", [] { return createFuseAttentionPass(); });
   add("fuse-gated-attention", [] { return createFuseGatedAttentionPass(); });

@@ -1,11 +1,11 @@
 //===- Bench.cpp - rarun bench ----------------------------------------------===//
 //
-// Repeated training steps on fixed random batches after a warm-up: median
-// ms/step, tokens/s, model FLOP utilization against this machine's
-// single-precision GEMM rate measured in the same run, and the arena's peak
-// bytes. With --vs, two artifacts of the same model interleaved step by step
-// (so machine noise hits both alike) and the largest relative difference of
-// their forward outputs on the same inputs and parameters.
+// Repeated training steps (or, with --entry forward, inference calls) on
+// fixed random batches after a warm-up: median ms/step, tokens/s, model FLOP
+// utilization against this machine's single-precision GEMM rate measured in
+// the same run, and the arena's peak bytes. With --vs, two artifacts of the same model interleaved
+// step by step (so machine noise hits both alike) and the largest relative difference of their
+// forward outputs on the same inputs and parameters.
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
@@ -29,7 +29,7 @@ double median(std::vector<double> v) {
 }
 
 struct Runner {
-  std::string path;
+  std::string path, entry = "train_step";
   std::unique_ptr<ra::rt::Model> model;
   BatchShape shape;
   std::vector<int32_t> tokens, targets;
@@ -42,8 +42,12 @@ struct Runner {
     model = loadModel(p, device);
     if (!model || !batchShape(*model, shape))
       return false;
-    if (!model->entry("train_step")) {
-      fail("'" + p + "' has no train_step to benchmark");
+    if (entry != "train_step" && entry != "forward") {
+      fail("--entry: '" + entry + "' is not train_step or forward");
+      return false;
+    }
+    if (!model->entry(entry)) {
+      fail("'" + p + "' has no " + entry + " entry point to benchmark");
       return false;
     }
     model->initialize(seed);
@@ -55,14 +59,21 @@ struct Runner {
       targets[i] = rng.next() % shape.vocab;
     }
     const auto &stats = model->manifest()["stats"]["flops_per_token"];
-    flopsPerStep = stats.value("train_step", 0.0) * shape.batch * shape.seq;
-    const auto *e = model->entry("train_step");
+    flopsPerStep = stats.value(entry, 0.0) * shape.batch * shape.seq;
+    const auto *e = model->entry(entry);
     // What the runtime allocates: the CUDA kernels' scratch too on a device.
     arenaBytes = e->arenaBytes + (device.name == "cpu" ? 0 : e->scratchBytes);
     return true;
   }
 
   std::string step(int64_t s) {
+    if (entry == "forward") {
+      std::vector<std::vector<float>> outs;
+      double t = now();
+      std::string err = forward(outs);
+      ms.push_back((now() - t) * 1e3);
+      return err;
+    }
     const auto *e = model->entry("train_step");
     float loss, norm, lr = 1e-4f, stepValue = float(s);
     std::vector<float> norms(e->outputs[2].elements());
@@ -125,6 +136,7 @@ nlohmann::ordered_json report(const Runner &r, double gemmGflops) {
   double tokens = double(r.shape.batch * r.shape.seq);
   double mfu = r.flopsPerStep / (msStep / 1e3) / (gemmGflops * 1e9);
   return {{"artifact", r.path},
+          {"entry", r.entry},
           {"ms_per_step", msStep},
           {"tokens_per_s", tokens / (msStep / 1e3)},
           {"mfu", mfu},
@@ -145,7 +157,9 @@ int benchCommand(int argc, char **argv) {
       "seed", "Seed of parameters and batch",
       cxxopts::value<uint64_t>()->default_value("0"))("json", "Print one JSON object")(
       "profile", "Then time every kernel over a few more steps (each kernel waited for)")(
-      "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
+      "entry", "The entry point timed: train_step, or forward (inference)",
+      cxxopts::value<std::string>()->default_value("train_step"))("h,help", "Show this help")(
+      "artifact", "ART", cxxopts::value<std::string>());
   addDeviceOptions(options);
   options.parse_positional({"artifact"});
   auto args = options.parse(argc, argv);
@@ -158,6 +172,8 @@ int benchCommand(int argc, char **argv) {
   uint64_t seed = args["seed"].as<uint64_t>();
   std::vector<Runner> runners(args.count("vs") ? 2 : 1);
   Device device = deviceOf(args);
+  for (Runner &r : runners)
+    r.entry = args["entry"].as<std::string>();
   if (!runners[0].load(args["artifact"].as<std::string>(), seed, device))
     return 1;
   if (runners.size() == 2) {

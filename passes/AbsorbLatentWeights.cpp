@@ -1,0 +1,248 @@
+//===- AbsorbLatentWeights.cpp - MLA weight absorption in inference -------===//
+//
+// MLA projects queries to the model width and then to the latent width per
+// head, and expands the latent values to the model width per head before
+// attention and the output projection:
+//
+//   q_l = (x W_q + b_q) W_ql[h]         [D, H hd] then [H, hd, R]
+//   out = (softmax(S) v_l W_vu[h]) W_o  [R, H hd] then [H hd, D]
+//
+// Both pairs are linear maps in a row and can be folded into one weight
+// ("absorption", models.md): q_l = x W_qa + b_qa with W_qa = W_q W_ql of
+// [D, H R], and out = (softmax(S) v_l) W_vo with W_vo[h] = W_vu[h] W_o[h] of
+// [H R, D], so attention reads the latent values directly. Exact in real
+// arithmetic, and only in inference entry points: training needs W_q, W_ql,
+// W_vu and W_o's own gradients, which autodiff has already written.
+//
+// Absorption is not always cheaper. The folded query weight is H R wide
+// instead of H hd + the per-head R, and attention over latent values does
+// R work per key and head instead of hd. This pass counts the multiply-adds
+// of one call both ways (the folds themselves included: they run every call
+// because the parameters may change between calls) and rewrites only where
+// absorption is cheaper. The decision is written on the output projection's
+// matmul either way, so the dumps show it:
+//
+//   ra.absorb = {absorbed = true, absorbed_macs = ..., kept_macs = ...,
+//                weights = "W_q W_ql"}
+//
+//===----------------------------------------------------------------------===//
+#include "ir/OpBuild.h"
+#include "ir/RaDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace ra {
+#define GEN_PASS_DEF_ABSORBLATENTWEIGHTS
+#include "passes/Passes.h.inc"
+} // namespace ra
+
+using namespace mlir;
+
+namespace {
+
+ArrayRef<int64_t> shapeOf(Value v) { return v.getType().cast<ShapedType>().getShape(); }
+
+bool isHeadSplit(ra::TransposeOp t) {
+  return t && t.getPermutation() == ArrayRef<int64_t>{0, 2, 1, 3};
+}
+
+/// The single op using `v`, if it is an OpT.
+template <typename OpT> OpT soleUser(Value v) {
+  return v.hasOneUse() ? dyn_cast<OpT>(*v.getUsers().begin()) : OpT();
+}
+
+/// Training entry points write parameters or return their gradients.
+bool isInference(func::FuncOp fn) {
+  if (fn.walk([](ra::SetParamOp) { return WalkResult::interrupt(); }).wasInterrupted())
+    return false;
+  if (auto outputs = fn->getAttrOfType<ArrayAttr>("ra.outputs"))
+    for (Attribute a : outputs)
+      if (auto s = a.dyn_cast<StringAttr>(); s && s.getValue().startswith("grad."))
+        return false;
+  return true;
+}
+
+struct Decision {
+  int64_t kept, absorbed;
+  bool absorb() const { return absorbed < kept; }
+};
+
+void annotate(Operation *op, StringRef weights, const Decision &d) {
+  Builder b(op->getContext());
+  op->setAttr("ra.absorb", b.getDictionaryAttr({
+                               b.getNamedAttr("weights", b.getStringAttr(weights)),
+                               b.getNamedAttr("absorbed", b.getBoolAttr(d.absorb())),
+                               b.getNamedAttr("kept_macs", b.getI64IntegerAttr(d.kept)),
+                               b.getNamedAttr("absorbed_macs", b.getI64IntegerAttr(d.absorbed)),
+                           }));
+}
+
+struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeights> {
+  void runOnOperation() override {
+    for (auto fn : getOperation().getOps<func::FuncOp>()) {
+      if (!isInference(fn))
+        continue;
+      SmallVector<ra::MatmulOp> matmuls;
+      fn.walk([&](ra::MatmulOp mm) { matmuls.push_back(mm); });
+      for (ra::MatmulOp mm : matmuls)
+        if (mm->getBlock()) // not erased by an earlier rewrite
+          absorbQuery(mm) || absorbValue(mm);
+    }
+  }
+
+  /// q_l = transpose(reshape(x W_q + b_q)) W_ql  ->  x W_qa + b_qa, split into heads.
+  bool absorbQuery(ra::MatmulOp ql) {
+    auto split = ql.getLhs().getDefiningOp<ra::TransposeOp>();
+    if (!isHeadSplit(split) || ql.getTransposeLhs() || ql.getTransposeRhs() ||
+        shapeOf(ql.getRhs()).size() != 3 || !split->hasOneUse())
+      return false;
+    auto heads = split.getInput().getDefiningOp<ra::ReshapeOp>();
+    if (!heads || !heads->hasOneUse())
+      return false;
+    // x W_q, with or without a bias added.
+    Value q = heads.getInput(), bias;
+    auto add = q.getDefiningOp<ra::AddOp>();
+    if (add && add->hasOneUse()) {
+      for (auto [mm, bc] :
+           {std::pair(add.getLhs(), add.getRhs()), std::pair(add.getRhs(), add.getLhs())})
+        if (auto b = bc.getDefiningOp<ra::BroadcastOp>();
+            b && shapeOf(b.getInput()).size() == 1 && mm.getDefiningOp<ra::MatmulOp>()) {
+          bias = b.getInput();
+          q = mm;
+        }
+      if (!bias)
+        return false;
+    }
+    auto proj = q.getDefiningOp<ra::MatmulOp>();
+    if (!proj || !proj->hasOneUse() || proj.getTransposeLhs() || proj.getTransposeRhs() ||
+        shapeOf(proj.getRhs()).size() != 2)
+      return false;
+    ArrayRef<int64_t> hs = shapeOf(heads), ws = shapeOf(ql.getRhs());
+    if (hs.size() != 4 || ws[0] != hs[2] || ws[1] != hs[3])
+      return false;
+    int64_t h = hs[2], hd = hs[3], r = ws[2], d = shapeOf(proj.getRhs())[0];
+    int64_t n = proj.getLhs().getType().cast<ShapedType>().getNumElements() / d; // tokens
+    Decision dec{n * d * h * hd + n * h * hd * r, n * d * h * r + h * d * hd * r + h * hd * r};
+    if (!dec.absorb()) {
+      annotate(ql, "W_q W_ql", dec);
+      return true;
+    }
+    OpBuilder b(ql);
+    Location loc = ql.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Type f32 = ql.getType().cast<ShapedType>().getElementType();
+    auto type = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, f32); };
+    Value wql = ql.getRhs();
+    // W_qa [D, H R]: per head, W_q's columns of that head times W_ql[h].
+    Value wq = b.create<ra::ReshapeOp>(loc, type({d, h, hd}), proj.getRhs());
+    wq = ra::build<ra::TransposeOp>(b, loc, {wq}, {ra::permAttr(ctx, {1, 0, 2})}, type({h, d, hd}));
+    Value wqa = ra::build<ra::MatmulOp>(b, loc, {wq, wql}, {}, type({h, d, r}));
+    wqa =
+        ra::build<ra::TransposeOp>(b, loc, {wqa}, {ra::permAttr(ctx, {1, 0, 2})}, type({d, h, r}));
+    wqa = b.create<ra::ReshapeOp>(loc, type({d, h * r}), wqa);
+    SmallVector<int64_t> flat(shapeOf(proj.getLhs()));
+    flat.back() = h * r;
+    Value y = ra::build<ra::MatmulOp>(b, loc, {proj.getLhs(), wqa}, {}, type(flat));
+    annotate(y.getDefiningOp(), "W_q W_ql", dec);
+    if (bias) { // b_qa [H R] = b_q's slice of each head times W_ql[h]
+      Value bq = b.create<ra::ReshapeOp>(loc, type({h, 1, hd}), bias);
+      Value bqa = ra::build<ra::MatmulOp>(b, loc, {bq, wql}, {}, type({h, 1, r}));
+      bqa = b.create<ra::ReshapeOp>(loc, type({h * r}), bqa);
+      bqa = ra::build<ra::BroadcastOp>(b, loc, {bqa}, {}, type(flat));
+      y = ra::build<ra::AddOp>(b, loc, {y, bqa});
+    }
+    SmallVector<int64_t> split4(flat.begin(), flat.end() - 1);
+    split4.append({h, r});
+    y = b.create<ra::ReshapeOp>(loc, type(split4), y);
+    y = ra::build<ra::TransposeOp>(b, loc, {y}, {ra::permAttr(ctx, {0, 2, 1, 3})}, ql.getType());
+    ql.getResult().replaceAllUsesWith(y);
+    ql.erase();
+    split.erase();
+    heads.erase();
+    if (add) {
+      SmallVector<Operation *> spreads{add.getLhs().getDefiningOp(), add.getRhs().getDefiningOp()};
+      add.erase();
+      for (Operation *op : spreads)
+        if (isa_and_nonnull<ra::BroadcastOp>(op) && op->use_empty())
+          op->erase();
+    }
+    proj.erase();
+    return true;
+  }
+
+  /// merge(attention(q, k, split(v_l W_vu))) W_o  ->  merge(attention(q, k, v_l)) W_vo.
+  bool absorbValue(ra::MatmulOp out) {
+    auto merge = out.getLhs().getDefiningOp<ra::ReshapeOp>();
+    if (!merge || out.getTransposeLhs() || out.getTransposeRhs() || !merge->hasOneUse() ||
+        shapeOf(out.getRhs()).size() != 2)
+      return false;
+    auto unsplit = merge.getInput().getDefiningOp<ra::TransposeOp>();
+    if (!isHeadSplit(unsplit) || !unsplit->hasOneUse())
+      return false;
+    auto attn = unsplit.getInput().getDefiningOp<ra::AttentionOp>();
+    if (!attn || !attn->hasOneUse())
+      return false;
+    auto split = attn.getV().getDefiningOp<ra::TransposeOp>();
+    if (!isHeadSplit(split) || !split->hasOneUse())
+      return false;
+    auto heads = split.getInput().getDefiningOp<ra::ReshapeOp>();
+    if (!heads || !heads->hasOneUse())
+      return false;
+    auto up = heads.getInput().getDefiningOp<ra::MatmulOp>();
+    if (!up || !up->hasOneUse() || up.getTransposeLhs() || up.getTransposeRhs() ||
+        shapeOf(up.getRhs()).size() != 2 || shapeOf(up.getLhs()).size() != 3)
+      return false;
+    ArrayRef<int64_t> vs = shapeOf(attn.getV()), qs = shapeOf(attn.getQ());
+    int64_t h = vs[1], tk = vs[2], hd = vs[3], r = shapeOf(up.getRhs())[0];
+    int64_t dOut = shapeOf(out.getRhs())[1], bt = qs[0] * qs[2];
+    // Keys a query attends to, summed over queries (per batch entry and head).
+    int64_t pairs = attn.getCausal() ? qs[2] * (qs[2] + 1) / 2 : qs[2] * tk;
+    int64_t attended = qs[0] * h * pairs;
+    Decision dec{qs[0] * tk * r * h * hd + attended * hd + bt * h * hd * dOut,
+                 attended * r + bt * h * r * dOut + h * r * hd * dOut};
+    if (!dec.absorb()) {
+      annotate(out, "W_vu W_o", dec);
+      return true;
+    }
+    OpBuilder b(out);
+    Location loc = out.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Type f32 = out.getType().cast<ShapedType>().getElementType();
+    auto type = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, f32); };
+    // W_vo [H R, D]: per head, W_vu's columns of that head times W_o's rows of it.
+    Value wvu = b.create<ra::ReshapeOp>(loc, type({r, h, hd}), up.getRhs());
+    wvu =
+        ra::build<ra::TransposeOp>(b, loc, {wvu}, {ra::permAttr(ctx, {1, 0, 2})}, type({h, r, hd}));
+    Value wo = b.create<ra::ReshapeOp>(loc, type({h, hd, dOut}), out.getRhs());
+    Value wvo = ra::build<ra::MatmulOp>(b, loc, {wvu, wo}, {}, type({h, r, dOut}));
+    wvo = b.create<ra::ReshapeOp>(loc, type({h * r, dOut}), wvo);
+    // Attention over the latent values, shared by the heads.
+    SmallVector<Value> operands{attn.getQ(), attn.getK(), up.getLhs()};
+    if (attn.getReciprocalAlpha())
+      operands.push_back(attn.getReciprocalAlpha());
+    Operation *latent = ra::buildOp<ra::AttentionOp>(b, attn.getLoc(), operands, attn->getAttrs(),
+                                                     type({qs[0], h, qs[2], r}));
+    Value y =
+        ra::build<ra::TransposeOp>(b, loc, {latent->getResult(0)},
+                                   {ra::permAttr(ctx, {0, 2, 1, 3})}, type({qs[0], qs[2], h, r}));
+    y = b.create<ra::ReshapeOp>(loc, type({qs[0], qs[2], h * r}), y);
+    Value result = ra::build<ra::MatmulOp>(b, loc, {y, wvo}, {}, out.getType());
+    annotate(result.getDefiningOp(), "W_vu W_o", dec);
+    out.getResult().replaceAllUsesWith(result);
+    out.erase();
+    merge.erase();
+    unsplit.erase();
+    attn.erase();
+    split.erase();
+    heads.erase();
+    up.erase();
+    return true;
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> ra::createAbsorbLatentWeightsPass() {
+  return std::make_unique<AbsorbLatentWeights>();
+}
