@@ -329,18 +329,17 @@ int64_t scratchFloats(const EntryPoint &e) {
       need = 2 * c.ints[0];
     else if (c.family == "cross_entropy" || c.family == "cross_entropy_with_grad")
       need = c.ints[0];
-    else if (c.family == "attention_grad" || c.family == "flash_attention_grad" ||
-             c.family == "gated_flash_attention_grad")
-      // probabilities, dS_ra, per-row d alpha (the CUDA backward is not tiled
-      // yet); the gated form's scaled dy after them
-      need =
-          2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2] +
-          (c.family == "gated_flash_attention_grad" ? c.ints[0] * c.ints[1] * c.ints[2] * c.ints[5]
-                                                    : 0);
-    else if (c.family == "head_mean_attention_grad") // dS_ra, per-row d alpha, dP, mean P
-      need = c.ints[0] * c.ints[1] * c.ints[2] * (c.ints[3] + 1) +
-             2 * c.ints[0] * c.ints[2] * c.ints[3];
-    else if (c.family == "head_mean_attention") // the head-mean probabilities
+    else if (c.family == "attention_grad") // probabilities, dS_ra, per-row d alpha
+      need = 2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2];
+    else if (c.family == "flash_attention_grad" || c.family == "gated_flash_attention_grad" ||
+             c.family == "head_mean_attention_grad") {
+      int64_t rows = c.ints[0] * c.ints[1] * c.ints[2];
+      need = 2 * rows; // D and d alpha per row; then the gated rows' dy, or dP and mean P
+      if (c.family == "gated_flash_attention_grad")
+        need += rows * c.ints[5];
+      if (c.family == "head_mean_attention_grad")
+        need += 2 * c.ints[0] * c.ints[2] * c.ints[3];
+    } else if (c.family == "head_mean_attention") // the head-mean probabilities
       need = c.ints[0] * c.ints[2] * c.ints[3];
     most = std::max(most, need);
   }

@@ -468,11 +468,12 @@ __global__ void crossEntropyGradKernel(const float *logits, const int32_t *targe
 }
 
 //===----------------------------------------------------------------------===//
-// Attention: a block per (batch, head, query row); the row's probabilities in
-// shared memory (keys up to kMaxKeys; the flash-attention fusion lifts this)
+// Attention: a block per (batch, head, query row). The row's keys are walked
+// in chunks of kKeyChunk, a chunk of probabilities at a time in shared
+// memory, so any sequence length fits and no [Tq, Tk] matrix is stored.
 //===----------------------------------------------------------------------===//
 
-constexpr int kMaxKeys = 2048;
+constexpr int kKeyChunk = 1024;
 
 using ra_attention::AttentionShape;
 
@@ -483,46 +484,218 @@ __device__ __forceinline__ float dot(const float *a, const float *b, i64 n) {
   return s;
 }
 
+__device__ __forceinline__ i64 lastKey(const AttentionShape &s, i64 i) {
+  return s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
+}
+
+/// S_ra[i, j] of head (b, h): scale q_i . k_j, plus alpha scale q_j . k_i
+/// where RA's reciprocal term applies.
+__device__ __forceinline__ float scoreRa(const AttentionShape &s, const float *q, const float *k,
+                                         float a, i64 b, i64 h, i64 i, i64 j) {
+  const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h);
+  float score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
+  if (s.reciprocalAt(i, j))
+    score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
+  return score;
+}
+
 /// With `lse`, each row's log-sum-exp too (flash_attention); with `gated`,
-/// also the row times its `gate` (gated_flash_attention's epilogue).
+/// also the row times its `gate` (gated_flash_attention's epilogue). A row
+/// that fits one chunk keeps its scores from the first pass; a longer one
+/// computes them again in the second.
 __global__ void attentionKernel(AttentionShape s, const float *q, const float *k, const float *v,
                                 const float *alpha, float *out, float *lse, const float *gate,
                                 float *gated) {
-  RA_SHARED(float, p, kMaxKeys);
+  RA_SHARED(float, p, kKeyChunk);
+  float a = alpha ? *alpha : 0.f;
   for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
-    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h;
-    const float *qh = q + bh * s.tq * s.e;
-    const float *kh = k + (s.kShared ? bb : bh) * s.tk * s.e;
-    const float *vh = v + (s.vShared ? bb : bh) * s.tk * s.dv;
-    i64 last = s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
-    float a = alpha ? *alpha : 0.f, mx = -FLT_MAX;
+    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h, hh = bh % s.h;
+    const float *vh = v + s.vAt(bb, hh);
+    i64 last = lastKey(s, i);
+    bool fits = last < kKeyChunk;
+    // Pass 1: the row's max and sum, online per thread, merged over the block.
+    float mx = -FLT_MAX, sum = 0.f;
     for (i64 j = threadIdx.x; j <= last; j += blockDim.x) {
-      float score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
-      if (s.reciprocalAt(i, j))
-        score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e); // S[j, i]
-      p[j] = score;
-      mx = score > mx ? score : mx;
+      float score = scoreRa(s, q, k, a, bb, hh, i, j);
+      if (fits)
+        p[j] = score;
+      if (score > mx) {
+        sum = sum * expf(mx - score) + 1.f;
+        mx = score;
+      } else {
+        sum += expf(score - mx);
+      }
     }
-    mx = blockReduce<Combine::Max>(mx, -FLT_MAX);
-    float sum = 0.f;
-    for (i64 j = threadIdx.x; j <= last; j += blockDim.x) {
-      float e = expf(float(p[j]) - mx);
-      p[j] = e;
-      sum += e;
-    }
-    sum = blockReduce<Combine::Sum>(sum, 0.f); // its barriers also publish p
+    float rowMax = blockReduce<Combine::Max>(mx, -FLT_MAX);
+    float rowSum = blockReduce<Combine::Sum>(sum * expf(mx - rowMax), 0.f);
+    float rowLse = rowMax + logf(rowSum);
+    // Pass 2: P a chunk at a time, then that chunk's share of the output.
     float *o = out + r * s.dv;
-    for (i64 c = threadIdx.x; c < s.dv; c += blockDim.x) {
-      float acc = 0.f;
-      for (i64 j = 0; j <= last; ++j)
-        acc += float(p[j]) * vh[j * s.dv + c];
-      o[c] = acc / sum;
-      if (gated)
-        gated[r * s.dv + c] = acc / sum * gate[r];
+    for (i64 j0 = 0; j0 <= last; j0 += kKeyChunk) {
+      i64 n = last + 1 - j0 < kKeyChunk ? last + 1 - j0 : kKeyChunk;
+      for (i64 jj = threadIdx.x; jj < n; jj += blockDim.x)
+        p[jj] = expf((fits ? float(p[jj]) : scoreRa(s, q, k, a, bb, hh, i, j0 + jj)) - rowLse);
+      __syncthreads();
+      for (i64 c = threadIdx.x; c < s.dv; c += blockDim.x) {
+        float acc = 0.f;
+        for (i64 jj = 0; jj < n; ++jj)
+          acc += float(p[jj]) * vh[(j0 + jj) * s.dv + c];
+        o[c] = j0 ? o[c] + acc : acc;
+      }
+      __syncthreads(); // p is read by all before the next chunk or row overwrites it
     }
+    for (i64 c = threadIdx.x; gated && c < s.dv; c += blockDim.x)
+      gated[r * s.dv + c] = o[c] * gate[r];
     if (lse && threadIdx.x == 0)
-      lse[r] = mx + logf(sum);
-    __syncthreads(); // p is read by all before the next row overwrites it
+      lse[r] = rowLse;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Flash attention backward: no [Tq, Tk] matrix in device memory. P and dS_ra
+// are recomputed where they are needed from lse and each row's D; a block
+// owns a query row (dq) or a key row (dk, dv) of every head that reads it,
+// so there are no atomics and sums run in a fixed order.
+//===----------------------------------------------------------------------===//
+
+/// What recomputes an entry of P or dS_ra: P = exp(S_ra - lse); dP = dy_i . v_j,
+/// or for head_mean_attention_grad dpbar[b, i, j] / H (every head's); D =
+/// delta[row].
+struct FlashGrad {
+  AttentionShape s;
+  const float *q, *k, *v, *alpha, *dy, *lse, *delta, *dpbar;
+  float a = 0.f; // *alpha, read by each kernel on the device
+
+  __device__ void readAlpha() { a = alpha ? *alpha : 0.f; }
+
+  __device__ float prob(i64 b, i64 h, i64 i, i64 j) const {
+    if (j > lastKey(s, i))
+      return 0.f;
+    return expf(scoreRa(s, q, k, a, b, h, i, j) - lse[(b * s.h + h) * s.tq + i]);
+  }
+  __device__ float dp(i64 b, i64 h, i64 i, i64 j) const {
+    if (dpbar)
+      return dpbar[(b * s.tq + i) * s.tk + j] / float(s.h);
+    return dot(dy + ((b * s.h + h) * s.tq + i) * s.dv, v + s.vAt(b, h) + j * s.dv, s.dv);
+  }
+  /// dS_ra[i, j], 0 where key j is masked for query i.
+  __device__ float dsRa(i64 b, i64 h, i64 i, i64 j) const {
+    float pij = prob(b, h, i, j);
+    return pij == 0.f ? 0.f : pij * (dp(b, h, i, j) - delta[(b * s.h + h) * s.tq + i]);
+  }
+  /// The gradient of S[i, j]: directly, and through RA's term of row j.
+  __device__ float ds(i64 b, i64 h, i64 i, i64 j) const {
+    float d = dsRa(b, h, i, j);
+    if (s.reciprocalAt(j, i))
+      d += a * dsRa(b, h, j, i);
+    return d;
+  }
+};
+
+/// D per row: rowsum(dy * y), or with dpbar rowsum(P dP).
+__global__ void flashGradDeltaKernel(FlashGrad g, const float *y, float *delta) {
+  g.readAlpha();
+  const AttentionShape &s = g.s;
+  for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
+    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h, hh = bh % s.h;
+    float part = 0.f;
+    if (g.dpbar)
+      for (i64 j = threadIdx.x; j <= lastKey(s, i); j += blockDim.x)
+        part += g.prob(bb, hh, i, j) * g.dp(bb, hh, i, j);
+    else
+      for (i64 c = threadIdx.x; c < s.dv; c += blockDim.x)
+        part += g.dy[r * s.dv + c] * y[r * s.dv + c];
+    part = blockReduce<Combine::Sum>(part, 0.f);
+    if (threadIdx.x == 0)
+      delta[r] = part;
+  }
+}
+
+/// A block per query row: dq = scale sum_j dS[i, j] k_j over the keys with
+/// a share (j <= last, or RA's row j reaching back to key i), a chunk of dS
+/// at a time in shared memory; and the row's d alpha.
+__global__ void flashGradQueryKernel(FlashGrad g, float *dq, float *alphaParts) {
+  RA_SHARED(float, ds, kKeyChunk);
+  g.readAlpha();
+  const AttentionShape &s = g.s;
+  for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
+    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h, hh = bh % s.h;
+    i64 last = lastKey(s, i), end = last + 1;
+    if (s.reciprocal)
+      end = s.band < 0 || i + s.band + 1 > s.tk ? s.tk
+                                                : (i + s.band + 1 > end ? i + s.band + 1 : end);
+    const float *kh = g.k + s.kAt(bb, hh), *qh = g.q + s.qAt(bb, hh);
+    float da = 0.f;
+    for (i64 c = threadIdx.x; c < s.e; c += blockDim.x)
+      dq[r * s.e + c] = 0.f;
+    for (i64 j0 = 0; j0 < end; j0 += kKeyChunk) {
+      i64 n = end - j0 < kKeyChunk ? end - j0 : kKeyChunk;
+      for (i64 jj = threadIdx.x; jj < n; jj += blockDim.x) {
+        i64 j = j0 + jj;
+        float direct = g.dsRa(bb, hh, i, j), d = direct;
+        if (s.reciprocalAt(j, i))
+          d += g.a * g.dsRa(bb, hh, j, i);
+        if (s.reciprocalAt(i, j)) // alpha's share: dS_ra[i, j] S[j, i]
+          da += direct * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
+        ds[jj] = d;
+      }
+      __syncthreads();
+      for (i64 c = threadIdx.x; c < s.e; c += blockDim.x) {
+        float acc = 0.f;
+        for (i64 jj = 0; jj < n; ++jj)
+          acc += float(ds[jj]) * kh[(j0 + jj) * s.e + c];
+        dq[r * s.e + c] += s.scale * acc;
+      }
+      __syncthreads();
+    }
+    da = blockReduce<Combine::Sum>(da, 0.f);
+    if (alphaParts && threadIdx.x == 0)
+      alphaParts[r] = da;
+  }
+}
+
+/// The first query row that can give key j a gradient: causal rows start at
+/// j, and RA's row j reaches back to the keys (queries) `band` before it.
+__device__ __forceinline__ i64 firstQuery(const AttentionShape &s, i64 j) {
+  i64 first = s.causal ? j : 0;
+  if (s.reciprocal) {
+    i64 back = s.band < 0 ? 0 : (j - s.band > 0 ? j - s.band : 0);
+    first = back < first ? back : first;
+  }
+  return first;
+}
+
+/// A block per key row of k (dk = scale sum_i dS[i, j] q_i) or, with
+/// `value`, of v (dv = sum_i P[i, j] dy_i), over every head that reads it,
+/// in head order; a chunk of a column of dS or P at a time in shared memory.
+__global__ void flashGradKeyKernel(FlashGrad g, bool value, float *out) {
+  RA_SHARED(float, col, kKeyChunk);
+  g.readAlpha();
+  const AttentionShape &s = g.s;
+  bool shared = value ? s.vShared : s.kShared;
+  i64 groups = shared ? 1 : s.h, width = value ? s.dv : s.e;
+  for (i64 r = blockIdx.x; r < s.b * groups * s.tk; r += gridDim.x) {
+    i64 j = r % s.tk, bg = r / s.tk, bb = bg / groups;
+    i64 h0 = shared ? 0 : bg % groups, h1 = shared ? s.h : h0 + 1;
+    i64 first = value ? (s.causal ? j : 0) : firstQuery(s, j);
+    for (i64 c = threadIdx.x; c < width; c += blockDim.x)
+      out[r * width + c] = 0.f;
+    for (i64 hh = h0; hh < h1; ++hh) {
+      const float *rows = value ? g.dy + (bb * s.h + hh) * s.tq * s.dv : g.q + s.qAt(bb, hh);
+      for (i64 i0 = first; i0 < s.tq; i0 += kKeyChunk) {
+        i64 n = s.tq - i0 < kKeyChunk ? s.tq - i0 : kKeyChunk;
+        for (i64 ii = threadIdx.x; ii < n; ii += blockDim.x)
+          col[ii] = value ? g.prob(bb, hh, i0 + ii, j) : s.scale * g.ds(bb, hh, i0 + ii, j);
+        __syncthreads();
+        for (i64 c = threadIdx.x; c < width; c += blockDim.x) {
+          float acc = 0.f;
+          for (i64 ii = 0; ii < n; ++ii)
+            acc += float(col[ii]) * rows[(i0 + ii) * width + c];
+          out[r * width + c] += acc;
+        }
+        __syncthreads();
+      }
+    }
   }
 }
 
@@ -587,9 +760,7 @@ inline void attention(const AttentionShape &s, const float *q, const float *k, c
             out, (float *)nullptr, (const float *)nullptr, (float *)nullptr);
 }
 
-/// flash_attention: the row kernel also keeps each row's log-sum-exp. (It
-/// holds a row of probabilities in shared memory, up to kMaxKeys keys; the
-/// tiled online-softmax form is still to come on CUDA.)
+/// flash_attention: the row kernel also keeps each row's log-sum-exp.
 inline void flashAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
                            const float *alpha, float *out, float *lse, const float *gate = nullptr,
                            float *gated = nullptr) {
@@ -792,24 +963,48 @@ __global__ void gateGradKernel(i64 rows, i64 dv, const float *dy, const float *y
   }
 }
 
-/// flash_attention_grad on CUDA: still the unfused backward, which holds
-/// the probabilities in scratch; `y` and `lse` are not needed by it. With
-/// `gate`, a row kernel applies the gate's backward first (its scaled dy
-/// after the attention's scratch).
+/// Floats of scratch flashAttentionGrad needs: D and d alpha per row, and
+/// with a gate the gated rows' dy.
+inline i64 flashAttentionGradScratch(const AttentionShape &s, bool gated) {
+  return 2 * s.b * s.h * s.tq + (gated ? s.b * s.h * s.tq * s.dv : 0);
+}
+
+/// dq, dk, dv and d alpha from FlashGrad's recomputation; `y` gives D.
+inline void flashGradLaunch(const FlashGrad &g, const float *y, float *dq, float *dk, float *dv,
+                            float *dalpha, float *delta, float *parts) {
+  const AttentionShape &s = g.s;
+  i64 rows = s.b * s.h * s.tq;
+  RA_LAUNCH(flashGradDeltaKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, g, y, delta);
+  RA_LAUNCH(flashGradQueryKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, g, dq,
+            dalpha ? parts : (float *)nullptr);
+  RA_LAUNCH(flashGradKeyKernel, dim3(rowsGrid(s.b * (s.kShared ? 1 : s.h) * s.tk)), dim3(kThreads),
+            0, g, false, dk);
+  if (dv)
+    RA_LAUNCH(flashGradKeyKernel, dim3(rowsGrid(s.b * (s.vShared ? 1 : s.h) * s.tk)),
+              dim3(kThreads), 0, g, true, dv);
+  if (dalpha)
+    RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows, 1.f);
+}
+
+/// flash_attention_grad on CUDA: P and dS recomputed from `lse` and D =
+/// rowsum(dy * y), nothing [Tq, Tk] stored. With `gate`, a row kernel
+/// applies the gate's backward first (the scaled dy after D and d alpha in
+/// scratch).
 inline void flashAttentionGrad(const AttentionShape &s, const float *q, const float *k,
                                const float *v, const float *alpha, const float *y, const float *lse,
                                const float *dy, float *dq, float *dk, float *dv, float *dalpha,
                                float *scratch, const float *gate = nullptr,
                                float *dgate = nullptr) {
-  (void)lse;
+  i64 rows = s.b * s.h * s.tq;
+  float *delta = scratch, *parts = scratch + rows;
   if (gate) {
-    i64 rows = s.b * s.h * s.tq;
-    float *scaled = scratch + attentionGradScratch(s);
+    float *scaled = parts + rows;
     RA_LAUNCH(gateGradKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, rows, s.dv, dy, y, gate,
               scaled, dgate);
     dy = scaled;
   }
-  attentionGrad(s, q, k, v, alpha, dy, dq, dk, dv, dalpha, scratch);
+  flashGradLaunch(FlashGrad{s, q, k, v, alpha, dy, lse, delta, nullptr}, y, dq, dk, dv, dalpha,
+                  delta, parts);
 }
 
 //===----------------------------------------------------------------------===//
@@ -825,57 +1020,13 @@ __global__ void headMeanProbsKernel(AttentionShape s, const float *q, const floa
                                     const float *alpha, const float *lse, float *pbar) {
   float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
   for (i64 r = blockIdx.x; r < s.b * s.tq; r += gridDim.x) {
-    i64 i = r % s.tq, bb = r / s.tq;
-    i64 last = s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
+    i64 i = r % s.tq, bb = r / s.tq, last = lastKey(s, i);
     for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
       float acc = 0.f;
-      for (i64 h = 0; j <= last && h < s.h; ++h) {
-        const float *qh = q + s.qAt(bb, h), *kh = k + s.kAt(bb, h);
-        float score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
-        if (s.reciprocalAt(i, j))
-          score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
-        acc += expf(score - lse[(bb * s.h + h) * s.tq + i]);
-      }
+      for (i64 h = 0; j <= last && h < s.h; ++h)
+        acc += expf(scoreRa(s, q, k, a, bb, h, i, j) - lse[(bb * s.h + h) * s.tq + i]);
       pbar[r * s.tk + j] = acc * invH;
     }
-  }
-}
-
-/// A block per (batch, head, query row): P from lse, dP = dpbar / H (the
-/// same for every head), dS_ra = P (dP - rowsum(P dP)) into `dsra`, and the
-/// row's d alpha. Each thread reads back only the keys it wrote.
-__global__ void headMeanGradRowsKernel(AttentionShape s, const float *q, const float *k,
-                                       const float *alpha, const float *lse, const float *dpbar,
-                                       float *dsra, float *alphaParts) {
-  float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
-  for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
-    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h, h = bh % s.h;
-    const float *qh = q + s.qAt(bb, h), *kh = k + s.kAt(bb, h);
-    const float *dp = dpbar + (bb * s.tq + i) * s.tk;
-    float *ds = dsra + r * s.tk;
-    i64 last = s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
-    float dotPdP = 0.f;
-    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
-      float p = 0.f;
-      if (j <= last) {
-        float score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
-        if (s.reciprocalAt(i, j))
-          score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
-        p = expf(score - lse[r]);
-      }
-      ds[j] = p;
-      dotPdP += p * dp[j] * invH;
-    }
-    dotPdP = blockReduce<Combine::Sum>(dotPdP, 0.f);
-    float da = 0.f;
-    for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
-      ds[j] = ds[j] * (dp[j] * invH - dotPdP);
-      if (s.reciprocalAt(i, j))
-        da += ds[j] * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
-    }
-    da = blockReduce<Combine::Sum>(da, 0.f);
-    if (threadIdx.x == 0)
-      alphaParts[r] = da;
   }
 }
 
@@ -897,31 +1048,23 @@ inline void headMeanAttention(const AttentionShape &s, const float *q, const flo
   gemm(scratch, v, out, s.b, each.data(), each.data(), s.tq, s.dv, s.tk, false, false);
 }
 
-/// head_mean_attention_grad: dP = dmean v^T (a product per batch entry),
-/// the rows' dS_ra, then dq and dk as the attention backward makes them,
-/// and dv = pbar^T dmean (a product per batch entry). `scratch`: dS_ra
-/// [B, H, Tq, Tk], d alpha per row, dP and pbar [B, Tq, Tk].
+/// head_mean_attention_grad: dP = dmean v^T (a product per batch entry), the
+/// rows' D = rowsum(P dP / H), dq and dk recomputing P and dS from lse as
+/// the flash backward does, and dv = pbar^T dmean (a product per batch
+/// entry). `scratch`: D and d alpha per row, then dP and pbar [B, Tq, Tk].
 inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const float *k,
                                   const float *v, const float *alpha, const float *lse,
                                   const float *dmean, float *dq, float *dk, float *dv,
                                   float *dalpha, float *scratch) {
   i64 rows = s.b * s.h * s.tq;
-  float *dsra = scratch, *parts = dsra + rows * s.tk, *dp = parts + rows,
-        *pbar = dp + s.b * s.tq * s.tk;
+  float *delta = scratch, *parts = delta + rows, *dp = parts + rows, *pbar = dp + s.b * s.tq * s.tk;
   std::vector<i64> each = eachBatch(s.b);
   gemm(dmean, v, dp, s.b, each.data(), each.data(), s.tq, s.tk, s.dv, false, true);
-  RA_LAUNCH(headMeanGradRowsKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, s, q, k, alpha, lse,
-            (const float *)dp, dsra, parts);
-  RA_LAUNCH(attentionGradQueryKernel, dim3(gridFor(rows * s.e)), dim3(kThreads), 0, s, k, alpha,
-            (const float *)dsra, dq);
-  RA_LAUNCH(attentionGradKeyKernel, dim3(gridFor(s.b * (s.kShared ? 1 : s.h) * s.tk * s.e)),
-            dim3(kThreads), 0, s, q, alpha, (const float *)nullptr, (const float *)nullptr,
-            (const float *)dsra, dk, (float *)nullptr);
+  flashGradLaunch(FlashGrad{s, q, k, v, alpha, nullptr, lse, delta, dp}, nullptr, dq, dk, nullptr,
+                  dalpha, delta, parts);
   RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha, lse,
             pbar);
   gemm(pbar, dmean, dv, s.b, each.data(), each.data(), s.tk, s.dv, s.tq, true, false);
-  if (dalpha)
-    RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows, 1.f);
 }
 
 } // namespace ra_cuda

@@ -222,6 +222,87 @@ TEST_CASE("cuda kernels: attention backward and the GEMM launcher", "[cuda-kerne
   CHECK(relError(gc, cc) <= kTolerance);
 }
 
+TEST_CASE("cuda kernels: flash attention, gated and head-mean, forward and backward, past a "
+          "key chunk",
+          "[cuda-kernels]") {
+  struct Case {
+    int64_t b, h, t, e, dv;
+    bool kShared, vShared, causal, reciprocal;
+    int64_t band;
+  };
+  // The last case is longer than one chunk of keys (kKeyChunk) in shared memory.
+  for (const Case &c : {Case{2, 3, 9, 5, 4, false, false, true, false, -1},
+                        Case{1, 2, 17, 8, 6, true, true, true, true, 5},
+                        Case{2, 2, 11, 4, 4, true, false, true, true, -1},
+                        Case{1, 2, 7, 4, 3, false, false, false, false, -1},
+                        Case{1, 1, ra_cuda::kKeyChunk + 6, 2, 2, true, true, true, true, 3}}) {
+    CAPTURE(c.t, c.kShared, c.vShared, c.causal, c.reciprocal, c.band);
+    int64_t kh = c.kShared ? 1 : c.h, vh = c.vShared ? 1 : c.h, rows = c.b * c.h * c.t;
+    ra_cpu::AttentionShape s{c.b,       c.h,       c.t,  c.t,      c.e,          c.dv,
+                             c.kShared, c.vShared, 0.4f, c.causal, c.reciprocal, c.band};
+    auto q = randomVector(rows * c.e, 23), k = randomVector(c.b * kh * c.t * c.e, 24),
+         v = randomVector(c.b * vh * c.t * c.dv, 25), dy = randomVector(rows * c.dv, 26),
+         gate = randomVector(rows, 27, 1.f);
+    float alpha = 0.3f;
+    const float *a = c.reciprocal ? &alpha : nullptr;
+    // Forward, with the gate's epilogue.
+    std::vector<float> gy(rows * c.dv), glse(rows), gg(rows * c.dv), cy(gy.size()), clse(rows),
+        cg(gg.size());
+    ra_cuda::flashAttention(s, q.data(), k.data(), v.data(), a, gy.data(), glse.data(), gate.data(),
+                            gg.data());
+    ra_cpu::flashAttention(s, q.data(), k.data(), v.data(), a, cy.data(), clse.data(), gate.data(),
+                           cg.data());
+    CHECK(relError(gy, cy) <= kTolerance);
+    CHECK(relError(glse, clse) <= kTolerance);
+    CHECK(relError(gg, cg) <= kTolerance);
+    // Backward, plain and gated, from the CPU forward's y and lse.
+    for (bool gated : {false, true}) {
+      CAPTURE(gated);
+      std::vector<float> gq(q.size()), gk(k.size()), gv(v.size()), cq(q.size()), ck(k.size()),
+          cv(v.size()), gdg(rows), cdg(rows), scratch(ra_cuda::flashAttentionGradScratch(s, gated));
+      float gda = 0, cda = 0;
+      ra_cuda::flashAttentionGrad(s, q.data(), k.data(), v.data(), a, cy.data(), clse.data(),
+                                  dy.data(), gq.data(), gk.data(), gv.data(),
+                                  c.reciprocal ? &gda : nullptr, scratch.data(),
+                                  gated ? gate.data() : nullptr, gdg.data());
+      ra_cpu::flashAttentionGrad(s, q.data(), k.data(), v.data(), a, cy.data(), clse.data(),
+                                 dy.data(), cq.data(), ck.data(), cv.data(),
+                                 c.reciprocal ? &cda : nullptr, gated ? gate.data() : nullptr,
+                                 cdg.data());
+      CHECK(relError(gq, cq) <= kTolerance);
+      CHECK(relError(gk, ck) <= kTolerance);
+      CHECK(relError(gv, cv) <= kTolerance);
+      if (gated)
+        CHECK(relError(gdg, cdg) <= kTolerance);
+      CHECK(gda == Approx(cda).epsilon(1e-4).margin(1e-5));
+    }
+    // Head-mean attention over a value every head shares, on this softmax.
+    if (!c.vShared)
+      continue;
+    int64_t f = 3;
+    ra_cpu::AttentionShape m = s;
+    m.dv = f;
+    auto x = randomVector(c.b * c.t * f, 28), dm = randomVector(c.b * c.t * f, 29);
+    std::vector<float> gm(x.size()), cm(x.size()), scratch(c.b * c.t * c.t);
+    ra_cuda::headMeanAttention(m, q.data(), k.data(), x.data(), a, clse.data(), gm.data(),
+                               scratch.data());
+    ra_cpu::headMeanAttention(m, q.data(), k.data(), x.data(), a, clse.data(), cm.data());
+    CHECK(relError(gm, cm) <= kTolerance);
+    std::vector<float> gq(q.size()), gk(k.size()), gx(x.size()), cq(q.size()), ck(k.size()),
+        cx(x.size()), gradScratch(2 * rows + 2 * c.b * c.t * c.t);
+    float gda = 0, cda = 0;
+    ra_cuda::headMeanAttentionGrad(m, q.data(), k.data(), x.data(), a, clse.data(), dm.data(),
+                                   gq.data(), gk.data(), gx.data(), c.reciprocal ? &gda : nullptr,
+                                   gradScratch.data());
+    ra_cpu::headMeanAttentionGrad(m, q.data(), k.data(), x.data(), a, clse.data(), dm.data(),
+                                  cq.data(), ck.data(), cx.data(), c.reciprocal ? &cda : nullptr);
+    CHECK(relError(gq, cq) <= kTolerance);
+    CHECK(relError(gk, ck) <= kTolerance);
+    CHECK(relError(gx, cx) <= kTolerance);
+    CHECK(gda == Approx(cda).epsilon(1e-4).margin(1e-5));
+  }
+}
+
 namespace {
 __global__ void writeIndexKernel(float *out) { out[threadIdx.x] = float(threadIdx.x); }
 } // namespace
