@@ -32,6 +32,17 @@ double relError(const std::vector<float> &a, const std::vector<float> &b) {
 
 constexpr double kTolerance = 1e-5;
 
+/// An attention call's shape: MLA's shared keys or values, RA with a band.
+struct Case {
+  int64_t b, h, t, e, dv;
+  bool kShared, vShared, causal, reciprocal;
+  int64_t band;
+
+  ra_cpu::AttentionShape shape(float scale) const {
+    return {b, h, t, t, e, dv, kShared, vShared, scale, causal, reciprocal, band};
+  }
+};
+
 } // namespace
 
 TEST_CASE("cuda kernels: elementwise, fill, iota", "[cuda-kernels]") {
@@ -158,11 +169,6 @@ TEST_CASE("cuda kernels: layernorm backward, embedding, cross-entropy", "[cuda-k
 }
 
 TEST_CASE("cuda kernels: attention, standard, MLA and RA", "[cuda-kernels]") {
-  struct Case {
-    int64_t b, h, t, e, dv;
-    bool kShared, vShared, causal, reciprocal;
-    int64_t band;
-  };
   for (const Case &c : {Case{2, 3, 9, 5, 4, false, false, true, false, -1},
                         Case{1, 2, 40, 8, 6, true, true, true, true, 7},
                         Case{2, 2, 33, 4, 4, true, false, true, true, -1},
@@ -172,22 +178,15 @@ TEST_CASE("cuda kernels: attention, standard, MLA and RA", "[cuda-kernels]") {
          v = randomVector(c.b * vh * c.t * c.dv, 16);
     float alpha = 0.3f, scale = 0.4f;
     std::vector<float> gout(c.b * c.h * c.t * c.dv), cout(gout.size());
-    ra_cuda::attention({c.b, c.h, c.t, c.t, c.e, c.dv, c.kShared, c.vShared, scale, c.causal,
-                        c.reciprocal, c.band},
-                       q.data(), k.data(), v.data(), c.reciprocal ? &alpha : nullptr, gout.data());
-    ra_cpu::attention({c.b, c.h, c.t, c.t, c.e, c.dv, c.kShared, c.vShared, scale, c.causal,
-                       c.reciprocal, c.band},
-                      q.data(), k.data(), v.data(), c.reciprocal ? &alpha : nullptr, cout.data());
+    ra_cuda::attention(c.shape(scale), q.data(), k.data(), v.data(),
+                       c.reciprocal ? &alpha : nullptr, gout.data());
+    ra_cpu::attention(c.shape(scale), q.data(), k.data(), v.data(), c.reciprocal ? &alpha : nullptr,
+                      cout.data());
     CHECK(relError(gout, cout) <= kTolerance);
   }
 }
 
 TEST_CASE("cuda kernels: attention backward and the GEMM launcher", "[cuda-kernels]") {
-  struct Case {
-    int64_t b, h, t, e, dv;
-    bool kShared, vShared, causal, reciprocal;
-    int64_t band;
-  };
   for (const Case &c : {Case{2, 3, 9, 5, 4, false, false, true, false, -1},
                         Case{1, 2, 17, 8, 6, true, true, true, true, 5},
                         Case{2, 2, 11, 4, 4, true, false, true, true, -1},
@@ -196,10 +195,7 @@ TEST_CASE("cuda kernels: attention backward and the GEMM launcher", "[cuda-kerne
     auto q = randomVector(c.b * c.h * c.t * c.e, 17), k = randomVector(c.b * kh * c.t * c.e, 18),
          v = randomVector(c.b * vh * c.t * c.dv, 19), dy = randomVector(c.b * c.h * c.t * c.dv, 20);
     float alpha = 0.3f;
-    ra_cuda::AttentionShape gs{c.b,       c.h,       c.t,  c.t,      c.e,          c.dv,
-                               c.kShared, c.vShared, 0.4f, c.causal, c.reciprocal, c.band};
-    ra_cpu::AttentionShape cs{c.b,       c.h,       c.t,  c.t,      c.e,          c.dv,
-                              c.kShared, c.vShared, 0.4f, c.causal, c.reciprocal, c.band};
+    ra_cpu::AttentionShape gs = c.shape(0.4f), cs = gs;
     std::vector<float> gq(q.size()), gk(k.size()), gv(v.size()), cq(q.size()), ck(k.size()),
         cv(v.size()), scratch(ra_cuda::attentionGradScratch(gs));
     float gda = 0, cda = 0;
@@ -225,11 +221,6 @@ TEST_CASE("cuda kernels: attention backward and the GEMM launcher", "[cuda-kerne
 TEST_CASE("cuda kernels: flash attention, gated and head-mean, forward and backward, past a "
           "key chunk",
           "[cuda-kernels]") {
-  struct Case {
-    int64_t b, h, t, e, dv;
-    bool kShared, vShared, causal, reciprocal;
-    int64_t band;
-  };
   // The last case is longer than one chunk of keys (kKeyChunk) in shared memory.
   for (const Case &c : {Case{2, 3, 9, 5, 4, false, false, true, false, -1},
                         Case{1, 2, 17, 8, 6, true, true, true, true, 5},
@@ -238,8 +229,7 @@ TEST_CASE("cuda kernels: flash attention, gated and head-mean, forward and backw
                         Case{1, 1, ra_cuda::kKeyChunk + 6, 2, 2, true, true, true, true, 3}}) {
     CAPTURE(c.t, c.kShared, c.vShared, c.causal, c.reciprocal, c.band);
     int64_t kh = c.kShared ? 1 : c.h, vh = c.vShared ? 1 : c.h, rows = c.b * c.h * c.t;
-    ra_cpu::AttentionShape s{c.b,       c.h,       c.t,  c.t,      c.e,          c.dv,
-                             c.kShared, c.vShared, 0.4f, c.causal, c.reciprocal, c.band};
+    ra_cpu::AttentionShape s = c.shape(0.4f);
     auto q = randomVector(rows * c.e, 23), k = randomVector(c.b * kh * c.t * c.e, 24),
          v = randomVector(c.b * vh * c.t * c.dv, 25), dy = randomVector(rows * c.dv, 26),
          gate = randomVector(rows, 27, 1.f);
