@@ -228,16 +228,14 @@ int compileCommand(int argc, char **argv) {
   ra::PipelineOptions pipeline;
   if (auto status = fusionOptions(args, pipeline))
     return *status;
-  if (!session.runPipeline(*module, printing, pipeline))
+  if (!session.runPipeline(*module, printing, pipeline, /*withStats=*/emit != "mlir"))
     return 1;
   if (emit == "mlir") {
     module->print(llvm::outs());
     return 0;
   }
 
-  auto stats = ra::computeStats(*module);
-  if (mlir::failed(stats))
-    return 1;
+  const ra::ModelStats *stats = &session.modelStats();
   auto entries = ra::codegen::formKernels(*module);
   if (mlir::failed(entries))
     return 1;

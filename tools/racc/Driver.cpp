@@ -128,10 +128,38 @@ private:
 };
 } // namespace
 
+namespace {
+/// Computes the model's statistics before the first fusion pass, or before
+/// memory planning when no fusion pass runs.
+class ModelStatsCapture : public mlir::PassInstrumentation {
+public:
+  ModelStatsCapture(std::optional<ra::ModelStats> &out, bool &failed) : out(out), failed(failed) {}
+  void runBeforePass(mlir::Pass *pass, mlir::Operation *op) override {
+    std::string name = pass->getArgument().str();
+    if (out || failed ||
+        (name != "ra-plan-memory" && !llvm::is_contained(ra::fusionPassNames(), name)))
+      return;
+    auto s = ra::computeStats(mlir::cast<mlir::ModuleOp>(op));
+    if (mlir::succeeded(s))
+      out = std::move(*s);
+    else
+      failed = true;
+  }
+
+private:
+  std::optional<ra::ModelStats> &out;
+  bool &failed;
+};
+} // namespace
+
 bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing,
-                          const ra::PipelineOptions &pipeline) {
+                          const ra::PipelineOptions &pipeline, bool withStats) {
   mlir::PassManager pm(&ctx);
   ra::buildDefaultPipeline(pm, pipeline);
+  stats.reset();
+  bool statsFailed = false;
+  if (withStats)
+    pm.addInstrumentation(std::make_unique<ModelStatsCapture>(stats, statsFailed));
 
   std::vector<std::string> known;
   for (mlir::Pass &p : pm.getPasses())
@@ -165,7 +193,9 @@ bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing,
     dump->write("frontend", module);
     pm.addInstrumentation(std::move(dump));
   }
-  return mlir::succeeded(pm.run(module));
+  if (mlir::failed(pm.run(module)))
+    return false;
+  return !withStats || (stats && !statsFailed);
 }
 
 } // namespace racc

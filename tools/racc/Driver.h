@@ -7,6 +7,7 @@
 #ifndef RACC_DRIVER_H
 #define RACC_DRIVER_H
 
+#include "ir/analysis/ModelStats.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -42,9 +43,16 @@ public:
   bool parseDefines(const std::vector<std::string> &raw);
   /// The model at `path`, elaborated; null after an error.
   mlir::OwningOpRef<mlir::ModuleOp> load(const std::string &path);
-  /// Runs the default pipeline; false after an error.
+  /// Runs the default pipeline; false after an error. With `withStats`, it
+  /// also takes the model's statistics as the pipeline reaches its first
+  /// fusion pass (or memory planning), and fails if it cannot.
   bool runPipeline(mlir::ModuleOp module, const IrPrinting &printing = {},
-                   const ra::PipelineOptions &pipeline = {});
+                   const ra::PipelineOptions &pipeline = {}, bool withStats = false);
+  /// The statistics of the last runPipeline with `withStats`: parameters,
+  /// the cache and the model's FLOPs before fusion, the same for a fused and
+  /// an unfused build (so MFU is model FLOPs over time: a fused build gets
+  /// no credit for the work it recomputes).
+  const ra::ModelStats &modelStats() const { return *stats; }
 
   mlir::MLIRContext &context() { return ctx; }
 
@@ -54,6 +62,7 @@ private:
   std::unique_ptr<mlir::SourceMgrDiagnosticHandler> sourceHandler;
   mlir::DiagnosticEngine::HandlerID plainHandler = 0;
   std::vector<std::pair<std::string, std::string>> defines;
+  std::optional<ra::ModelStats> stats;
 };
 
 /// Adds the options every command on a model takes: FILE, -D, --help.

@@ -17,11 +17,9 @@ int statsCommand(int argc, char **argv) {
   mlir::OwningOpRef<mlir::ModuleOp> module;
   if (auto status = loadModel(args, options, session, module))
     return *status;
-  if (!session.runPipeline(*module))
+  if (!session.runPipeline(*module, {}, {}, /*withStats=*/true))
     return 1;
-  auto stats = ra::computeStats(*module);
-  if (mlir::failed(stats))
-    return 1;
+  const ra::ModelStats *stats = &session.modelStats();
   if (args.count("json"))
     std::cout << statsToJson(*stats).dump(2) << "\n";
   else
