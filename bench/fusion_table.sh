@@ -5,7 +5,8 @@
 # (interleaved steps; speedup, arena ratio, largest output difference). Then,
 # for the all-mechanisms model, each fusion pass left out in turn: what each
 # one buys.
-# usage: bench/fusion_table.sh [STEPS]   (about 6 minutes on 2 cores)
+# Then the forward entry point with and without weight absorption.
+# usage: bench/fusion_table.sh [STEPS]   (about 7 minutes on 2 cores)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 racc="$root/build/bin/racc" rarun="$root/build/bin/rarun"
@@ -54,3 +55,19 @@ print(f"| {sys.argv[1]} | {w['ms_per_step']:.1f} | {f['ms_per_step']:.1f} "
       f"| {w['peak_arena_bytes'] / 2**20:.1f} | {f['peak_arena_bytes'] / 2**20:.1f} |")
 PY
 done
+
+# Inference: MLA weight absorption in the forward entry point, on and off,
+# and the decision the pass wrote (ra.absorb) here and at GPT-2 124M's shape.
+echo
+echo "gpt2_mla_ra forward (inference), absorb-latent-weights on vs off:"
+echo
+"$racc" compile "$root/models/gpt2_mla_ra.graph" "${config[@]}" -D latent=64 \
+  --disable-pass=absorb-latent-weights -o "$work/noabsorb.rac" > /dev/null
+"$rarun" bench "$work/gpt2_mla_ra.rac" --vs "$work/noabsorb.rac" --entry forward \
+  --steps "$((steps * 3))" | tail -3
+decisions() { grep -o 'ra.absorb = {[^}]*}' | sort | uniq -c; }
+echo
+echo "decisions at this configuration (per layer):"
+decisions < "$work/gpt2_mla_ra.rac/ir/model.mlir"
+echo "decisions at GPT-2 124M (d_model 768, 12 heads, latent 128, batch 8 x 1024):"
+"$racc" compile "$root/models/gpt2_mla_ra.graph" -D batch=8 --emit=mlir 2> /dev/null | decisions

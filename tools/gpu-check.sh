@@ -13,16 +13,16 @@
 #        with the CPU build's losses (within 1e-4 relative; every kernel
 #        family, forward, backward and AdamW); once more with --sync-kernels;
 #        a CPU checkpoint resumed on the GPU ends where the CPU run ended
-#     2. GPT-2 124M (batch 8 x 1024): rarun bench --device cuda: ms/step,
-#        tokens/s, MFU against the bf16 cuBLAS GEMM peak measured in the same
-#        run (and the float32 GEMM rate), fused vs unfused when racc has the
-#        fusion passes
+#     2. GPT-2 124M and its MLA+RA variant (batch 8 x 1024): rarun bench
+#        --device cuda: ms/step, tokens/s, MFU against the bf16 cuBLAS GEMM
+#        peak measured in the same run (and the float32 GEMM rate), fused vs
+#        unfused (speed, peak memory, outputs)
 #     3. PyTorch eager on the same config and device, when python3 has torch
 #   tools/gpu-check.sh [DIR]           both, on a machine that has both
 #
 # Results: DIR/results/*.json and summary.txt (and $OUT/, where set).
 # GPU_CHECK_DEVICE=cuda-emu rehearses both phases here, on the emulator, with
-# the tiny model in place of the 124M one.
+# the tiny models in place of the 124M ones.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 mode=all
@@ -46,11 +46,16 @@ prepare() {
   "$racc" compile "$root/models/gpt2.graph" $tiny --target all -o "$dir/art/tiny.rac"
   "$racc" compile "$root/models/gpt2_mla_ra_all.graph" $tiny $variant --target all \
     -o "$dir/art/all.rac"
-  "$racc" compile "$root/models/gpt2.graph" --target cuda -o "$dir/art/gpt2_124m.rac"
-  if "$racc" compile --help | grep -q -- --no-fuse; then
-    "$racc" compile "$root/models/gpt2.graph" --target cuda --no-fuse \
-      -o "$dir/art/gpt2_124m_unfused.rac"
-  fi
+  "$racc" compile "$root/models/gpt2.graph" $tiny --target all --no-fuse \
+    -o "$dir/art/tiny_unfused.rac"
+  "$racc" compile "$root/models/gpt2_mla_ra_all.graph" $tiny $variant --target all --no-fuse \
+    -o "$dir/art/all_unfused.rac"
+  # The 124M configurations (the models' defaults: MLA latent 128, RA band 64).
+  for m in gpt2 gpt2_mla_ra; do
+    "$racc" compile "$root/models/$m.graph" --target cuda -o "$dir/art/${m}_124m.rac"
+    "$racc" compile "$root/models/$m.graph" --target cuda --no-fuse \
+      -o "$dir/art/${m}_124m_unfused.rac"
+  done
   echo "== CPU reference runs"
   for m in tiny all; do
     "$rarun" train "$dir/art/$m.rac" --data "$dir/corpus" $train --ckpt-every 2 \
@@ -89,13 +94,16 @@ run() {
     "$dir/ref/tiny/metrics.jsonl" "$dir/results/tiny-resumed/metrics.jsonl" --tolerance 1e-4 \
     --from-step 3)"
 
-  say "== 2. GPT-2 124M, batch 8 x 1024, rarun bench --device $device"
-  local vs=() big=gpt2_124m
-  [ "$device" = cuda ] || big=tiny # a rehearsal
-  [ -d "$dir/art/${big}_unfused.rac" ] && vs=(--vs "$dir/art/${big}_unfused.rac")
-  "$rarun" bench "$dir/art/$big.rac" --device "$device" --steps 10 --warmup 2 "${vs[@]}" --json \
-    > "$dir/results/bench_124m.json"
-  $py - "$dir/results/bench_124m.json" << 'EOF' | tee -a "$summary"
+  say "== 2. 124M, batch 8 x 1024, fused vs unfused, rarun bench --device $device"
+  local big
+  for big in gpt2_124m gpt2_mla_ra_124m; do
+    if [ "$device" != cuda ]; then # a rehearsal, on the tiny models
+      if [ "$big" = gpt2_124m ]; then big=tiny; else big=all; fi
+    fi
+    say "-- $big"
+    "$rarun" bench "$dir/art/$big.rac" --device "$device" --steps 5 --warmup 1 \
+      --vs "$dir/art/${big}_unfused.rac" --json > "$dir/results/bench_$big.json"
+    $py - "$dir/results/bench_$big.json" << 'EOF' | tee -a "$summary"
 import json, sys
 b = json.load(open(sys.argv[1]))
 print(f"{b['device']}: {b['ceiling']}: {b['gemm_gflops'] / 1e3:.1f} TFLOP/s"
@@ -109,13 +117,14 @@ if "vs" in b:
     print(f"fused vs unfused: {b['speedup']:.2f}x faster, peak memory ratio {b['peak_bytes_ratio']:.2f}, "
           f"max relative output difference {b['max_rel_diff']:.1e}")
 EOF
+  done
 
   say "== 3. PyTorch eager, same config, float32 on the GPU"
   if [ "$device" = cuda ] && $py -c "import torch; assert torch.cuda.is_available()" 2> /dev/null; then
     $py "$root/bench/torch_train_step.py" --n_layer 12 --d_model 768 --n_head 12 --vocab 50257 \
       --ctx 1024 --batch 8 --seq 1024 --steps 10 --device "$device" | tee "$dir/results/torch_124m.json" \
       | tee -a "$summary"
-    $py - "$dir/results/bench_124m.json" "$dir/results/torch_124m.json" << 'EOF' | tee -a "$summary"
+    $py - "$dir/results/bench_gpt2_124m.json" "$dir/results/torch_124m.json" << 'EOF' | tee -a "$summary"
 import json, sys
 ours, torch = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 r = ours["artifact"]["ms_per_step"]

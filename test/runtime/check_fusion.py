@@ -1,6 +1,7 @@
 """Fused and unfused builds of every model agree: forward outputs (rarun bench
---vs, the largest relative difference) and three training steps' losses,
-which depend on every gradient.
+--vs, the largest relative difference), and for three training steps the
+losses and the gradients' norms (the whole gradient's and each parameter
+group's, as train_step reports them).
 
 usage: check_fusion.py RACC RARUN MODELS_DIR WORKDIR [--tolerance 1e-4]"""
 import argparse
@@ -36,17 +37,21 @@ def check(graph):
     bench = json.loads(subprocess.run(
         [args.rarun, "bench", arts["fused"], "--vs", arts["unfused"], "--steps", "1", "--warmup",
          "0", "--json"], check=True, capture_output=True, text=True).stdout)
-    losses = {}
+    losses, norms = {}, {}
     for kind in arts:
         out = os.path.join(args.work, f"{name}_{kind}_run")
         subprocess.run([args.rarun, "train", arts[kind], "--steps", "3", "--lr", "3e-3", "--out", out],
                        check=True, stdout=subprocess.DEVNULL)
-        losses[kind] = [r["loss"] for r in map(json.loads, open(os.path.join(out, "metrics.jsonl")))
-                        if "loss" in r]
-    worst = max(abs(a - b) / abs(b) for a, b in zip(losses["fused"], losses["unfused"]))
-    ok = bench["max_rel_diff"] <= args.tolerance and worst <= args.tolerance
-    return (f"{name}: forward outputs {bench['max_rel_diff']:.1e}, training losses {worst:.1e}: "
-            f"{'OK' if ok else 'FAILED'}"), ok
+        steps = [r for r in map(json.loads, open(os.path.join(out, "metrics.jsonl"))) if "loss" in r]
+        losses[kind] = [r["loss"] for r in steps]
+        norms[kind] = [n for r in steps for n in [r["grad_norm"], *r["grad_norm_groups"].values()]]
+    rel = lambda a, b: max(abs(x - y) / max(abs(y), 1e-30) for x, y in zip(a, b))
+    worst = rel(losses["fused"], losses["unfused"])
+    grads = rel(norms["fused"], norms["unfused"])
+    ok = (bench["max_rel_diff"] <= args.tolerance and worst <= args.tolerance and
+          grads <= args.tolerance and len(norms["fused"]) == len(norms["unfused"]) > 0)
+    return (f"{name}: forward outputs {bench['max_rel_diff']:.1e}, training losses {worst:.1e}, "
+            f"gradient norms {grads:.1e}: {'OK' if ok else 'FAILED'}"), ok
 
 
 graphs = sorted(f for f in os.listdir(args.models) if f.endswith(".graph"))
