@@ -31,6 +31,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace ra {
 #define GEN_PASS_DEF_ABSORBLATENTWEIGHTS
@@ -79,14 +80,21 @@ void annotate(Operation *op, StringRef weights, const Decision &d) {
 }
 
 struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeights> {
+  llvm::SmallPtrSet<Operation *, 16> erased; // never dereferenced: erased ops are gone
+
+  void erase(Operation *op) {
+    erased.insert(op);
+    op->erase();
+  }
   void runOnOperation() override {
+    erased.clear();
     for (auto fn : getOperation().getOps<func::FuncOp>()) {
       if (!isInference(fn))
         continue;
       SmallVector<ra::MatmulOp> matmuls;
       fn.walk([&](ra::MatmulOp mm) { matmuls.push_back(mm); });
       for (ra::MatmulOp mm : matmuls)
-        if (mm->getBlock()) // not erased by an earlier rewrite
+        if (!erased.contains(mm)) // a rewrite erases the projections it folds
           absorbQuery(mm) || absorbValue(mm);
     }
   }
@@ -119,8 +127,9 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
         shapeOf(proj.getRhs()).size() != 2)
       return false;
     ArrayRef<int64_t> hs = shapeOf(heads), ws = shapeOf(ql.getRhs());
-    if (hs.size() != 4 || ws[0] != hs[2] || ws[1] != hs[3])
-      return false;
+    if (hs.size() != 4 || ws[0] != hs[2] || ws[1] != hs[3] ||
+        shapeOf(proj) != ArrayRef<int64_t>{hs[0], hs[1], hs[2] * hs[3]})
+      return false; // [B, T, H hd] split into [B, T, H, hd]
     int64_t h = hs[2], hd = hs[3], r = ws[2], d = shapeOf(proj.getRhs())[0];
     int64_t n = proj.getLhs().getType().cast<ShapedType>().getNumElements() / d; // tokens
     Decision dec{n * d * h * hd + n * h * hd * r, n * d * h * r + h * d * hd * r + h * hd * r};
@@ -157,17 +166,17 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
     y = b.create<ra::ReshapeOp>(loc, type(split4), y);
     y = ra::build<ra::TransposeOp>(b, loc, {y}, {ra::permAttr(ctx, {0, 2, 1, 3})}, ql.getType());
     ql.getResult().replaceAllUsesWith(y);
-    ql.erase();
-    split.erase();
-    heads.erase();
+    erase(ql);
+    erase(split);
+    erase(heads);
     if (add) {
       SmallVector<Operation *> spreads{add.getLhs().getDefiningOp(), add.getRhs().getDefiningOp()};
-      add.erase();
+      erase(add);
       for (Operation *op : spreads)
         if (isa_and_nonnull<ra::BroadcastOp>(op) && op->use_empty())
-          op->erase();
+          erase(op);
     }
-    proj.erase();
+    erase(proj);
     return true;
   }
 
@@ -194,6 +203,9 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
         shapeOf(up.getRhs()).size() != 2 || shapeOf(up.getLhs()).size() != 3)
       return false;
     ArrayRef<int64_t> vs = shapeOf(attn.getV()), qs = shapeOf(attn.getQ());
+    if (shapeOf(merge) != ArrayRef<int64_t>{qs[0], qs[2], vs[1] * vs[3]} ||
+        shapeOf(up) != ArrayRef<int64_t>{vs[0], vs[2], vs[1] * vs[3]})
+      return false; // [B, T, H, hd] merged into [B, T, H hd], and back
     int64_t h = vs[1], tk = vs[2], hd = vs[3], r = shapeOf(up.getRhs())[0];
     int64_t dOut = shapeOf(out.getRhs())[1], bt = qs[0] * qs[2];
     // Keys a query attends to, summed over queries (per batch entry and head).
@@ -230,13 +242,13 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
     Value result = ra::build<ra::MatmulOp>(b, loc, {y, wvo}, {}, out.getType());
     annotate(result.getDefiningOp(), "W_vu W_o", dec);
     out.getResult().replaceAllUsesWith(result);
-    out.erase();
-    merge.erase();
-    unsplit.erase();
-    attn.erase();
-    split.erase();
-    heads.erase();
-    up.erase();
+    erase(out);
+    erase(merge);
+    erase(unsplit);
+    erase(attn);
+    erase(split);
+    erase(heads);
+    erase(up);
     return true;
   }
 };
