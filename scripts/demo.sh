@@ -2,7 +2,7 @@
 # The main job on a fresh Debian 12 machine: install, build, report the
 # GPT-2 baseline, then compile a small GPT-2 for the CPU and train it on the
 # default corpus (the fortunes package's text) for a few minutes, showing the
-# loss falling and the validation loss.
+# loss falling and the validation loss, then sample from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -27,3 +27,8 @@ build/bin/rarun train build/demo/gpt2_small.rac --data /usr/share/games/fortunes
 echo
 echo "== rarun inspect the last checkpoint"
 build/bin/rarun inspect "build/demo/run/ckpt/step_${DEMO_STEPS:-500}.safetensors" --artifact build/demo/gpt2_small.rac
+
+echo
+echo "== rarun sample: 200 bytes from the last checkpoint"
+build/bin/rarun sample build/demo/gpt2_small.rac \
+  --ckpt "build/demo/run/ckpt/step_${DEMO_STEPS:-500}.safetensors" --prompt "Q: " --tokens 200 --seed 1

@@ -84,16 +84,12 @@ struct Runner {
     return err;
   }
 
-  /// The forward outputs at the freshly initialized parameters.
+  /// The forward outputs at the current parameters.
   std::string forward(std::vector<std::vector<float>> &outs) {
-    const auto *e = model->entry("forward");
-    outs.clear();
-    std::vector<void *> ptrs;
-    for (const auto &o : e->outputs)
-      outs.emplace_back(o.elements());
-    for (auto &o : outs)
-      ptrs.push_back(o.data());
-    return model->call("forward", {tokens.data(), targets.data()}, ptrs);
+    OutputBuffers buffers(*model->entry("forward"));
+    std::string err = model->call("forward", {tokens.data(), targets.data()}, buffers.ptrs);
+    outs = std::move(buffers.data);
+    return err;
   }
 };
 
@@ -149,7 +145,6 @@ nlohmann::ordered_json report(const Runner &r, double gemmGflops) {
 
 int benchCommand(int argc, char **argv) {
   cxxopts::Options options("rarun bench", "Time training steps; compare two artifacts");
-  options.positional_help("ART");
   options.add_options()("vs", "A second artifact of the same model, timed interleaved",
                         cxxopts::value<std::string>())("steps", "Timed steps",
                                                        cxxopts::value<int>()->default_value("10"))(
@@ -158,15 +153,11 @@ int benchCommand(int argc, char **argv) {
       cxxopts::value<uint64_t>()->default_value("0"))("json", "Print one JSON object")(
       "profile", "Then time every kernel over a few more steps (each kernel waited for)")(
       "entry", "The entry point timed: train_step, or forward (inference)",
-      cxxopts::value<std::string>()->default_value("train_step"))("h,help", "Show this help")(
-      "artifact", "ART", cxxopts::value<std::string>());
-  addDeviceOptions(options);
-  options.parse_positional({"artifact"});
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    fmt::print("{}\n", options.help());
+      cxxopts::value<std::string>()->default_value("train_step"));
+  auto parsed = parseArtifactCommand(options, argc, argv);
+  if (!parsed)
     return 0;
-  }
+  const cxxopts::ParseResult &args = *parsed;
   if (!args.count("artifact"))
     return fail("rarun bench needs an artifact");
   uint64_t seed = args["seed"].as<uint64_t>();

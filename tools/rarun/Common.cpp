@@ -18,6 +18,28 @@ void addDeviceOptions(cxxopts::Options &options) {
       "sync-kernels", "cuda: wait for every kernel, so a failing one is named (slower)");
 }
 
+std::optional<cxxopts::ParseResult> parseArtifactCommand(cxxopts::Options &options, int argc,
+                                                         char **argv) {
+  options.positional_help("ART");
+  options.add_options()("h,help", "Show this help")("artifact", "ART",
+                                                    cxxopts::value<std::string>());
+  addDeviceOptions(options);
+  options.parse_positional({"artifact"});
+  auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return std::nullopt;
+  }
+  return args;
+}
+
+OutputBuffers::OutputBuffers(const ra::rt::EntryInfo &entry) {
+  for (const auto &o : entry.outputs)
+    data.emplace_back(o.elements());
+  for (auto &d : data)
+    ptrs.push_back(d.data());
+}
+
 Device deviceOf(const cxxopts::ParseResult &args) {
   return {args["device"].as<std::string>(), args.count("sync-kernels") > 0};
 }
@@ -54,23 +76,18 @@ std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
     return "the model has no loss output";
   ra::rt::Batcher val(corpus.validation, shape.batch, shape.seq, /*seed=*/0x5EED);
   std::vector<int32_t> tokens, targets;
-  std::vector<std::vector<float>> outs;
-  for (const auto &o : forward->outputs)
-    outs.emplace_back(o.elements());
-  std::vector<void *> outPtrs;
-  for (auto &o : outs)
-    outPtrs.push_back(o.data());
+  OutputBuffers outs(*forward);
   double total = 0;
   for (int i = 0; i < batches; ++i) {
     val.next(tokens, targets);
-    if (std::string err = model.call("forward", {tokens.data(), targets.data()}, outPtrs);
+    if (std::string err = model.call("forward", {tokens.data(), targets.data()}, outs.ptrs);
         !err.empty())
       return err;
-    total += outs[lossIndex][0];
+    total += outs.data[lossIndex][0];
     for (size_t o = 0; reports && o < forward->outputs.size(); ++o) {
       const std::string &name = forward->outputs[o].name;
       if (name.rfind("report.", 0) == 0)
-        (*reports)[name.substr(7)] += outs[o][0] / batches;
+        (*reports)[name.substr(7)] += outs.data[o][0] / batches;
     }
   }
   loss = total / batches;

@@ -9,6 +9,7 @@
 #include <cxxopts.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace rarun {
@@ -24,6 +25,20 @@ struct Device {
 /// Adds --device and --sync-kernels to a command's options.
 void addDeviceOptions(cxxopts::Options &options);
 Device deviceOf(const cxxopts::ParseResult &args);
+
+/// Adds what every command on an artifact takes (the ART positional,
+/// --help, --device, --sync-kernels) and parses. Empty after printing the
+/// help: the command then exits 0.
+std::optional<cxxopts::ParseResult> parseArtifactCommand(cxxopts::Options &options, int argc,
+                                                         char **argv);
+
+/// Host buffers for every output of an entry point, and their pointers in
+/// the order ra::rt::Model::call takes them.
+struct OutputBuffers {
+  std::vector<std::vector<float>> data;
+  std::vector<void *> ptrs;
+  explicit OutputBuffers(const ra::rt::EntryInfo &entry);
+};
 
 /// Loads ART for a device, or reports why not.
 std::unique_ptr<ra::rt::Model> loadModel(const std::string &artifact, const Device &device = {});
@@ -59,6 +74,7 @@ int trainCommand(int argc, char **argv);
 int evalCommand(int argc, char **argv);
 int inspectCommand(int argc, char **argv);
 int benchCommand(int argc, char **argv);
+int sampleCommand(int argc, char **argv);
 
 } // namespace rarun
 

@@ -9,19 +9,14 @@ namespace rarun {
 
 int evalCommand(int argc, char **argv) {
   cxxopts::Options options("rarun eval", "Validation loss of a checkpoint");
-  options.positional_help("ART");
   options.add_options()("ckpt", "Checkpoint (safetensors)", cxxopts::value<std::string>())(
       "data", "Corpus (its validation split is used)",
       cxxopts::value<std::string>()->default_value("/usr/share/games/fortunes"))(
-      "batches", "Validation batches", cxxopts::value<int>()->default_value("8"))(
-      "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
-  addDeviceOptions(options);
-  options.parse_positional({"artifact"});
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    fmt::print("{}\n", options.help());
+      "batches", "Validation batches", cxxopts::value<int>()->default_value("8"));
+  auto parsed = parseArtifactCommand(options, argc, argv);
+  if (!parsed)
     return 0;
-  }
+  const cxxopts::ParseResult &args = *parsed;
   if (!args.count("artifact") || !args.count("ckpt"))
     return fail("rarun eval needs an artifact and --ckpt CKPT");
   CheckpointEvaluation e;

@@ -50,7 +50,6 @@ std::string progressLine(int64_t step, int64_t total, double loss, double tokens
 
 int trainCommand(int argc, char **argv) {
   cxxopts::Options options("rarun train", "Train a compiled model");
-  options.positional_help("ART");
   options.add_options()("data",
                         "Corpus: a text file, a directory of text files, or .bin token files",
                         cxxopts::value<std::string>()->default_value("/usr/share/games/fortunes"))(
@@ -66,15 +65,11 @@ int trainCommand(int argc, char **argv) {
       cxxopts::value<int64_t>()->default_value("0"))("resume", "Continue from a checkpoint",
                                                      cxxopts::value<std::string>())(
       "batch", "Batch size; fixed at compile time, checked", cxxopts::value<int64_t>())(
-      "out", "Run directory for metrics.jsonl and ckpt/", cxxopts::value<std::string>())(
-      "h,help", "Show this help")("artifact", "ART", cxxopts::value<std::string>());
-  addDeviceOptions(options);
-  options.parse_positional({"artifact"});
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    fmt::print("{}\n", options.help());
+      "out", "Run directory for metrics.jsonl and ckpt/", cxxopts::value<std::string>());
+  auto parsed = parseArtifactCommand(options, argc, argv);
+  if (!parsed)
     return 0;
-  }
+  const cxxopts::ParseResult &args = *parsed;
   if (!args.count("artifact"))
     return fail("rarun train needs an artifact (racc compile -o ART.rac)");
   if (!args.count("out"))

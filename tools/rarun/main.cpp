@@ -4,6 +4,7 @@
 //   rarun eval ART --ckpt CKPT --data PATH
 //   rarun inspect CKPT
 //   rarun bench ART [--vs ART2] [--json]
+//   rarun sample ART --ckpt CKPT [--prompt TEXT] [--tokens N]
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
@@ -18,6 +19,7 @@ commands:
   eval ART     validation loss of a checkpoint (rarun eval --help)
   inspect CKPT parameter table and learned scalars of a checkpoint
   bench ART    ms/step, tokens/s, MFU; --vs ART2 compares two (rarun bench --help)
+  sample ART   generate text from a checkpoint (rarun sample --help)
 )";
 
 int main(int argc, char **argv) {
@@ -35,6 +37,8 @@ int main(int argc, char **argv) {
       return rarun::inspectCommand(argc - 1, argv + 1);
     if (command == "bench")
       return rarun::benchCommand(argc - 1, argv + 1);
+    if (command == "sample")
+      return rarun::sampleCommand(argc - 1, argv + 1);
   } catch (const cxxopts::exceptions::exception &e) {
     return rarun::fail(std::string(e.what()) + " (see rarun " + command + " --help)");
   } catch (const std::exception &e) { // device copies of the parameters
