@@ -26,6 +26,7 @@
 //                weights = "W_q W_ql"}
 //
 //===----------------------------------------------------------------------===//
+#include "ir/IRUtils.h"
 #include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
@@ -42,16 +43,37 @@ using namespace mlir;
 
 namespace {
 
-ArrayRef<int64_t> shapeOf(Value v) { return v.getType().cast<ShapedType>().getShape(); }
+using ra::shapeOf;
+using Shape = std::vector<int64_t>;
 
 bool isHeadSplit(ra::TransposeOp t) {
   return t && t.getPermutation() == ArrayRef<int64_t>{0, 2, 1, 3};
 }
 
-/// The single op using `v`, if it is an OpT.
-template <typename OpT> OpT soleUser(Value v) {
-  return v.hasOneUse() ? dyn_cast<OpT>(*v.getUsers().begin()) : OpT();
-}
+/// Builds the folded weights and the new products before an op, in its
+/// element type; a transpose's result shape follows from its permutation.
+struct Emitter {
+  OpBuilder b;
+  Location loc;
+  Type elem;
+
+  explicit Emitter(Operation *at)
+      : b(at), loc(at->getLoc()),
+        elem(at->getResult(0).getType().cast<ShapedType>().getElementType()) {}
+  RankedTensorType type(ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, elem); }
+  Value reshape(Value v, ArrayRef<int64_t> shape) {
+    return b.create<ra::ReshapeOp>(loc, type(shape), v);
+  }
+  Value transpose(Value v, ArrayRef<int64_t> perm) {
+    Shape in = shapeOf(v), out;
+    for (int64_t p : perm)
+      out.push_back(in[p]);
+    return ra::build<ra::TransposeOp>(b, loc, {v}, {ra::permAttr(b.getContext(), perm)}, type(out));
+  }
+  Value matmul(Value x, Value w, ArrayRef<int64_t> shape) {
+    return ra::build<ra::MatmulOp>(b, loc, {x, w}, {}, type(shape));
+  }
+};
 
 /// Training entry points write parameters or return their gradients.
 bool isInference(func::FuncOp fn) {
@@ -126,9 +148,9 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
     if (!proj || !proj->hasOneUse() || proj.getTransposeLhs() || proj.getTransposeRhs() ||
         shapeOf(proj.getRhs()).size() != 2)
       return false;
-    ArrayRef<int64_t> hs = shapeOf(heads), ws = shapeOf(ql.getRhs());
+    Shape hs = shapeOf(heads), ws = shapeOf(ql.getRhs());
     if (hs.size() != 4 || ws[0] != hs[2] || ws[1] != hs[3] ||
-        shapeOf(proj) != ArrayRef<int64_t>{hs[0], hs[1], hs[2] * hs[3]})
+        shapeOf(proj) != Shape{hs[0], hs[1], hs[2] * hs[3]})
       return false; // [B, T, H hd] split into [B, T, H, hd]
     int64_t h = hs[2], hd = hs[3], r = ws[2], d = shapeOf(proj.getRhs())[0];
     int64_t n = proj.getLhs().getType().cast<ShapedType>().getNumElements() / d; // tokens
@@ -137,34 +159,19 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
       annotate(ql, "W_q W_ql", dec);
       return true;
     }
-    OpBuilder b(ql);
-    Location loc = ql.getLoc();
-    MLIRContext *ctx = b.getContext();
-    Type f32 = ql.getType().cast<ShapedType>().getElementType();
-    auto type = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, f32); };
+    Emitter e(ql);
     Value wql = ql.getRhs();
     // W_qa [D, H R]: per head, W_q's columns of that head times W_ql[h].
-    Value wq = b.create<ra::ReshapeOp>(loc, type({d, h, hd}), proj.getRhs());
-    wq = ra::build<ra::TransposeOp>(b, loc, {wq}, {ra::permAttr(ctx, {1, 0, 2})}, type({h, d, hd}));
-    Value wqa = ra::build<ra::MatmulOp>(b, loc, {wq, wql}, {}, type({h, d, r}));
-    wqa =
-        ra::build<ra::TransposeOp>(b, loc, {wqa}, {ra::permAttr(ctx, {1, 0, 2})}, type({d, h, r}));
-    wqa = b.create<ra::ReshapeOp>(loc, type({d, h * r}), wqa);
-    SmallVector<int64_t> flat(shapeOf(proj.getLhs()));
-    flat.back() = h * r;
-    Value y = ra::build<ra::MatmulOp>(b, loc, {proj.getLhs(), wqa}, {}, type(flat));
+    Value wq = e.transpose(e.reshape(proj.getRhs(), {d, h, hd}), {1, 0, 2});
+    Value wqa = e.reshape(e.transpose(e.matmul(wq, wql, {h, d, r}), {1, 0, 2}), {d, h * r});
+    Value y = e.matmul(proj.getLhs(), wqa, {hs[0], hs[1], h * r});
     annotate(y.getDefiningOp(), "W_q W_ql", dec);
     if (bias) { // b_qa [H R] = b_q's slice of each head times W_ql[h]
-      Value bq = b.create<ra::ReshapeOp>(loc, type({h, 1, hd}), bias);
-      Value bqa = ra::build<ra::MatmulOp>(b, loc, {bq, wql}, {}, type({h, 1, r}));
-      bqa = b.create<ra::ReshapeOp>(loc, type({h * r}), bqa);
-      bqa = ra::build<ra::BroadcastOp>(b, loc, {bqa}, {}, type(flat));
-      y = ra::build<ra::AddOp>(b, loc, {y, bqa});
+      Value bqa = e.reshape(e.matmul(e.reshape(bias, {h, 1, hd}), wql, {h, 1, r}), {h * r});
+      bqa = ra::build<ra::BroadcastOp>(e.b, e.loc, {bqa}, {}, y.getType());
+      y = ra::build<ra::AddOp>(e.b, e.loc, {y, bqa});
     }
-    SmallVector<int64_t> split4(flat.begin(), flat.end() - 1);
-    split4.append({h, r});
-    y = b.create<ra::ReshapeOp>(loc, type(split4), y);
-    y = ra::build<ra::TransposeOp>(b, loc, {y}, {ra::permAttr(ctx, {0, 2, 1, 3})}, ql.getType());
+    y = e.transpose(e.reshape(y, {hs[0], hs[1], h, r}), {0, 2, 1, 3});
     ql.getResult().replaceAllUsesWith(y);
     erase(ql);
     erase(split);
@@ -202,9 +209,9 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
     if (!up || !up->hasOneUse() || up.getTransposeLhs() || up.getTransposeRhs() ||
         shapeOf(up.getRhs()).size() != 2 || shapeOf(up.getLhs()).size() != 3)
       return false;
-    ArrayRef<int64_t> vs = shapeOf(attn.getV()), qs = shapeOf(attn.getQ());
-    if (shapeOf(merge) != ArrayRef<int64_t>{qs[0], qs[2], vs[1] * vs[3]} ||
-        shapeOf(up) != ArrayRef<int64_t>{vs[0], vs[2], vs[1] * vs[3]})
+    Shape vs = shapeOf(attn.getV()), qs = shapeOf(attn.getQ());
+    if (shapeOf(merge) != Shape{qs[0], qs[2], vs[1] * vs[3]} ||
+        shapeOf(up) != Shape{vs[0], vs[2], vs[1] * vs[3]})
       return false; // [B, T, H, hd] merged into [B, T, H hd], and back
     int64_t h = vs[1], tk = vs[2], hd = vs[3], r = shapeOf(up.getRhs())[0];
     int64_t dOut = shapeOf(out.getRhs())[1], bt = qs[0] * qs[2];
@@ -217,29 +224,19 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
       annotate(out, "W_vu W_o", dec);
       return true;
     }
-    OpBuilder b(out);
-    Location loc = out.getLoc();
-    MLIRContext *ctx = b.getContext();
-    Type f32 = out.getType().cast<ShapedType>().getElementType();
-    auto type = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, f32); };
+    Emitter e(out);
     // W_vo [H R, D]: per head, W_vu's columns of that head times W_o's rows of it.
-    Value wvu = b.create<ra::ReshapeOp>(loc, type({r, h, hd}), up.getRhs());
-    wvu =
-        ra::build<ra::TransposeOp>(b, loc, {wvu}, {ra::permAttr(ctx, {1, 0, 2})}, type({h, r, hd}));
-    Value wo = b.create<ra::ReshapeOp>(loc, type({h, hd, dOut}), out.getRhs());
-    Value wvo = ra::build<ra::MatmulOp>(b, loc, {wvu, wo}, {}, type({h, r, dOut}));
-    wvo = b.create<ra::ReshapeOp>(loc, type({h * r, dOut}), wvo);
+    Value wvu = e.transpose(e.reshape(up.getRhs(), {r, h, hd}), {1, 0, 2});
+    Value wo = e.reshape(out.getRhs(), {h, hd, dOut});
+    Value wvo = e.reshape(e.matmul(wvu, wo, {h, r, dOut}), {h * r, dOut});
     // Attention over the latent values, shared by the heads.
     SmallVector<Value> operands{attn.getQ(), attn.getK(), up.getLhs()};
     if (attn.getReciprocalAlpha())
       operands.push_back(attn.getReciprocalAlpha());
-    Operation *latent = ra::buildOp<ra::AttentionOp>(b, attn.getLoc(), operands, attn->getAttrs(),
-                                                     type({qs[0], h, qs[2], r}));
-    Value y =
-        ra::build<ra::TransposeOp>(b, loc, {latent->getResult(0)},
-                                   {ra::permAttr(ctx, {0, 2, 1, 3})}, type({qs[0], qs[2], h, r}));
-    y = b.create<ra::ReshapeOp>(loc, type({qs[0], qs[2], h * r}), y);
-    Value result = ra::build<ra::MatmulOp>(b, loc, {y, wvo}, {}, out.getType());
+    Operation *latent = ra::buildOp<ra::AttentionOp>(e.b, attn.getLoc(), operands, attn->getAttrs(),
+                                                     e.type({qs[0], h, qs[2], r}));
+    Value y = e.reshape(e.transpose(latent->getResult(0), {0, 2, 1, 3}), {qs[0], qs[2], h * r});
+    Value result = e.matmul(y, wvo, shapeOf(out));
     annotate(result.getDefiningOp(), "W_vu W_o", dec);
     out.getResult().replaceAllUsesWith(result);
     erase(out);
