@@ -34,6 +34,14 @@ template <typename Op> llvm::SmallVector<mlir::Value> attentionOperands(Op op) {
   return v;
 }
 
+/// Whether two attention ops of any form compute the same scores and
+/// probabilities: the same q, k, reciprocal term, scale, mask and band.
+template <typename A, typename B> bool sameScores(A a, B b) {
+  return a.getQ() == b.getQ() && a.getK() == b.getK() &&
+         a.getReciprocalAlpha() == b.getReciprocalAlpha() && a.getScale() == b.getScale() &&
+         a.getCausal() == b.getCausal() && a.getBand() == b.getBand();
+}
+
 /// Every op of type Op in `module`, collected before any is rewritten.
 template <typename Op> llvm::SmallVector<Op> collectOps(mlir::ModuleOp module) {
   llvm::SmallVector<Op> ops;

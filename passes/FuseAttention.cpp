@@ -24,24 +24,10 @@ using namespace mlir;
 
 namespace {
 
-/// What makes a backward op the derivative of a forward one: the same
-/// operands and attributes.
-using AttentionKey = std::tuple<Value, Value, Value, Value, double, bool, int64_t>;
-
-template <typename Op> AttentionKey keyOf(Op op) {
-  return {op.getQ(),
-          op.getK(),
-          op.getV(),
-          op.getReciprocalAlpha(),
-          op.getScale().convertToDouble(),
-          op.getCausal(),
-          op.getBand() ? (int64_t)*op.getBand() : -1};
-}
-
 struct FuseAttention : ra::impl::FuseAttentionBase<FuseAttention> {
   void runOnOperation() override {
     for (auto fn : getOperation().getOps<func::FuncOp>()) {
-      std::vector<std::pair<AttentionKey, ra::FlashAttentionOp>> flash;
+      SmallVector<ra::FlashAttentionOp> flash;
       SmallVector<ra::AttentionOp> forward;
       SmallVector<ra::AttentionGradOp> backward;
       fn.walk([&](Operation *op) {
@@ -58,16 +44,19 @@ struct FuseAttention : ra::impl::FuseAttentionBase<FuseAttention> {
         auto f = ra::buildOp<ra::FlashAttentionOp>(b, a.getLoc(), ra::attentionOperands(a),
                                                    ra::attentionAttrs(a), {a.getType(), lseType});
         a.getResult().replaceAllUsesWith(f->getResult(0));
-        flash.push_back({keyOf(a), cast<ra::FlashAttentionOp>(f)});
+        flash.push_back(cast<ra::FlashAttentionOp>(f));
         a.erase();
       }
       for (ra::AttentionGradOp g : backward) {
-        auto it = llvm::find_if(flash, [&](const auto &p) { return p.first == keyOf(g); });
+        // Its forward: the same operands and attributes.
+        auto it = llvm::find_if(flash, [&](ra::FlashAttentionOp f) {
+          return ra::sameScores(f, g) && f.getV() == g.getV();
+        });
         if (it == flash.end())
           continue; // no forward in this function to read from: left unfused
         OpBuilder b(g);
         SmallVector<Value> operands = ra::attentionOperands(g);
-        operands.append({it->second.getResult(), it->second.getLse(), g.getGrad()});
+        operands.append({it->getResult(), it->getLse(), g.getGrad()});
         auto f = ra::buildOp<ra::FlashAttentionGradOp>(
             b, g.getLoc(), operands, ra::attentionAttrs(g), SmallVector<Type>(g->getResultTypes()));
         g->replaceAllUsesWith(f->getResults());

@@ -64,10 +64,7 @@ Value meanGradient(Value g, ShapedType mean, int64_t heads) {
 /// probabilities `f` would compute again. Null if there is none.
 Value siblingLse(ra::FlashAttentionOp f) {
   auto same = [&](auto s) {
-    return s.getQ() == f.getQ() && s.getK() == f.getK() &&
-           s.getReciprocalAlpha() == f.getReciprocalAlpha() && s.getScale() == f.getScale() &&
-           s.getCausal() == f.getCausal() && s.getBand() == f.getBand() &&
-           s->getBlock() == f->getBlock() && s->isBeforeInBlock(f);
+    return ra::sameScores(s, f) && s->getBlock() == f->getBlock() && s->isBeforeInBlock(f);
   };
   for (Operation *user : f.getQ().getUsers()) {
     if (auto s = dyn_cast<ra::FlashAttentionOp>(user); s && s != f && same(s))
