@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include <string>
 #include <vector>
@@ -30,6 +31,13 @@ mlir::Value storageOf(mlir::Value v);
 /// operand (all of one shape): the unary and binary math ops, gelu_grad.
 /// `fused_elementwise` too when `orFused`.
 bool isElementwiseOp(mlir::Operation *op, bool orFused = false);
+
+/// Every op of type Op under `root`, collected before any is rewritten.
+template <typename Op> llvm::SmallVector<Op> collectOps(mlir::Operation *root) {
+  llvm::SmallVector<Op> ops;
+  root->walk([&](Op op) { ops.push_back(op); });
+  return ops;
+}
 
 } // namespace ra
 

@@ -113,9 +113,7 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
     for (auto fn : getOperation().getOps<func::FuncOp>()) {
       if (!isInference(fn))
         continue;
-      SmallVector<ra::MatmulOp> matmuls;
-      fn.walk([&](ra::MatmulOp mm) { matmuls.push_back(mm); });
-      for (ra::MatmulOp mm : matmuls)
+      for (ra::MatmulOp mm : ra::collectOps<ra::MatmulOp>(fn))
         if (!erased.contains(mm)) // a rewrite erases the projections it folds
           absorbQuery(mm) || absorbValue(mm);
     }

@@ -42,13 +42,6 @@ template <typename A, typename B> bool sameScores(A a, B b) {
          a.getCausal() == b.getCausal() && a.getBand() == b.getBand();
 }
 
-/// Every op of type Op in `module`, collected before any is rewritten.
-template <typename Op> llvm::SmallVector<Op> collectOps(mlir::ModuleOp module) {
-  llvm::SmallVector<Op> ops;
-  module.walk([&](Op op) { ops.push_back(op); });
-  return ops;
-}
-
 } // namespace ra
 
 #endif // RA_PASSES_ATTENTIONFUSION_H

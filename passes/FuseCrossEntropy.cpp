@@ -8,6 +8,7 @@
 // read once, and the gradient written while the row is at hand.
 //
 //===----------------------------------------------------------------------===//
+#include "ir/IRUtils.h"
 #include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
@@ -25,9 +26,7 @@ namespace {
 
 struct FuseCrossEntropy : ra::impl::FuseCrossEntropyBase<FuseCrossEntropy> {
   void runOnOperation() override {
-    SmallVector<ra::CrossEntropyGradOp> grads;
-    getOperation().walk([&](ra::CrossEntropyGradOp g) { grads.push_back(g); });
-    for (ra::CrossEntropyGradOp g : grads) {
+    for (ra::CrossEntropyGradOp g : ra::collectOps<ra::CrossEntropyGradOp>(getOperation())) {
       ra::CrossEntropyOp loss;
       for (Operation *user : g.getLogits().getUsers())
         if (auto ce = dyn_cast<ra::CrossEntropyOp>(user);

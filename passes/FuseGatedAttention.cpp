@@ -15,6 +15,7 @@
 // gradient copy is stored. Runs after fuse-attention.
 //
 //===----------------------------------------------------------------------===//
+#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "passes/AttentionFusion.h"
 #include "passes/Passes.h"

@@ -21,6 +21,7 @@
 // fuse-attention and fuse-gated-attention.
 //
 //===----------------------------------------------------------------------===//
+#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "passes/AttentionFusion.h"
 #include "passes/Passes.h"

@@ -14,6 +14,7 @@
 // (reshapes are views: no copy). One GEMM with a longer K, no [B, K, N].
 //
 //===----------------------------------------------------------------------===//
+#include "ir/IRUtils.h"
 #include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
@@ -31,9 +32,7 @@ namespace {
 
 struct FuseWeightGradients : ra::impl::FuseWeightGradientsBase<FuseWeightGradients> {
   void runOnOperation() override {
-    SmallVector<ra::ReduceSumOp> sums;
-    getOperation().walk([&](ra::ReduceSumOp s) { sums.push_back(s); });
-    for (ra::ReduceSumOp sum : sums) {
+    for (ra::ReduceSumOp sum : ra::collectOps<ra::ReduceSumOp>(getOperation())) {
       auto mm = sum.getInput().getDefiningOp<ra::MatmulOp>();
       if (!mm || sum.getAxis() != 0 || sum.getKeepdim() || !mm.getTransposeLhs() ||
           mm.getTransposeRhs() || !mm->hasOneUse())
