@@ -285,17 +285,36 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+namespace {
+/// B H Tq Tk: the scores of attention over q [B, H, Tq, E] and k [.., Tk, E].
+int64_t scoreCount(Value q, Value k) {
+  auto qs = q.getType().cast<ShapedType>().getShape();
+  auto ks = k.getType().cast<ShapedType>().getShape();
+  return qs[0] * qs[1] * qs[2] * ks[ks.size() - 2];
+}
+/// The query width E.
+int64_t queryWidth(Value q) { return q.getType().cast<ShapedType>().getShape()[3]; }
+/// B H Tq: the query rows.
+int64_t queryRows(Value q) {
+  auto qs = q.getType().cast<ShapedType>().getShape();
+  return qs[0] * qs[1] * qs[2];
+}
+/// Attention's forward: q k^T, P v and the softmax per score, and alpha S^T
+/// added to S where RA applies (the unfused and the flash kernels alike).
+int64_t attentionFlops(Value q, Value k, int64_t dv, bool reciprocal) {
+  int64_t scores = scoreCount(q, k);
+  return scores * (2 * queryWidth(q) + 2 * dv + 5) + (reciprocal ? 2 * scores : 0);
+}
+/// The flash backward: scores once, dP, and one product each for dq, dk, dv.
+int64_t flashAttentionGradFlops(Value q, Value k, int64_t dv) {
+  int64_t scores = scoreCount(q, k), e = queryWidth(q);
+  return scores * (2 * e + 3) + scores * (2 * dv * 2 + 2 * e * 2 + 3);
+}
+} // namespace
+
 int64_t AttentionOp::getFlops() {
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  int64_t b = q[0], h = q[1], t = q[2], e = q[3];
-  auto ks = getK().getType().cast<ShapedType>().getShape();
-  int64_t tk = ks[ks.size() - 2];
-  int64_t dv = getType().cast<ShapedType>().getShape()[3];
-  int64_t scores = b * h * t * tk;
-  int64_t flops = scores * (2 * e + 2 * dv + 5); // q k^T, P v, softmax
-  if (getReciprocalAlpha())
-    flops += 2 * scores; // alpha * S^T added to S
-  return flops;
+  return attentionFlops(getQ(), getK(), getType().cast<ShapedType>().getShape()[3],
+                        bool(getReciprocalAlpha()));
 }
 
 LogicalResult FlashAttentionOp::verify() {
@@ -317,43 +336,34 @@ LogicalResult FlashAttentionOp::verify() {
 
 /// Flash attention's work and one multiply per output element.
 int64_t GatedFlashAttentionOp::getFlops() {
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  auto ks = getK().getType().cast<ShapedType>().getShape();
   int64_t dv = getResult().getType().cast<ShapedType>().getShape()[3];
-  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
-  return scores * (2 * q[3] + 2 * dv + 5) + (getReciprocalAlpha() ? 2 * scores : 0) +
-         q[0] * q[1] * q[2] * dv;
+  return attentionFlops(getQ(), getK(), dv, bool(getReciprocalAlpha())) + queryRows(getQ()) * dv;
 }
 
+/// The flash backward, the gate applied to dy and its gradient summed.
 int64_t GatedFlashAttentionGradOp::getFlops() {
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  auto ks = getK().getType().cast<ShapedType>().getShape();
   int64_t dv = getGrad().getType().cast<ShapedType>().getShape()[3];
-  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
-  return scores * (2 * q[3] + 3) + scores * (2 * dv * 2 + 2 * q[3] * 2 + 3) +
-         3 * q[0] * q[1] * q[2] * dv;
+  return flashAttentionGradFlops(getQ(), getK(), dv) + 3 * queryRows(getQ()) * dv;
 }
 
 /// Per score: the score, exp(S - lse) and the head mean; then one
-/// [Tq, Tk] x [Tk, Dv] product per batch entry.
+/// [Tq, Tk] x [Tk, Dv] product per batch entry (scores / H of them).
 int64_t HeadMeanAttentionOp::getFlops() {
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t scores = scoreCount(getQ(), getK()),
+          h = getQ().getType().cast<ShapedType>().getDimSize(1);
   int64_t dv = getResult().getType().cast<ShapedType>().getShape()[2];
-  int64_t tk = ks[ks.size() - 2], scores = q[0] * q[1] * q[2] * tk;
-  return scores * (2 * q[3] + 4) + (getReciprocalAlpha() ? 2 * scores : 0) +
-         2 * q[0] * q[2] * tk * dv;
+  return scores * (2 * queryWidth(getQ()) + 4) + (getReciprocalAlpha() ? 2 * scores : 0) +
+         2 * scores / h * dv;
 }
 
 /// Per row, dP = grad v^T / H once; per head's score, the score, P, dS and
 /// its dq, dk; then v's gradient mean_h(P)^T grad once.
 int64_t HeadMeanAttentionGradOp::getFlops() {
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t scores = scoreCount(getQ(), getK()),
+          h = getQ().getType().cast<ShapedType>().getDimSize(1);
   int64_t dv = getGrad().getType().cast<ShapedType>().getShape()[2];
-  int64_t tk = ks[ks.size() - 2], scores = q[0] * q[1] * q[2] * tk;
-  return scores * (2 * q[3] + 8 + 4 * q[3]) + (getReciprocalAlpha() ? 6 * scores : 0) +
-         4 * q[0] * q[2] * tk * dv;
+  return scores * (6 * queryWidth(getQ()) + 8) + (getReciprocalAlpha() ? 6 * scores : 0) +
+         4 * scores / h * dv;
 }
 
 /// How a fused_elementwise input is read for result element i.
@@ -400,31 +410,22 @@ int64_t FusedElementwiseOp::getFlops() {
 
 /// Attention's products, plus the log-sum-exp per row.
 int64_t FlashAttentionOp::getFlops() {
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  auto ks = getK().getType().cast<ShapedType>().getShape();
-  int64_t dv = getResult().getType().cast<ShapedType>().getShape()[3];
-  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
-  return scores * (2 * q[3] + 2 * dv + 5) + (getReciprocalAlpha() ? 2 * scores : 0);
+  return attentionFlops(getQ(), getK(), getResult().getType().cast<ShapedType>().getShape()[3],
+                        bool(getReciprocalAlpha()));
 }
 
-/// Attention's backward without the row statistics pass: scores once, dP,
-/// and one product each for dq, dk, dv.
+/// Attention's backward without the row statistics pass.
 int64_t FlashAttentionGradOp::getFlops() {
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  auto ks = getK().getType().cast<ShapedType>().getShape();
-  int64_t dv = getGrad().getType().cast<ShapedType>().getShape()[3];
-  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
-  return scores * (2 * q[3] + 3) + scores * (2 * dv * 2 + 2 * q[3] * 2 + 3);
+  return flashAttentionGradFlops(getQ(), getK(),
+                                 getGrad().getType().cast<ShapedType>().getShape()[3]);
 }
 
 // The backward pass recomputes the scores and probabilities and does two
 // products for dP and one each for dq, dk, dv.
 int64_t AttentionGradOp::getFlops() {
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  auto ks = getK().getType().cast<ShapedType>().getShape();
+  int64_t scores = scoreCount(getQ(), getK()), e = queryWidth(getQ());
   int64_t dv = getGrad().getType().cast<ShapedType>().getShape()[3];
-  int64_t scores = q[0] * q[1] * q[2] * ks[ks.size() - 2];
-  return scores * (2 * q[3] + 5) + scores * (2 * dv * 2 + 2 * q[3] * 2 + 5);
+  return scores * (2 * e + 5) + scores * (2 * dv * 2 + 2 * e * 2 + 5);
 }
 
 //===----------------------------------------------------------------------===//
