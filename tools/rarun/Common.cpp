@@ -64,6 +64,19 @@ bool batchShape(const ra::rt::Model &model, BatchShape &out) {
   return true;
 }
 
+std::unique_ptr<ra::rt::Model> loadCheckpointed(const std::string &artifact, const Device &device,
+                                                const std::string &ckpt, BatchShape &shape,
+                                                ra::rt::CheckpointMeta &meta) {
+  auto model = loadModel(artifact, device);
+  if (!model || !batchShape(*model, shape))
+    return nullptr;
+  if (std::string err = readCheckpoint(ckpt, *model, meta); !err.empty()) {
+    fail(err);
+    return nullptr;
+  }
+  return model;
+}
+
 std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
                            const BatchShape &shape, int batches, double &loss,
                            std::map<std::string, double> *reports) {
@@ -96,11 +109,9 @@ std::string validationLoss(ra::rt::Model &model, const ra::rt::Corpus &corpus,
 
 int evaluateCheckpoint(const std::string &artifact, const Device &device, const std::string &ckpt,
                        const std::string &data, int batches, CheckpointEvaluation &out) {
-  auto model = loadModel(artifact, device);
-  if (!model || !batchShape(*model, out.shape))
+  auto model = loadCheckpointed(artifact, device, ckpt, out.shape, out.meta);
+  if (!model)
     return 1;
-  if (std::string err = readCheckpoint(ckpt, *model, out.meta); !err.empty())
-    return fail(err);
   ra::rt::Corpus corpus;
   if (std::string err = loadCorpus(data, out.shape.vocab, out.shape.seq, corpus); !err.empty())
     return fail(err);

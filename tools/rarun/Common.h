@@ -49,6 +49,12 @@ struct BatchShape {
 };
 bool batchShape(const ra::rt::Model &model, BatchShape &out);
 
+/// Loads ART for a device with CKPT's parameters, and its batch shape; null
+/// after reporting why not.
+std::unique_ptr<ra::rt::Model> loadCheckpointed(const std::string &artifact, const Device &device,
+                                                const std::string &ckpt, BatchShape &shape,
+                                                ra::rt::CheckpointMeta &meta);
+
 /// Mean validation loss over `batches` fixed windows of the validation split
 /// (the same windows every call), and the model's reports (`report.NAME`
 /// outputs: gate means, learned widths) averaged over the same batches.

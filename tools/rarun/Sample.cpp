@@ -88,13 +88,12 @@ int sampleCommand(int argc, char **argv) {
   if (tokens < 0 || topK < 0 || samples < 1)
     return fail("--tokens and --top-k must be 0 or more, --samples 1 or more");
 
-  auto model = loadModel(args["artifact"].as<std::string>(), deviceOf(args));
   BatchShape shape;
-  if (!model || !batchShape(*model, shape))
-    return 1;
   ra::rt::CheckpointMeta meta;
-  if (std::string err = readCheckpoint(args["ckpt"].as<std::string>(), *model, meta); !err.empty())
-    return fail(err);
+  auto model = loadCheckpointed(args["artifact"].as<std::string>(), deviceOf(args),
+                                args["ckpt"].as<std::string>(), shape, meta);
+  if (!model)
+    return 1;
   const ra::rt::EntryInfo *forward = model->entry("forward");
   int logitsIndex = -1;
   for (size_t i = 0; i < forward->outputs.size(); ++i)
