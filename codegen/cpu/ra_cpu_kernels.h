@@ -173,6 +173,15 @@ inline void causalMean(const float *__restrict x, float *__restrict out, i64 out
     }
 }
 
+/// Per-row or per-task partial sums added in index order: the same result
+/// whatever the number of threads that made them.
+inline double orderedSum(const std::vector<double> &parts) {
+  double sum = 0;
+  for (double part : parts)
+    sum += part;
+  return sum;
+}
+
 /// y = softmax(x) * scale over one row of d; returns the row's log-sum-exp.
 inline double softmaxRow(const float *x, float *y, i64 d, float scale) {
   float mx = *std::max_element(x, x + d);
@@ -302,10 +311,7 @@ inline void crossEntropy(const float *__restrict logits, const int32_t *__restri
       sum += std::exp(l[i] - mx);
     terms[r] = mx + std::log(sum) - l[targets[r]];
   }
-  double total = 0;
-  for (double t : terms)
-    total += t;
-  *loss = float(total / rows);
+  *loss = float(orderedSum(terms) / rows);
 }
 
 /// g = (softmax(l) - onehot(target)) * scale over one row of v logits;
@@ -336,10 +342,7 @@ inline void crossEntropyWithGrad(const float *__restrict logits, const int32_t *
   for (i64 r = 0; r < rows; ++r)
     terms[r] = softmaxGradRow(logits + r * v, dlogits + r * v, v, targets[r], scale) -
                logits[r * v + targets[r]];
-  double total = 0;
-  for (double t : terms)
-    total += t;
-  *loss = float(total / rows);
+  *loss = float(orderedSum(terms) / rows);
 }
 
 //===----------------------------------------------------------------------===//
@@ -401,14 +404,10 @@ inline void attention(const AttentionShape &s, const float *q, const float *k, c
   }
 }
 
-/// *out = the parts summed in order (deterministic), when out is given.
+/// *out = the parts summed in order, when out is given.
 inline void storeSum(const std::vector<double> &parts, float *out) {
-  if (!out)
-    return;
-  double sum = 0;
-  for (double part : parts)
-    sum += part;
-  *out = float(sum);
+  if (out)
+    *out = float(orderedSum(parts));
 }
 
 /// dq, dk, dv (zeroed here; shared k/v sum over heads) and dalpha.
