@@ -244,62 +244,54 @@ const std::map<std::string, Renderer> &renderers() {
                          floatLiteral(c.floats[0]), c.ints[8] ? "true" : "false",
                          c.ints[9] ? "true" : "false", c.ints[10]);
     };
-    t["attention"] = [shape](const KernelCall &c) {
-      bool alpha = c.ints[9];
-      return fmt::format("  {}({}, {}, {}, {}, {}, {});\n", ns("attention"), shape(c), in(c, 0),
-                         in(c, 1), in(c, 2), alpha ? in(c, 3) : "nullptr", out(c, 0));
+    // Every attention family's operands start with q, k, v and, when the op
+    // has RA's term (ints[9]), alpha; its results with dq, dk, dv for the
+    // backward ones, d alpha last of all.
+    auto qkv = [shape](const KernelCall &c) {
+      return fmt::format("{}, {}, {}, {}, {}", shape(c), in(c, 0), in(c, 1), in(c, 2),
+                         c.ints[9] ? in(c, 3) : "nullptr");
     };
-    t["attention_grad"] = [shape](const KernelCall &c) {
-      bool alpha = c.ints[9];
-      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n", ns("attentionGrad"),
-                         shape(c), in(c, 0), in(c, 1), in(c, 2), alpha ? in(c, 3) : "nullptr",
-                         in(c, alpha ? 4 : 3), out(c, 0), out(c, 1), out(c, 2),
-                         alpha ? out(c, 3) : "nullptr", scratchArg());
+    auto after = [](const KernelCall &c, size_t k) { return in(c, (c.ints[9] ? 4 : 3) + k); };
+    auto grads = [](const KernelCall &c) {
+      return fmt::format("{}, {}, {}, {}", out(c, 0), out(c, 1), out(c, 2),
+                         c.ints[9] ? out(c, c.results.size() - 1) : "nullptr");
     };
-    t["flash_attention"] = [shape](const KernelCall &c) {
-      bool alpha = c.ints[9];
-      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {});\n", ns("flashAttention"), shape(c),
-                         in(c, 0), in(c, 1), in(c, 2), alpha ? in(c, 3) : "nullptr", out(c, 0),
-                         out(c, 1));
+    t["attention"] = [qkv](const KernelCall &c) {
+      return fmt::format("  {}({}, {});\n", ns("attention"), qkv(c), out(c, 0));
     };
-    t["flash_attention_grad"] = [shape](const KernelCall &c) {
-      size_t x = c.ints[9] ? 4 : 3; // result, lse, grad follow q, k, v (and alpha)
-      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
-                         ns("flashAttentionGrad"), shape(c), in(c, 0), in(c, 1), in(c, 2),
-                         c.ints[9] ? in(c, 3) : "nullptr", in(c, x), in(c, x + 1), in(c, x + 2),
-                         out(c, 0), out(c, 1), out(c, 2), c.ints[9] ? out(c, 3) : "nullptr",
-                         scratchArg());
+    t["attention_grad"] = [qkv, after, grads](const KernelCall &c) {
+      return fmt::format("  {}({}, {}, {}{});\n", ns("attentionGrad"), qkv(c), after(c, 0),
+                         grads(c), scratchArg());
     };
-    // Operands q, k, v, (alpha), gate; results gated, ungated, lse.
-    t["gated_flash_attention"] = [shape](const KernelCall &c) {
-      size_t x = c.ints[9] ? 4 : 3;
-      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {});\n", ns("flashAttention"),
-                         shape(c), in(c, 0), in(c, 1), in(c, 2), c.ints[9] ? in(c, 3) : "nullptr",
-                         out(c, 1), out(c, 2), in(c, x), out(c, 0));
+    t["flash_attention"] = [qkv](const KernelCall &c) {
+      return fmt::format("  {}({}, {}, {});\n", ns("flashAttention"), qkv(c), out(c, 0), out(c, 1));
     };
-    // Operands q, k, v, (alpha), gate, ungated, lse, grad; results dq, dk,
-    // dv, dgate, (dalpha).
-    t["gated_flash_attention_grad"] = [shape](const KernelCall &c) {
-      size_t x = c.ints[9] ? 4 : 3;
-      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{}, {}, {});\n",
-                         ns("flashAttentionGrad"), shape(c), in(c, 0), in(c, 1), in(c, 2),
-                         c.ints[9] ? in(c, 3) : "nullptr", in(c, x + 1), in(c, x + 2), in(c, x + 3),
-                         out(c, 0), out(c, 1), out(c, 2), c.ints[9] ? out(c, 4) : "nullptr",
-                         scratchArg(), in(c, x), out(c, 3));
+    // Operands after alpha: result, lse, grad.
+    t["flash_attention_grad"] = [qkv, after, grads](const KernelCall &c) {
+      return fmt::format("  {}({}, {}, {}, {}, {}{});\n", ns("flashAttentionGrad"), qkv(c),
+                         after(c, 0), after(c, 1), after(c, 2), grads(c), scratchArg());
     };
-    // Operands q, k, v, (alpha), lse; result mean.
-    t["head_mean_attention"] = [shape](const KernelCall &c) {
-      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}{});\n", ns("headMeanAttention"), shape(c),
-                         in(c, 0), in(c, 1), in(c, 2), c.ints[9] ? in(c, 3) : "nullptr",
-                         in(c, c.ints[9] ? 4 : 3), out(c, 0), scratchArg());
+    // Operands after alpha: gate; results gated, ungated, lse.
+    t["gated_flash_attention"] = [qkv, after](const KernelCall &c) {
+      return fmt::format("  {}({}, {}, {}, {}, {});\n", ns("flashAttention"), qkv(c), out(c, 1),
+                         out(c, 2), after(c, 0), out(c, 0));
     };
-    // Operands q, k, v, (alpha), lse, grad; results dq, dk, dv, (dalpha).
-    t["head_mean_attention_grad"] = [shape](const KernelCall &c) {
-      size_t x = c.ints[9] ? 4 : 3;
-      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
-                         ns("headMeanAttentionGrad"), shape(c), in(c, 0), in(c, 1), in(c, 2),
-                         c.ints[9] ? in(c, 3) : "nullptr", in(c, x), in(c, x + 1), out(c, 0),
-                         out(c, 1), out(c, 2), c.ints[9] ? out(c, 3) : "nullptr", scratchArg());
+    // Operands after alpha: gate, ungated, lse, grad; results dq, dk, dv,
+    // dgate, (dalpha).
+    t["gated_flash_attention_grad"] = [qkv, after, grads](const KernelCall &c) {
+      return fmt::format("  {}({}, {}, {}, {}, {}{}, {}, {});\n", ns("flashAttentionGrad"), qkv(c),
+                         after(c, 1), after(c, 2), after(c, 3), grads(c), scratchArg(), after(c, 0),
+                         out(c, 3));
+    };
+    // Operands after alpha: lse; result mean.
+    t["head_mean_attention"] = [qkv, after](const KernelCall &c) {
+      return fmt::format("  {}({}, {}, {}{});\n", ns("headMeanAttention"), qkv(c), after(c, 0),
+                         out(c, 0), scratchArg());
+    };
+    // Operands after alpha: lse, grad; results dq, dk, dv, (dalpha).
+    t["head_mean_attention_grad"] = [qkv, after, grads](const KernelCall &c) {
+      return fmt::format("  {}({}, {}, {}, {}{});\n", ns("headMeanAttentionGrad"), qkv(c),
+                         after(c, 0), after(c, 1), grads(c), scratchArg());
     };
     t["fused_elementwise"] = [](const KernelCall &c) {
       if (kCuda) {
