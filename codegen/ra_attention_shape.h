@@ -30,6 +30,20 @@ struct AttentionShape {
   RA_HD int64_t qAt(int64_t bb, int64_t hh) const { return (bb * h + hh) * tq * e; }
   RA_HD int64_t kAt(int64_t bb, int64_t hh) const { return (kShared ? bb : bb * h + hh) * tk * e; }
   RA_HD int64_t vAt(int64_t bb, int64_t hh) const { return (vShared ? bb : bb * h + hh) * tk * dv; }
+
+  // Floats of scratch the CUDA families need: the emitter sizes an entry
+  // point's scratch with these, the launchers lay it out.
+  int64_t rows() const { return b * h * tq; }
+  /// Probabilities, dS_ra and d alpha per row.
+  int64_t attentionGradScratch() const { return 2 * rows() * tk + rows(); }
+  /// D and d alpha per row, and with a gate the gated rows' dy.
+  int64_t flashAttentionGradScratch(bool gated) const {
+    return 2 * rows() + (gated ? rows() * dv : 0);
+  }
+  /// The probabilities averaged over heads, [B, Tq, Tk].
+  int64_t headMeanAttentionScratch() const { return b * tq * tk; }
+  /// D and d alpha per row, then dP and the averaged probabilities.
+  int64_t headMeanAttentionGradScratch() const { return 2 * rows() + 2 * b * tq * tk; }
 };
 
 } // namespace ra_attention

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cpu/CpuEmitter.h"
+#include "codegen/ra_attention_shape.h"
 
 #include <fmt/format.h>
 
@@ -82,6 +83,13 @@ std::string idCheck(const std::string &ids, int64_t n, int64_t vocab, const Kern
                      "[0, {2}) (%s)\", (int){0}[bad], (long long)bad, \"{3}\");\n"
                      "    return 1;\n  }}\n",
                      ids, n, vocab, cEscaped(c.origin), ns("badId"));
+}
+
+/// The AttentionShape of an attention family's call (KernelForm's ints).
+ra_attention::AttentionShape attentionShapeOf(const KernelCall &c) {
+  return {c.ints[0],          c.ints[1],      c.ints[2],      c.ints[3],
+          c.ints[4],          c.ints[5],      c.ints[6] != 0, c.ints[7] != 0,
+          float(c.floats[0]), c.ints[8] != 0, c.ints[9] != 0, c.ints[10]};
 }
 
 /// Scratch for the CUDA families that sum in a fixed order.
@@ -321,18 +329,14 @@ int64_t scratchFloats(const EntryPoint &e) {
       need = 2 * c.ints[0];
     else if (c.family == "cross_entropy" || c.family == "cross_entropy_with_grad")
       need = c.ints[0];
-    else if (c.family == "attention_grad") // probabilities, dS_ra, per-row d alpha
-      need = 2 * c.ints[0] * c.ints[1] * c.ints[2] * c.ints[3] + c.ints[0] * c.ints[1] * c.ints[2];
-    else if (c.family == "flash_attention_grad" || c.family == "gated_flash_attention_grad" ||
-             c.family == "head_mean_attention_grad") {
-      int64_t rows = c.ints[0] * c.ints[1] * c.ints[2];
-      need = 2 * rows; // D and d alpha per row; then the gated rows' dy, or dP and mean P
-      if (c.family == "gated_flash_attention_grad")
-        need += rows * c.ints[5];
-      if (c.family == "head_mean_attention_grad")
-        need += 2 * c.ints[0] * c.ints[2] * c.ints[3];
-    } else if (c.family == "head_mean_attention") // the head-mean probabilities
-      need = c.ints[0] * c.ints[2] * c.ints[3];
+    else if (c.family == "attention_grad")
+      need = attentionShapeOf(c).attentionGradScratch();
+    else if (c.family == "flash_attention_grad" || c.family == "gated_flash_attention_grad")
+      need = attentionShapeOf(c).flashAttentionGradScratch(c.family != "flash_attention_grad");
+    else if (c.family == "head_mean_attention")
+      need = attentionShapeOf(c).headMeanAttentionScratch();
+    else if (c.family == "head_mean_attention_grad")
+      need = attentionShapeOf(c).headMeanAttentionGradScratch();
     most = std::max(most, need);
   }
   return most;

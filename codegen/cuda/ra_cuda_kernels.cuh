@@ -926,11 +926,6 @@ inline void gemm(const float *a, const float *b, float *c, i64 batch, const i64 
   }
 }
 
-/// Floats of scratch attentionGrad needs.
-inline i64 attentionGradScratch(const AttentionShape &s) {
-  return 2 * s.b * s.h * s.tq * s.tk + s.b * s.h * s.tq;
-}
-
 inline void attentionGrad(const AttentionShape &s, const float *q, const float *k, const float *v,
                           const float *alpha, const float *dy, float *dq, float *dk, float *dv,
                           float *dalpha, float *scratch) {
@@ -961,12 +956,6 @@ __global__ void gateGradKernel(i64 rows, i64 dv, const float *dy, const float *y
     if (threadIdx.x == 0)
       dgate[r] = part;
   }
-}
-
-/// Floats of scratch flashAttentionGrad needs: D and d alpha per row, and
-/// with a gate the gated rows' dy.
-inline i64 flashAttentionGradScratch(const AttentionShape &s, bool gated) {
-  return 2 * s.b * s.h * s.tq + (gated ? s.b * s.h * s.tq * s.dv : 0);
 }
 
 /// dq, dk, dv and d alpha from FlashGrad's recomputation; `y` gives D.

@@ -197,7 +197,7 @@ TEST_CASE("cuda kernels: attention backward and the GEMM launcher", "[cuda-kerne
     float alpha = 0.3f;
     ra_cpu::AttentionShape gs = c.shape(0.4f), cs = gs;
     std::vector<float> gq(q.size()), gk(k.size()), gv(v.size()), cq(q.size()), ck(k.size()),
-        cv(v.size()), scratch(ra_cuda::attentionGradScratch(gs));
+        cv(v.size()), scratch(gs.attentionGradScratch());
     float gda = 0, cda = 0;
     const float *a = c.reciprocal ? &alpha : nullptr;
     ra_cuda::attentionGrad(gs, q.data(), k.data(), v.data(), a, dy.data(), gq.data(), gk.data(),
@@ -249,7 +249,7 @@ TEST_CASE("cuda kernels: flash attention, gated and head-mean, forward and backw
     for (bool gated : {false, true}) {
       CAPTURE(gated);
       std::vector<float> gq(q.size()), gk(k.size()), gv(v.size()), cq(q.size()), ck(k.size()),
-          cv(v.size()), gdg(rows), cdg(rows), scratch(ra_cuda::flashAttentionGradScratch(s, gated));
+          cv(v.size()), gdg(rows), cdg(rows), scratch(s.flashAttentionGradScratch(gated));
       float gda = 0, cda = 0;
       ra_cuda::flashAttentionGrad(s, q.data(), k.data(), v.data(), a, cy.data(), clse.data(),
                                   dy.data(), gq.data(), gk.data(), gv.data(),
@@ -273,13 +273,13 @@ TEST_CASE("cuda kernels: flash attention, gated and head-mean, forward and backw
     ra_cpu::AttentionShape m = s;
     m.dv = f;
     auto x = randomVector(c.b * c.t * f, 28), dm = randomVector(c.b * c.t * f, 29);
-    std::vector<float> gm(x.size()), cm(x.size()), scratch(c.b * c.t * c.t);
+    std::vector<float> gm(x.size()), cm(x.size()), scratch(m.headMeanAttentionScratch());
     ra_cuda::headMeanAttention(m, q.data(), k.data(), x.data(), a, clse.data(), gm.data(),
                                scratch.data());
     ra_cpu::headMeanAttention(m, q.data(), k.data(), x.data(), a, clse.data(), cm.data());
     CHECK(relError(gm, cm) <= kTolerance);
     std::vector<float> gq(q.size()), gk(k.size()), gx(x.size()), cq(q.size()), ck(k.size()),
-        cx(x.size()), gradScratch(2 * rows + 2 * c.b * c.t * c.t);
+        cx(x.size()), gradScratch(m.headMeanAttentionGradScratch());
     float gda = 0, cda = 0;
     ra_cuda::headMeanAttentionGrad(m, q.data(), k.data(), x.data(), a, clse.data(), dm.data(),
                                    gq.data(), gk.data(), gx.data(), c.reciprocal ? &gda : nullptr,
