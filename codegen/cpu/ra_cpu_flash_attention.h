@@ -3,12 +3,11 @@
 // The CPU kernels of ra.flash_attention and ra.flash_attention_grad
 // (passes/FuseAttention.cpp). Per (batch, head), query rows stream over the
 // keys they may see: k^T (and q^T for RA's reciprocal term, v^T for dP) are
-// laid out [E, Tk] once per head so a score row is a run of vectorized
-// multiply-adds over keys; a thread holds O(Tk) floats of scores, never a
-// [Tq, Tk] matrix. Masked keys are never touched, and the reciprocal term
-// q_j . k_i is computed only inside the band. The forward keeps each row's
-// log-sum-exp; the backward recomputes P = exp(S - lse) and uses
-// D = rowsum(dy * y) instead of a second pass over the row.
+// laid out [E, Tk] once per call (MLA's shared latents once per batch entry)
+// so a score row is a run of vectorized multiply-adds over keys; a thread holds O(Tk) floats of
+// scores, never a [Tq, Tk] matrix. Masked keys are never touched, and the reciprocal term q_j . k_i
+// is computed only inside the band. The forward keeps each row's log-sum-exp; the backward
+// recomputes P = exp(S - lse) and uses D = rowsum(dy * y) instead of a second pass over the row.
 //
 // Deterministic: each (batch, head) is one task, summed in a fixed order
 // where heads share MLA's latent keys or values.
@@ -69,11 +68,38 @@ inline void scoreRow(const AttentionShape &s, const float *qi, const float *ki, 
     sc[j] += a * rec[j];
 }
 
-struct HeadBuffers {
-  std::vector<float> kT, qT, vT, sc, rec, p, gated;
-  explicit HeadBuffers(const AttentionShape &s, bool backward)
-      : kT(s.e * s.tk), qT(s.reciprocal ? s.e * s.tq : 0), vT(backward ? s.dv * s.tk : 0), sc(s.tk),
-        rec(s.tk), p(s.tk), gated(s.dv) {}
+/// k^T, q^T (for RA's reciprocal term) and, with v, v^T of every (batch,
+/// head), [width, T] each at the same offsets as the untransposed tensors,
+/// made once before the heads' tasks. MLA's latents, shared by the heads,
+/// are transposed once per batch entry.
+struct Transposed {
+  const AttentionShape &s;
+  std::vector<float> kT, qT, vT;
+
+  Transposed(const AttentionShape &s, const float *q, const float *k, const float *v = nullptr)
+      : s(s), kT(s.b * (s.kShared ? 1 : s.h) * s.tk * s.e),
+        qT(s.reciprocal ? s.b * s.h * s.tq * s.e : 0),
+        vT(v ? s.b * (s.vShared ? 1 : s.h) * s.tk * s.dv : 0) {
+#pragma omp parallel for collapse(2)
+    for (i64 b = 0; b < s.b; ++b)
+      for (i64 h = 0; h < s.h; ++h) {
+        if (h == 0 || !s.kShared)
+          transpose(k + s.kAt(b, h), kAt(b, h), s.tk, s.e);
+        if (v && (h == 0 || !s.vShared))
+          transpose(v + s.vAt(b, h), vAt(b, h), s.tk, s.dv);
+        if (s.reciprocal)
+          transpose(q + s.qAt(b, h), qAt(b, h), s.tq, s.e);
+      }
+  }
+  float *kAt(i64 b, i64 h) { return kT.data() + s.kAt(b, h); }
+  float *qAt(i64 b, i64 h) { return s.reciprocal ? qT.data() + s.qAt(b, h) : nullptr; }
+  float *vAt(i64 b, i64 h) { return vT.data() + s.vAt(b, h); }
+};
+
+/// A thread's rows: scores, the reciprocal term, dP, a gated dy row.
+struct RowBuffers {
+  std::vector<float> sc, rec, p, gated;
+  explicit RowBuffers(const AttentionShape &s) : sc(s.tk), rec(s.tk), p(s.tk), gated(s.dv) {}
 };
 
 /// sc[0..last] <- exp(sc - max); returns (max, sum) for the row's softmax.
@@ -131,7 +157,7 @@ inline double scoreGradRow(const AttentionShape &s, float a, i64 i, const RowRan
 /// reciprocal term's share. `g` is the row's output gradient. Returns the
 /// row's d alpha.
 inline double backwardRow(const AttentionShape &s, float a, i64 i, const HeadGrad &hg,
-                          const float *g, const float *y, float lse, HeadBuffers &buf, float *ds) {
+                          const float *g, const float *y, float lse, RowBuffers &buf, float *ds) {
   RowRange r = rowRange(s, i);
   float *sc = buf.sc.data(), *rec = buf.rec.data(), *dp = buf.p.data();
   scoreRow(s, hg.q + i * s.e, s.reciprocal ? hg.k + i * s.e : nullptr, hg.kT, hg.qT, a, r, sc, rec);
@@ -164,22 +190,20 @@ inline void flashAttention(const AttentionShape &s, const float *q, const float 
                            const float *alpha, float *out, float *lse, const float *gate = nullptr,
                            float *gated = nullptr) {
   const float a = alpha ? *alpha : 0.f;
+  flash::Transposed t(s, q, k);
 #pragma omp parallel
   {
-    flash::HeadBuffers buf(s, false);
+    flash::RowBuffers buf(s);
 #pragma omp for collapse(2)
     for (i64 b = 0; b < s.b; ++b)
       for (i64 h = 0; h < s.h; ++h) {
         const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h), *vh = v + s.vAt(b, h);
         float *oh = out + (b * s.h + h) * s.tq * s.dv, *lh = lse + (b * s.h + h) * s.tq;
-        flash::transpose(kh, buf.kT.data(), s.tk, s.e);
-        if (s.reciprocal)
-          flash::transpose(qh, buf.qT.data(), s.tq, s.e);
         for (i64 i = 0; i < s.tq; ++i) {
           flash::RowRange r = flash::rowRange(s, i);
           float *sc = buf.sc.data();
-          flash::scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, buf.kT.data(),
-                          buf.qT.data(), a, r, sc, buf.rec.data());
+          flash::scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, t.kAt(b, h),
+                          t.qAt(b, h), a, r, sc, buf.rec.data());
           auto [mx, sum] = flash::expRow(sc, r.last);
           float inv = float(1.0 / sum), *oi = oh + i * s.dv;
           std::fill(oi, oi + s.dv, 0.f);
@@ -215,28 +239,22 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
       dvHeads(s.vShared ? s.b * s.h * vStride : 0);
   std::vector<double> daParts(s.b * s.h, 0.0);
   std::memset(dq, 0, sizeof(float) * s.b * s.h * s.tq * s.e);
+  flash::Transposed t(s, q, k, v);
 #pragma omp parallel
   {
-    flash::HeadBuffers buf(s, true);
+    flash::RowBuffers buf(s);
     std::vector<float> ds(s.tk);
 #pragma omp for collapse(2)
     for (i64 b = 0; b < s.b; ++b)
       for (i64 h = 0; h < s.h; ++h) {
         i64 bh = b * s.h + h;
-        const float *qh = q + bh * s.tq * s.e, *g = dy + bh * s.tq * s.dv,
-                    *yh = y + bh * s.tq * s.dv;
-        const float *kh = k + (s.kShared ? b : bh) * kStride;
-        const float *vh = v + (s.vShared ? b : bh) * vStride;
+        const float *qh = q + s.qAt(b, h), *g = dy + bh * s.tq * s.dv, *yh = y + bh * s.tq * s.dv;
         float *dkh = s.kShared ? dkHeads.data() + bh * kStride : dk + bh * kStride;
         float *dvh = s.vShared ? dvHeads.data() + bh * vStride : dv + bh * vStride;
         std::fill(dkh, dkh + kStride, 0.f);
         std::fill(dvh, dvh + vStride, 0.f);
-        flash::transpose(kh, buf.kT.data(), s.tk, s.e);
-        flash::transpose(vh, buf.vT.data(), s.tk, s.dv);
-        if (s.reciprocal)
-          flash::transpose(qh, buf.qT.data(), s.tq, s.e);
-        flash::HeadGrad hg{qh,  kh, buf.kT.data(), buf.qT.data(), buf.vT.data(), dq + s.qAt(b, h),
-                           dkh, dvh};
+        flash::HeadGrad hg{qh,          k + s.kAt(b, h),  t.kAt(b, h), t.qAt(b, h),
+                           t.vAt(b, h), dq + s.qAt(b, h), dkh,         dvh};
         double da = 0;
         for (i64 i = 0; i < s.tq; ++i) {
           const float *gi = g + i * s.dv;
@@ -277,30 +295,7 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
 }
 
 namespace flash {
-/// k^T (and q^T for the reciprocal term) of every (batch, head), [E, T]
-/// each: the score rows' layout.
-struct Transposed {
-  std::vector<float> kT, qT;
-  explicit Transposed(const AttentionShape &s, const float *q, const float *k)
-      : kT(s.b * s.h * s.e * s.tk), qT(s.reciprocal ? s.b * s.h * s.e * s.tq : 0) {
-#pragma omp parallel for collapse(2)
-    for (i64 b = 0; b < s.b; ++b)
-      for (i64 h = 0; h < s.h; ++h) {
-        transpose(k + s.kAt(b, h), kAt(s, b, h), s.tk, s.e);
-        if (s.reciprocal)
-          transpose(q + s.qAt(b, h), qAt(s, b, h), s.tq, s.e);
-      }
-  }
-  float *kAt(const AttentionShape &s, i64 b, i64 h) {
-    return kT.data() + (b * s.h + h) * s.e * s.tk;
-  }
-  float *qAt(const AttentionShape &s, i64 b, i64 h) {
-    return s.reciprocal ? qT.data() + (b * s.h + h) * s.e * s.tq : nullptr;
-  }
-};
-} // namespace flash
 
-namespace flash {
 /// pbar[b, i, j] += mean over heads of P_h[i, j] = exp(S_h[i, j] - lse_h[i])
 /// for one (batch, query row); with `dp` (dP = dmean v^T / H, the same for
 /// every head), also each head's softmax backward: dq, dk (into `hg`'s
@@ -314,8 +309,8 @@ inline double headMeanRow(const AttentionShape &s, float a, i64 b, i64 i, const 
   for (i64 h = 0; h < s.h; ++h) {
     const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h);
     const float lh = lse[(b * s.h + h) * s.tq + i];
-    scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, t.kAt(s, b, h), t.qAt(s, b, h),
-             a, r, sc, rec);
+    scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, t.kAt(b, h), t.qAt(b, h), a, r,
+             sc, rec);
     double d = 0;
     for (i64 j = 0; j <= r.last; ++j) {
       sc[j] = std::exp(sc[j] - lh);
