@@ -779,21 +779,14 @@ __global__ void attentionGradRowsKernel(AttentionShape s, const float *q, const 
                                         const float *v, const float *alpha, const float *dy,
                                         float *probs, float *dsra, float *alphaParts) {
   for (i64 r = blockIdx.x; r < s.b * s.h * s.tq; r += gridDim.x) {
-    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h;
-    const float *qh = q + bh * s.tq * s.e;
-    const float *kh = k + (s.kShared ? bb : bh) * s.tk * s.e;
-    const float *vh = v + (s.vShared ? bb : bh) * s.tk * s.dv;
+    i64 i = r % s.tq, bh = r / s.tq, bb = bh / s.h, hh = bh % s.h;
+    const float *qh = q + s.qAt(bb, hh), *kh = k + s.kAt(bb, hh), *vh = v + s.vAt(bb, hh);
     const float *g = dy + r * s.dv;
     float *p = probs + r * s.tk, *ds = dsra + r * s.tk;
-    i64 last = s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
+    i64 last = lastKey(s, i);
     float a = alpha ? *alpha : 0.f, mx = -FLT_MAX;
     for (i64 j = threadIdx.x; j < s.tk; j += blockDim.x) {
-      float score = -FLT_MAX;
-      if (j <= last) {
-        score = s.scale * dot(qh + i * s.e, kh + j * s.e, s.e);
-        if (s.reciprocalAt(i, j))
-          score += a * s.scale * dot(qh + j * s.e, kh + i * s.e, s.e);
-      }
+      float score = j <= last ? scoreRa(s, q, k, a, bb, hh, i, j) : -FLT_MAX;
       p[j] = score;
       mx = score > mx ? score : mx;
     }
@@ -838,8 +831,8 @@ __global__ void attentionGradQueryKernel(AttentionShape s, const float *k, const
                                          const float *dsra, float *dq) {
   float a = alpha ? *alpha : 0.f;
   RA_GRID_STRIDE(x, s.b * s.h * s.tq * s.e) {
-    i64 c = x % s.e, r = x / s.e, i = r % s.tq, bh = r / s.tq, bb = bh / s.h;
-    const float *kh = k + (s.kShared ? bb : bh) * s.tk * s.e;
+    i64 c = x % s.e, r = x / s.e, i = r % s.tq, bh = r / s.tq;
+    const float *kh = k + s.kAt(bh / s.h, bh % s.h);
     const float *dsh = dsra + bh * s.tq * s.tk;
     float acc = 0.f;
     for (i64 j = 0; j < s.tk; ++j)
@@ -849,7 +842,7 @@ __global__ void attentionGradQueryKernel(AttentionShape s, const float *k, const
 }
 
 /// A thread per (key row, feature): dk = scale sum_i dS[i, j] q_i and
-/// dv = sum_i P[i, j] dy_i (when `dv`), over every head that uses this key row.
+/// dv = sum_i P[i, j] dy_i, over every head that uses this key row.
 __global__ void attentionGradKeyKernel(AttentionShape s, const float *q, const float *alpha,
                                        const float *dy, const float *probs, const float *dsra,
                                        float *dk, float *dv) {
@@ -866,8 +859,6 @@ __global__ void attentionGradKeyKernel(AttentionShape s, const float *q, const f
     }
     dk[x] = s.scale * acc;
   }
-  if (!dv) // head_mean_attention_grad makes dv with a GEMM
-    return;
   RA_GRID_STRIDE(x, s.b * vHeads * s.tk * s.dv) {
     i64 c = x % s.dv, j = (x / s.dv) % s.tk, bv = x / (s.dv * s.tk);
     i64 bb = bv / vHeads, h0 = s.vShared ? 0 : bv % vHeads, h1 = s.vShared ? s.h : h0 + 1;
