@@ -113,22 +113,6 @@ private:
       step[arg] = int(c.body.size());
       c.body.push_back(s);
     }
-    static const llvm::StringMap<std::pair<FusedStep::Kind, const char *>> names = {
-        {"ra.add", {FusedStep::Binary, "Add"}},
-        {"ra.sub", {FusedStep::Binary, "Sub"}},
-        {"ra.mul", {FusedStep::Binary, "Mul"}},
-        {"ra.div", {FusedStep::Binary, "Div"}},
-        {"ra.maximum", {FusedStep::Binary, "Max"}},
-        {"ra.ge", {FusedStep::Binary, "Ge"}},
-        {"ra.gelu_grad", {FusedStep::Binary, "GeluGrad"}},
-        {"ra.neg", {FusedStep::Unary, "Neg"}},
-        {"ra.exp", {FusedStep::Unary, "Exp"}},
-        {"ra.log", {FusedStep::Unary, "Log"}},
-        {"ra.tanh", {FusedStep::Unary, "Tanh"}},
-        {"ra.sigmoid", {FusedStep::Unary, "Sigmoid"}},
-        {"ra.sqrt", {FusedStep::Unary, "Sqrt"}},
-        {"ra.rsqrt", {FusedStep::Unary, "Rsqrt"}},
-        {"ra.gelu", {FusedStep::Unary, "Gelu"}}};
     for (Operation &op : body) {
       if (isa<YieldOp>(op)) {
         // The stored value must be the last step.
@@ -144,11 +128,11 @@ private:
         s.kind = FusedStep::Constant;
         s.value = k.getValue().convertToDouble();
       } else {
-        auto it = names.find(op.getName().getStringRef());
-        if (it == names.end())
+        const ElementwiseFunction *fn = elementwiseFunction(&op);
+        if (!fn)
           return op.emitError("code generation: no fused form of '") << op.getName() << "'";
-        s.kind = it->second.first;
-        s.fn = it->second.second;
+        s.kind = fn->binary ? FusedStep::Binary : FusedStep::Unary;
+        s.fn = fn->name;
         s.a = step.lookup(op.getOperand(0));
         if (s.kind == FusedStep::Binary)
           s.b = step.lookup(op.getOperand(1));
@@ -260,6 +244,8 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
     calls.push_back(c);
     return success();
   };
+  if (const ElementwiseFunction *fn = elementwiseFunction(op))
+    return elementwise((fn->binary ? "binary." : "unary.") + std::string(fn->name));
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<GetParamOp, ReshapeOp>([](Operation *) { return success(); })
       .Case([&](SetParamOp set) {
@@ -288,21 +274,6 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         return success();
       })
       .Case([&](FusedElementwiseOp f) { return formFused(f, calls); })
-      .Case([&](AddOp) { return elementwise("binary.Add"); })
-      .Case([&](SubOp) { return elementwise("binary.Sub"); })
-      .Case([&](MulOp) { return elementwise("binary.Mul"); })
-      .Case([&](DivOp) { return elementwise("binary.Div"); })
-      .Case([&](MaximumOp) { return elementwise("binary.Max"); })
-      .Case([&](GeOp) { return elementwise("binary.Ge"); })
-      .Case([&](GeluGradOp) { return elementwise("binary.GeluGrad"); })
-      .Case([&](NegOp) { return elementwise("unary.Neg"); })
-      .Case([&](ExpOp) { return elementwise("unary.Exp"); })
-      .Case([&](LogOp) { return elementwise("unary.Log"); })
-      .Case([&](TanhOp) { return elementwise("unary.Tanh"); })
-      .Case([&](SigmoidOp) { return elementwise("unary.Sigmoid"); })
-      .Case([&](SqrtOp) { return elementwise("unary.Sqrt"); })
-      .Case([&](RsqrtOp) { return elementwise("unary.Rsqrt"); })
-      .Case([&](GeluOp) { return elementwise("unary.Gelu"); })
       .Case([&](BroadcastOp b) {
         // A gather with stride 0 on broadcast dims: [rank, out dims..., in strides...]
         auto in = shapeOf(b.getInput()), out = shapeOf(b.getResult());

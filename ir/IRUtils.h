@@ -32,6 +32,14 @@ mlir::Value storageOf(mlir::Value v);
 /// `fused_elementwise` too when `orFused`.
 bool isElementwiseOp(mlir::Operation *op, bool orFused = false);
 
+/// An elementwise op's function in the kernels' ra_math (ra.add: binary
+/// "Add"), or null for other ops.
+struct ElementwiseFunction {
+  bool binary;
+  const char *name;
+};
+const ElementwiseFunction *elementwiseFunction(mlir::Operation *op);
+
 /// Every op of type Op under `root`, collected before any is rewritten.
 template <typename Op> llvm::SmallVector<Op> collectOps(mlir::Operation *root) {
   llvm::SmallVector<Op> ops;
