@@ -64,9 +64,6 @@ int64_t packIntervals(std::vector<Interval> &items) {
   return peak;
 }
 
-/// Ops that read element i of each operand only to write element i.
-bool isElementwise(Operation *op) { return ra::isElementwiseOp(op, /*orFused=*/true); }
-
 using ra::storageOf; // through reshapes and leading-axis slices
 
 bool needsArena(Value v) {
@@ -124,7 +121,7 @@ struct PlanMemory : ra::impl::PlanMemoryBase<PlanMemory> {
       return v;
     };
     for (Operation &op : body) {
-      if (!isElementwise(&op) || !needsArena(op.getResult(0)))
+      if (!ra::isElementwiseOp(&op, /*orFused=*/true) || !needsArena(op.getResult(0)))
         continue;
       for (Value operand : op.getOperands()) {
         // Same element count, not just the same aligned bytes: a scalar
