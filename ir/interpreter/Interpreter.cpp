@@ -340,7 +340,8 @@ LogicalResult Frame::eval(Operation *op) {
           scaled.data[i] *= gate.data[i / dv];
           dgate.data[i / dv] += g.data[i] * y.data[i];
         }
-        auto grads = attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), scaled, spec);
+        auto grads = attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), scaled, spec,
+                                   &get(a.getLse()));
         std::vector<Tensor> out{grads[0], grads[1], grads[2], dgate};
         if (a.getReciprocalAlpha())
           out.push_back(grads[3]);
@@ -355,10 +356,12 @@ LogicalResult Frame::eval(Operation *op) {
         return success();
       })
       .Case([&](FlashAttentionGradOp a) {
-        // The same gradients as attention_grad: `result` and `lse` only spare
-        // the kernels work.
+        // attention_grad with P = exp(S - lse) from the given row
+        // log-sum-exps, as the kernels recompute it (`result` only spares
+        // them the row term).
         auto spec = specOf(a, *this);
-        set(op, attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), get(a.getGrad()), spec));
+        set(op, attentionGrad(get(a.getQ()), get(a.getK()), get(a.getV()), get(a.getGrad()), spec,
+                              &get(a.getLse())));
         return success();
       })
       .Case([&](AttentionGradOp a) {
