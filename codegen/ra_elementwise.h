@@ -9,10 +9,12 @@
 
 #include <cmath>
 
+#ifndef RA_HD // also defined by ra_attention_shape.h
 #ifdef __CUDACC__
 #define RA_HD __host__ __device__ __forceinline__
 #else
 #define RA_HD inline
+#endif
 #endif
 
 namespace ra_math {

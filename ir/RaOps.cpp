@@ -8,6 +8,7 @@
 // verifier), so it reads attributes defensively rather than through adaptors.
 //
 //===----------------------------------------------------------------------===//
+#include "abi/Init.h"
 #include "ir/RaDialect.h"
 #include "ir/Shapes.h"
 
@@ -63,19 +64,16 @@ LogicalResult ParamOp::verify() {
   auto type = getType().dyn_cast<RankedTensorType>();
   if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
     return emitOpError("parameter '") << getSymName() << "' must be a static f32 tensor";
-  StringRef init = getInit();
   double v = getInitValue().convertToDouble();
-  if (init == "normal") {
-    if (!(v > 0) || !std::isfinite(v))
-      return emitOpError("parameter '")
-             << getSymName() << "': normal(std) needs a finite std > 0, got " << v;
-  } else if (init == "const") {
-    if (!std::isfinite(v))
-      return emitOpError("parameter '") << getSymName() << "': const(v) needs a finite value";
-  } else if (init != "zeros" && init != "ones") {
-    return emitOpError("parameter '") << getSymName() << "': unknown initializer '" << init
+  std::optional<Init> init = parseInit(getInit().str());
+  if (!init)
+    return emitOpError("parameter '") << getSymName() << "': unknown initializer '" << getInit()
                                       << "' (expected normal, zeros, ones or const)";
-  }
+  if (*init == Init::Normal && (!(v > 0) || !std::isfinite(v)))
+    return emitOpError("parameter '")
+           << getSymName() << "': normal(std) needs a finite std > 0, got " << v;
+  if (*init == Init::Const && !std::isfinite(v))
+    return emitOpError("parameter '") << getSymName() << "': const(v) needs a finite value";
   return success();
 }
 

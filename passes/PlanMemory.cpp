@@ -1,4 +1,5 @@
 //===- PlanMemory.cpp - arena offsets from liveness -----------------------===//
+#include "abi/Abi.h"
 #include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
@@ -18,7 +19,7 @@ using namespace mlir;
 
 namespace {
 
-constexpr int64_t kAlign = 64;
+constexpr int64_t kAlign = ra::abi::kArenaAlignment;
 
 int64_t bytesOf(Value v) {
   auto t = v.getType().cast<ShapedType>();

@@ -9,7 +9,7 @@
 #ifndef RA_RUNTIME_DATA_H
 #define RA_RUNTIME_DATA_H
 
-#include "runtime/Rng.h"
+#include "abi/Init.h"
 
 #include <cstdint>
 #include <string>

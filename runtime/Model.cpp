@@ -1,6 +1,7 @@
 //===- Model.cpp - a compiled artifact, loaded ----------------------------===//
 #include "runtime/Model.h"
-#include "runtime/Rng.h"
+#include "abi/Abi.h"
+#include "abi/Init.h"
 
 #include <dlfcn.h>
 #include <fstream>
@@ -10,8 +11,8 @@
 
 namespace ra::rt {
 
-constexpr int kManifestFormatVersion = 2;
-constexpr int kAbiVersion = 1;
+using abi::kAbiVersion;
+using abi::kManifestFormatVersion;
 
 static int64_t product(const std::vector<int64_t> &shape) {
   int64_t n = 1;
@@ -118,9 +119,9 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
       return nullptr;
     }
     m->functions[e.name] = fn;
-    // 64 bytes of slack for alignment (scratch is for the CUDA kernels only).
+    // Scratch is for the CUDA kernels only.
     if (device == "cpu")
-      m->arenas[e.name].assign(e.arenaBytes + 64, 0);
+      m->arenas[e.name].assign(abi::arenaAllocationBytes(e.arenaBytes, 0), 0);
   }
   m->deviceDescription = device;
   if (device != "cpu")
@@ -159,7 +160,7 @@ std::string Model::loadDevice(const std::string &lib, bool syncEachKernel) {
     return deviceError("allocating the parameters");
   for (const EntryInfo &e : entries) {
     DeviceEntry &d = deviceEntries[e.name];
-    if (!alloc((e.arenaBytes + 63) / 64 * 64 + e.scratchBytes + 64, d.arena))
+    if (!alloc(abi::arenaAllocationBytes(e.arenaBytes, e.scratchBytes), d.arena))
       return deviceError(("allocating the arena of " + e.name).c_str());
     for (const TensorInfo &t : e.inputs)
       if (!alloc(t.elements() * 4, d.inputs.emplace_back()))
@@ -239,15 +240,8 @@ std::optional<int64_t> Model::config(const std::string &name) const {
 
 void Model::initialize(uint64_t seed) {
   float *buffer = mutableParameters();
-  for (const ParamInfo &p : paramInfo) {
-    Rng rng(hashName(p.name, seed));
-    float *dst = buffer + p.offset;
-    for (int64_t i = 0; i < p.elements(); ++i)
-      dst[i] = float(p.init == "normal"  ? p.initValue * rng.normal()
-                     : p.init == "ones"  ? 1.0
-                     : p.init == "const" ? p.initValue
-                                         : 0.0);
-  }
+  for (const ParamInfo &p : paramInfo)
+    ra::initialize(buffer + p.offset, p.elements(), *parseInit(p.init), p.initValue, p.name, seed);
 }
 
 const float *Model::parameters() {
@@ -305,9 +299,10 @@ std::string Model::call(const std::string &name, const std::vector<const void *>
   if (onDevice)
     return callOnDevice(*e, inputs, outputs);
   char error[512] = {0};
-  // 64-byte alignment for the arena, as ra-plan-memory assumes.
+  // The arena starts aligned, as ra-plan-memory assumes.
   auto &arena = arenas[name];
-  char *base = reinterpret_cast<char *>((reinterpret_cast<uintptr_t>(arena.data()) + 63) & ~63ull);
+  uintptr_t at = reinterpret_cast<uintptr_t>(arena.data());
+  char *base = reinterpret_cast<char *>(uint64_t(abi::alignUp(int64_t(at))));
   if (fn->second(paramBuffer.data(), base, inputs.data(), outputs.data(), error, sizeof error))
     return error[0] ? error : "entry point '" + name + "' failed";
   return "";

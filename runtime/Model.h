@@ -8,6 +8,8 @@
 #ifndef RA_RUNTIME_MODEL_H
 #define RA_RUNTIME_MODEL_H
 
+#include "abi/Abi.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -56,9 +58,7 @@ struct DeviceApi {
   int (*sync)(char *error, int64_t errorSize) = nullptr;
 };
 
-/// The C ABI of an entry point (codegen/cpu/CpuEmitter.h).
-using EntryFn = int (*)(float *params, char *arena, const void *const *inputs, void *const *outputs,
-                        char *error, int64_t errorSize);
+using EntryFn = abi::EntryFn;
 
 /// A compiled model on one device. On cpu the parameters and arenas are host
 /// memory. On cuda and cuda-emu they live in the artifact's device memory

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ir/frontend/Elaborator.h"
+#include "abi/Init.h"
 #include "ir/Shapes.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -488,10 +489,11 @@ LogicalResult Elaborator::execParam(const Stmt &s) {
     return failure();
 
   double initValue = 0;
-  size_t wantArgs = (s.init == "normal" || s.init == "const") ? 1 : 0;
-  if (s.init != "normal" && s.init != "const" && s.init != "zeros" && s.init != "ones")
+  std::optional<Init> init = parseInit(s.init);
+  if (!init)
     return error(s.initLoc, "unknown initializer '" + s.init +
                                 "'; expected normal(std), zeros, ones or const(value)");
+  size_t wantArgs = initTakesValue(*init) ? 1 : 0;
   if (s.initArgs.size() != wantArgs)
     return error(s.initLoc, "initializer '" + s.init + "' takes " + Twine(wantArgs) + " argument" +
                                 (wantArgs == 1 ? "" : "s") + ", got " + Twine(s.initArgs.size()));
@@ -503,7 +505,7 @@ LogicalResult Elaborator::execParam(const Stmt &s) {
     if (failed(n))
       return failure();
     initValue = *n;
-    if (s.init == "normal" && (!(initValue > 0) || !std::isfinite(initValue)))
+    if (*init == Init::Normal && (!(initValue > 0) || !std::isfinite(initValue)))
       return error(s.initArgs[0]->loc,
                    "normal(std) needs a finite std > 0, got " + formatNumber(initValue));
     if (!std::isfinite(initValue))

@@ -23,11 +23,9 @@ ParamStore initParams(ModuleOp module, uint64_t seed) {
   ParamStore store;
   for (auto p : module.getOps<ParamOp>()) {
     Tensor t(shapeOf(p.getType()));
-    StringRef init = p.getInit();
-    double v = p.getInitValue().convertToDouble();
-    Rng rng(hashName(p.getSymName(), seed));
-    for (Real &x : t.data)
-      x = init == "normal" ? v * rng.normal() : init == "ones" ? 1.0 : init == "const" ? v : 0.0;
+    // ParamOp's verifier has accepted the initializer's name.
+    initialize(t.data.data(), int64_t(t.data.size()), *parseInit(p.getInit().str()),
+               p.getInitValue().convertToDouble(), p.getSymName().str(), seed);
     store[p.getSymName().str()] = std::move(t);
   }
   return store;
@@ -37,7 +35,7 @@ ParamStore checkParams(ModuleOp module, uint64_t seed) {
   ParamStore store = initParams(module, seed);
   Rng jitter(hashName("jitter", seed));
   for (auto p : module.getOps<ParamOp>())
-    if (p.getTrainable() && p.getInit() != "normal") // optimizer state stays at its init
+    if (p.getTrainable() && parseInit(p.getInit().str()) != Init::Normal) // optimizer state stays
       for (Real &x : store[p.getSymName().str()].data)
         x += 0.1 * jitter.normal();
   return store;

@@ -10,7 +10,7 @@
 #define RA_INTERPRETER_INTERPRETER_H
 
 #include "ir/interpreter/Tensor.h"
-#include "runtime/Rng.h"
+#include "abi/Init.h"
 
 #include "mlir/IR/BuiltinOps.h"
 

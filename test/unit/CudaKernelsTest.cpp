@@ -4,7 +4,7 @@
 // partial warps, partial blocks, grid-stride tails.
 #include "codegen/cpu/ra_cpu_kernels.h"
 #include "codegen/cuda/ra_cuda_device.cuh" // the kernels and the device layer
-#include "runtime/Rng.h"
+#include "abi/Init.h"
 
 #include <catch2/catch.hpp>
 

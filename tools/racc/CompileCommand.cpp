@@ -14,6 +14,7 @@
 #include "Driver.h"
 #include "StatsReport.h"
 
+#include "abi/Abi.h"
 #include "codegen/KernelForm.h"
 #include "codegen/cpu/CpuEmitter.h"
 #include "ir/RaDialect.h"
@@ -34,9 +35,6 @@
 #include "llvm/Support/raw_ostream.h"
 
 namespace racc {
-
-/// Bumped whenever a reader of manifest.json would misread an older one.
-constexpr int kManifestFormatVersion = 2;
 
 static bool writeAtomically(const std::string &path, const std::string &contents) {
   llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
@@ -112,8 +110,8 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
         if (e["name"] == "train_step")
           e["grad_norm_params"] = names;
     }
-  return {{"format_version", kManifestFormatVersion},
-          {"abi_version", 1},
+  return {{"format_version", ra::abi::kManifestFormatVersion},
+          {"abi_version", ra::abi::kAbiVersion},
           {"source", stats.source},
           {"targets", targets},
           {"config", report["config"]},

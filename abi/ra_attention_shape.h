@@ -1,15 +1,23 @@
 //===- ra_attention_shape.h - an attention call's static shape -*- C++ -*-===//
 //
-// The static parameters of an attention kernel call, shared by the CPU and
-// the CUDA kernels (and, as __host__ __device__, by CUDA device code).
+// The static parameters of an attention kernel call: what the compiler's
+// attention ops report (AttentionOpInterface), what the kernel form carries
+// and what the CPU and CUDA kernels (as __host__ __device__) receive. Every
+// artifact ships it; it depends on nothing.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_ATTENTION_SHAPE_H
 #define RA_ATTENTION_SHAPE_H
 
-#include "ra_elementwise.h"
-
 #include <cstdint>
+
+#ifndef RA_HD
+#ifdef __CUDACC__
+#define RA_HD __host__ __device__ __forceinline__
+#else
+#define RA_HD inline
+#endif
+#endif
 
 namespace ra_attention {
 
