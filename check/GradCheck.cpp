@@ -17,7 +17,7 @@ namespace ra::check {
 
 /// Index of the output named `name` of `fn`, or -1.
 static int outputIndex(func::FuncOp fn, StringRef name) {
-  if (auto names = fn->getAttrOfType<ArrayAttr>("ra.outputs"))
+  if (auto names = fn->getAttrOfType<ArrayAttr>(ra::RaDialect::kOutputsAttr))
     for (auto [i, n] : llvm::enumerate(names))
       if (n.cast<StringAttr>().getValue() == name)
         return i;
@@ -50,7 +50,7 @@ FailureOr<GradCheckResult> gradCheck(ModuleOp module, const GradCheckOptions &op
   };
 
   std::vector<GradCheckEntry> entries;
-  auto names = grad->getAttrOfType<ArrayAttr>("ra.outputs");
+  auto names = grad->getAttrOfType<ArrayAttr>(ra::RaDialect::kOutputsAttr);
   interp::Rng pick(interp::hashName("samples", options.seed));
   for (auto [i, n] : llvm::enumerate(names)) {
     StringRef out = n.cast<StringAttr>().getValue();

@@ -86,7 +86,7 @@ double compare(const Evaluation &before, const Evaluation &after) {
 
 int lossIndex(ModuleOp module, StringRef fn) {
   auto f = module.lookupSymbol<func::FuncOp>(fn);
-  if (auto names = f->getAttrOfType<ArrayAttr>("ra.outputs"))
+  if (auto names = f->getAttrOfType<ArrayAttr>(ra::RaDialect::kOutputsAttr))
     for (auto [i, n] : llvm::enumerate(names))
       if (n.cast<StringAttr>().getValue() == "loss")
         return i;

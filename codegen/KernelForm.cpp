@@ -162,12 +162,12 @@ private:
 FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
   EntryPoint entry;
   entry.name = fn.getName().str();
-  auto arena = fn->getAttrOfType<IntegerAttr>("ra.arena_bytes");
+  auto arena = fn->getAttrOfType<IntegerAttr>(ra::RaDialect::kArenaBytesAttr);
   if (!arena)
     return fn.emitError("code generation needs ra-plan-memory to have run");
   entry.arenaBytes = arena.getInt();
-  auto inputNames = fn->getAttrOfType<ArrayAttr>("ra.inputs");
-  auto outputNames = fn->getAttrOfType<ArrayAttr>("ra.outputs");
+  auto inputNames = fn->getAttrOfType<ArrayAttr>(ra::RaDialect::kInputsAttr);
+  auto outputNames = fn->getAttrOfType<ArrayAttr>(ra::RaDialect::kOutputsAttr);
   for (BlockArgument arg : fn.getArguments()) {
     BufferRef r;
     r.kind = BufferRef::Input;
@@ -202,7 +202,7 @@ FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
       break;
     }
     // Assign the results their buffers, then form the kernel.
-    auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("ra.offsets");
+    auto offsets = op.getAttrOfType<DenseI64ArrayAttr>(ra::RaDialect::kOffsetsAttr);
     for (auto [i, r] : llvm::enumerate(op.getResults())) {
       if (auto get = dyn_cast<GetParamOp>(op)) {
         BufferRef p;

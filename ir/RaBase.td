@@ -21,6 +21,28 @@ def Ra_Dialect : Dialect {
   }];
   let hasConstantMaterializer = 0;
   let useFoldAPI = kEmitFoldAdaptorFolder;
+  // The attributes racc's passes attach to the module, to functions and to
+  // ops; `verifyOperationAttribute` rejects any other `ra.` name, so a
+  // misspelled one is an error rather than an attribute nobody reads.
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Module: the `.graph` file compiled, and its configs (name -> number).
+    static constexpr ::llvm::StringLiteral kSourceAttr = "ra.source";
+    static constexpr ::llvm::StringLiteral kConfigAttr = "ra.config";
+    /// Module: ra-check-unused-params ran; parameters: it found this one unused.
+    static constexpr ::llvm::StringLiteral kUnusedCheckedAttr = "ra.unused_checked";
+    static constexpr ::llvm::StringLiteral kUnusedAttr = "ra.unused";
+    /// Entry points: the names of their inputs and outputs (string arrays).
+    static constexpr ::llvm::StringLiteral kInputsAttr = "ra.inputs";
+    static constexpr ::llvm::StringLiteral kOutputsAttr = "ra.outputs";
+    /// @train_step: the parameters of its per-parameter gradient norms, in order.
+    static constexpr ::llvm::StringLiteral kGradNormParamsAttr = "ra.grad_norm_params";
+    /// Entry points: the arena ra-plan-memory packed; ops: their results' offsets.
+    static constexpr ::llvm::StringLiteral kArenaBytesAttr = "ra.arena_bytes";
+    static constexpr ::llvm::StringLiteral kOffsetsAttr = "ra.offsets";
+    /// Matmuls absorb-latent-weights decided on: the decision and its costs.
+    static constexpr ::llvm::StringLiteral kAbsorbAttr = "ra.absorb";
+  }];
 }
 
 // Floating-point activations and parameters. Add BF16 here when the

@@ -15,8 +15,21 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "abi/ra_attention_shape.h"
+
 #include "ir/RaDialect.h.inc"
 
+namespace ra {
+/// The kernels' static parameters of attention over q, k, v.
+ra_attention::AttentionShape attentionShape(mlir::Value q, mlir::Value k, mlir::Value v,
+                                            double scale, bool causal, bool reciprocal,
+                                            int64_t band);
+/// The checks every attention op shares (AttentionOpInterface's verifier):
+/// q, k and v's shapes, the mask, the band and the scale.
+mlir::LogicalResult verifyAttentionScores(mlir::Operation *op);
+} // namespace ra
+
+#include "ir/RaAttentionInterface.h.inc"
 #include "ir/RaCostInterface.h.inc"
 #include "ir/RaVjpInterface.h.inc"
 
@@ -29,9 +42,6 @@ namespace ra {
 /// trailing dims, a bias over rows).
 enum class FusedInputKind { Full, Scalar, Trailing, Invalid };
 FusedInputKind fusedInputKind(mlir::ShapedType input, mlir::ShapedType result);
-
-/// Attaches the VJP rules (RaVjp.cpp) to the ops of the dialect.
-void registerVjpModels(mlir::MLIRContext *ctx);
 } // namespace ra
 
 #endif // RA_IR_RADIALECT_H

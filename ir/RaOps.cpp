@@ -230,10 +230,13 @@ LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *, std::optional<Loca
 // Attention
 //===----------------------------------------------------------------------===//
 
-LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
-                                            ValueRange operands, DictionaryAttr, RegionRange,
-                                            SmallVectorImpl<Type> &results) {
-  auto q = tensorOf(operands[0]), k = tensorOf(operands[1]), v = tensorOf(operands[2]);
+namespace {
+
+/// The forward result of attention over q, k, v, [B, H, Tq, Dv]; errors in
+/// a model author's words at `loc`.
+FailureOr<RankedTensorType> attentionResult(std::optional<Location> loc, Value qValue, Value kValue,
+                                            Value vValue) {
+  auto q = tensorOf(qValue), k = tensorOf(kValue), v = tensorOf(vValue);
   if (!q || !k || !v)
     return fail(loc, "attention: q, k and v must be ranked tensors");
   if (q.getRank() != 4)
@@ -263,24 +266,151 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
   if (tk != tv)
     return fail(loc, "attention: k and v differ in sequence length (" + Twine(tk) + " vs " +
                          Twine(tv) + ")");
-  results.push_back(RankedTensorType::get({b, h, qs[2], dv}, q.getElementType()));
+  return RankedTensorType::get({b, h, qs[2], dv}, q.getElementType());
+}
+
+/// Checks that `value` (an operand or result named `what`) has `type`.
+LogicalResult expectType(Operation *op, Value value, Type type, StringRef what) {
+  if (value.getType() == type)
+    return success();
+  return op->emitOpError() << what << " must be " << type << ", got " << value.getType();
+}
+
+/// [B, H, Tq]: the row log-sum-exps of attention with queries q.
+RankedTensorType lseType(Value q) {
+  auto s = q.getType().cast<ShapedType>();
+  return RankedTensorType::get({s.getDimSize(0), s.getDimSize(1), s.getDimSize(2)},
+                               s.getElementType());
+}
+
+/// A gradient form's dq, dk, dv (and d alpha) have the types of q, k, v (and alpha).
+LogicalResult verifyInputGrads(AttentionOpInterface op, Value dq, Value dk, Value dv,
+                               Value dalpha) {
+  Operation *o = op.getOperation();
+  if (failed(expectType(o, dq, op.getQ().getType(), "q_grad")) ||
+      failed(expectType(o, dk, op.getK().getType(), "k_grad")) ||
+      failed(expectType(o, dv, op.getV().getType(), "v_grad")))
+    return failure();
+  if (bool(dalpha) != op.hasReciprocal())
+    return o->emitOpError("has alpha_grad exactly when it has reciprocal(alpha)");
+  return dalpha ? expectType(o, dalpha, op.getReciprocalAlpha().getType(), "alpha_grad")
+                : success();
+}
+
+} // namespace
+
+LogicalResult ra::verifyAttentionScores(Operation *operation) {
+  auto op = cast<AttentionOpInterface>(operation);
+  if (failed(attentionResult(op->getLoc(), op.getQ(), op.getK(), op.getV())))
+    return failure();
+  auto q = op.getQ().getType().cast<ShapedType>();
+  auto k = op.getK().getType().cast<ShapedType>();
+  int64_t tq = q.getShape()[2], tk = k.getShape()[k.getRank() - 2];
+  if ((op.isCausal() || op.hasReciprocal()) && tq != tk)
+    return op->emitOpError("causal and reciprocal attention need as many queries as keys, got ")
+           << tq << " and " << tk;
+  if (op.getBandAttr() && !op.hasReciprocal())
+    return op->emitOpError("a band applies to the reciprocal term only; add reciprocal(alpha)");
+  if (op.getBandAttr() && op.getBandAttr().getInt() < 0)
+    return op->emitOpError("band must be >= 0, got ") << op.getBandAttr().getInt();
+  if (!std::isfinite(op.getScaleValue()))
+    return op->emitOpError("scale must be finite");
   return success();
 }
 
-LogicalResult AttentionOp::verify() {
-  auto q = getQ().getType().cast<ShapedType>();
-  auto k = getK().getType().cast<ShapedType>();
-  int64_t tq = q.getShape()[2], tk = k.getShape()[k.getRank() - 2];
-  if ((getCausal() || getReciprocalAlpha()) && tq != tk)
-    return emitOpError("causal and reciprocal attention need as many queries as keys, got ")
-           << tq << " and " << tk;
-  if (getBand() && !getReciprocalAlpha())
-    return emitOpError("a band applies to the reciprocal term only; add reciprocal(alpha)");
-  if (getBand() && (int64_t)*getBand() < 0)
-    return emitOpError("band must be >= 0, got ") << (int64_t)*getBand();
-  if (!std::isfinite(getScale().convertToDouble()))
-    return emitOpError("scale must be finite");
+ra_attention::AttentionShape ra::attentionShape(Value q, Value k, Value v, double scale,
+                                                bool causal, bool reciprocal, int64_t band) {
+  auto qs = q.getType().cast<ShapedType>().getShape();
+  auto ks = k.getType().cast<ShapedType>().getShape();
+  auto vs = v.getType().cast<ShapedType>().getShape();
+  return {qs[0],          qs[1],        qs[2],  ks[ks.size() - 2], qs[3], vs.back(), ks.size() == 3,
+          vs.size() == 3, float(scale), causal, reciprocal,        band};
+}
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr, RegionRange,
+                                            SmallVectorImpl<Type> &results) {
+  auto result = attentionResult(loc, operands[0], operands[1], operands[2]);
+  if (failed(result))
+    return failure();
+  results.push_back(*result);
   return success();
+}
+
+LogicalResult AttentionGradOp::verify() {
+  auto y = *attentionResult(getLoc(), getQ(), getK(), getV());
+  if (failed(expectType(*this, getGrad(), y, "grad")))
+    return failure();
+  return verifyInputGrads(*this, getQGrad(), getKGrad(), getVGrad(), getAlphaGrad());
+}
+
+LogicalResult FlashAttentionOp::verify() {
+  auto y = *attentionResult(getLoc(), getQ(), getK(), getV());
+  if (failed(expectType(*this, getResult(), y, "result")))
+    return failure();
+  return expectType(*this, getLse(), lseType(getQ()), "lse [B, H, Tq]");
+}
+
+LogicalResult FlashAttentionGradOp::verify() {
+  auto y = *attentionResult(getLoc(), getQ(), getK(), getV());
+  if (failed(expectType(*this, getResult(), y, "result")) ||
+      failed(expectType(*this, getLse(), lseType(getQ()), "lse [B, H, Tq]")) ||
+      failed(expectType(*this, getGrad(), y, "grad")))
+    return failure();
+  return verifyInputGrads(*this, getQGrad(), getKGrad(), getVGrad(), getAlphaGrad());
+}
+
+/// [B, H, Tq, 1]: one gate per query row of each head.
+static RankedTensorType gateType(Value q) {
+  auto s = q.getType().cast<ShapedType>();
+  return RankedTensorType::get({s.getDimSize(0), s.getDimSize(1), s.getDimSize(2), 1},
+                               s.getElementType());
+}
+
+LogicalResult GatedFlashAttentionOp::verify() {
+  auto y = *attentionResult(getLoc(), getQ(), getK(), getV());
+  if (failed(expectType(*this, getGate(), gateType(getQ()), "gate [B, H, Tq, 1]")) ||
+      failed(expectType(*this, getResult(), y, "result")) ||
+      failed(expectType(*this, getUngated(), y, "ungated")))
+    return failure();
+  return expectType(*this, getLse(), lseType(getQ()), "lse [B, H, Tq]");
+}
+
+LogicalResult GatedFlashAttentionGradOp::verify() {
+  auto y = *attentionResult(getLoc(), getQ(), getK(), getV());
+  if (failed(expectType(*this, getGate(), gateType(getQ()), "gate [B, H, Tq, 1]")) ||
+      failed(expectType(*this, getUngated(), y, "ungated")) ||
+      failed(expectType(*this, getLse(), lseType(getQ()), "lse [B, H, Tq]")) ||
+      failed(expectType(*this, getGrad(), y, "grad")) ||
+      failed(expectType(*this, getGateGrad(), getGate().getType(), "gate_grad")))
+    return failure();
+  return verifyInputGrads(*this, getQGrad(), getKGrad(), getVGrad(), getAlphaGrad());
+}
+
+/// [B, Tq, Dv]: attention averaged over heads, with v shared by every head.
+static FailureOr<RankedTensorType> headMeanType(Operation *op, Value q, Value v) {
+  auto vs = v.getType().cast<ShapedType>();
+  if (vs.getRank() != 3)
+    return op->emitOpError("v must be [B, Tk, Dv], shared by every head, got ")
+           << formatShape(vs.getShape());
+  auto qs = q.getType().cast<ShapedType>();
+  return RankedTensorType::get({qs.getDimSize(0), qs.getDimSize(2), vs.getDimSize(2)},
+                               qs.getElementType());
+}
+
+LogicalResult HeadMeanAttentionOp::verify() {
+  auto mean = headMeanType(*this, getQ(), getV());
+  if (failed(mean) || failed(expectType(*this, getResult(), *mean, "result")))
+    return failure();
+  return expectType(*this, getLse(), lseType(getQ()), "lse [B, H, Tq]");
+}
+
+LogicalResult HeadMeanAttentionGradOp::verify() {
+  auto mean = headMeanType(*this, getQ(), getV());
+  if (failed(mean) || failed(expectType(*this, getGrad(), *mean, "grad")) ||
+      failed(expectType(*this, getLse(), lseType(getQ()), "lse [B, H, Tq]")))
+    return failure();
+  return verifyInputGrads(*this, getQGrad(), getKGrad(), getVGrad(), getAlphaGrad());
 }
 
 namespace {
@@ -313,23 +443,6 @@ int64_t flashAttentionGradFlops(Value q, Value k, int64_t dv) {
 int64_t AttentionOp::getFlops() {
   return attentionFlops(getQ(), getK(), getType().cast<ShapedType>().getShape()[3],
                         bool(getReciprocalAlpha()));
-}
-
-LogicalResult FlashAttentionOp::verify() {
-  SmallVector<Type> expected;
-  if (failed(AttentionOp::inferReturnTypes(getContext(), getLoc(),
-                                           ValueRange{getQ(), getK(), getV()}, {}, {}, expected)))
-    return failure();
-  if (getResult().getType() != expected[0])
-    return emitOpError("result must be ") << expected[0] << ", got " << getResult().getType();
-  auto q = getQ().getType().cast<ShapedType>().getShape();
-  auto lse = getLse().getType().cast<ShapedType>();
-  if (lse.getShape() != ArrayRef<int64_t>{q[0], q[1], q[2]})
-    return emitOpError("lse must be [B, H, Tq] = ")
-           << formatShape({q[0], q[1], q[2]}) << ", got " << formatShape(lse.getShape());
-  if (getBand() && !getReciprocalAlpha())
-    return emitOpError("a band applies to the reciprocal term only; add reciprocal(alpha)");
-  return success();
 }
 
 /// Flash attention's work and one multiply per output element.
@@ -525,32 +638,52 @@ LogicalResult BroadcastOp::verify() {
 // Canonicalization
 //===----------------------------------------------------------------------===//
 
-void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *) {
-  // reshape(x) : T -> T  =  x;   reshape(reshape(x))  =  reshape(x)
-  results.add(+[](ReshapeOp op, PatternRewriter &rewriter) -> LogicalResult {
-    if (op.getInput().getType() == op.getType()) {
-      rewriter.replaceOp(op, op.getInput());
-      return success();
-    }
-    if (auto inner = op.getInput().getDefiningOp<ReshapeOp>()) {
-      rewriter.updateRootInPlace(op, [&] { op->setOperand(0, inner.getInput()); });
-      return success();
-    }
-    return failure();
-  });
+//===----------------------------------------------------------------------===//
+// Folders: rewrites to a value that exists already
+//===----------------------------------------------------------------------===//
+
+// reshape(x) : T -> T  =  x;   reshape(reshape(x))  =  reshape(x)
+OpFoldResult ReshapeOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  if (auto inner = getInput().getDefiningOp<ReshapeOp>()) {
+    getInputMutable().assign(inner.getInput());
+    return getResult();
+  }
+  return {};
 }
 
+// transpose(x, identity)  =  x
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  for (auto [i, axis] : llvm::enumerate(getPermutation()))
+    if (axis != (int64_t)i)
+      return {};
+  return getInput();
+}
+
+// broadcast(x) : T -> T  =  x
+OpFoldResult BroadcastOp::fold(FoldAdaptor) {
+  return getInput().getType() == getType() ? getInput() : Value();
+}
+
+// slice(x, the whole axis)  =  x
+OpFoldResult SliceOp::fold(FoldAdaptor) {
+  return getInput().getType() == getType() ? getInput() : Value();
+}
+
+// concat(x)  =  x
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  return getInputs().size() == 1 ? getInputs()[0] : Value();
+}
+
+//===----------------------------------------------------------------------===//
+// Canonicalization: rewrites that make new ops
+//===----------------------------------------------------------------------===//
+
 void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *) {
-  // transpose(transpose(x, p), q)  =  transpose(x, p o q);  identity  =  x
+  // transpose(transpose(x, p), q)  =  transpose(x, p o q)
   results.add(+[](TransposeOp op, PatternRewriter &rewriter) -> LogicalResult {
     ArrayRef<int64_t> perm = op.getPermutation();
-    bool identity = true;
-    for (size_t i = 0; i < perm.size(); ++i)
-      identity = identity && perm[i] == (int64_t)i;
-    if (identity) {
-      rewriter.replaceOp(op, op.getInput());
-      return success();
-    }
     auto inner = op.getInput().getDefiningOp<TransposeOp>();
     if (!inner)
       return failure();
@@ -564,13 +697,9 @@ void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRCo
 }
 
 void BroadcastOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *) {
-  // broadcast(x) : T -> T  =  x;  broadcast(constant c)  =  constant c of the larger shape;
+  // broadcast(constant c)  =  constant c of the larger shape;
   // broadcast(broadcast(x))  =  broadcast(x)
   results.add(+[](BroadcastOp op, PatternRewriter &rewriter) -> LogicalResult {
-    if (op.getInput().getType() == op.getType()) {
-      rewriter.replaceOp(op, op.getInput());
-      return success();
-    }
     if (auto c = op.getInput().getDefiningOp<ConstantOp>()) {
       rewriter.replaceOpWithNewOp<ConstantOp>(op, op.getType(), c.getValueAttr());
       return success();

@@ -15,11 +15,17 @@
 
 include "ir/RaBase.td"
 include "ir/RaCostInterface.td"
+include "ir/RaVjpInterface.td"
+include "ir/RaAttentionInterface.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 
 def Ra_AnyTensor : StaticShapeTensorOf<[F32, I32]>;
+
+// A differentiable op: its vector-Jacobian product is `buildVjp`, defined
+// beside the other rules in RaVjp.cpp.
+defvar Ra_Vjp = DeclareOpInterfaceMethods<Ra_VjpOpInterface>;
 
 // Cost of an op whose work is `perElement` FLOPs per result element.
 class Ra_PerElementCost<int perElement> {
@@ -83,6 +89,11 @@ def Ra_ConstantOp : Ra_Op<"constant", [Pure]> {
   let arguments = (ins F64Attr:$value);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = "$value attr-dict `:` type($result)";
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "double":$value), [{
+      build($_builder, $_state, type, $_builder.getF64FloatAttr(value));
+    }]>
+  ];
 }
 
 def Ra_IotaOp : Ra_Op<"iota", [Pure]> {
@@ -100,7 +111,7 @@ def Ra_IotaOp : Ra_Op<"iota", [Pure]> {
 
 class Ra_BinaryOp<string mnemonic, list<Trait> traits = []> :
     Ra_Op<mnemonic, !listconcat(traits, [Pure, SameOperandsAndResultType,
-                                         Ra_CostOpInterface])> {
+                                         Ra_CostOpInterface, Ra_Vjp])> {
   let arguments = (ins Ra_FloatTensor:$lhs, Ra_FloatTensor:$rhs);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
@@ -118,7 +129,7 @@ def Ra_MulOp : Ra_BinaryOp<"mul", [Commutative]> { let summary = "lhs * rhs"; }
 def Ra_DivOp : Ra_BinaryOp<"div"> { let summary = "lhs / rhs"; }
 
 class Ra_UnaryOp<string mnemonic, int flopsPerElement> :
-    Ra_Op<mnemonic, [Pure, SameOperandsAndResultType, Ra_CostOpInterface]> {
+    Ra_Op<mnemonic, [Pure, SameOperandsAndResultType, Ra_CostOpInterface, Ra_Vjp]> {
   let arguments = (ins Ra_FloatTensor:$input);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
@@ -142,7 +153,7 @@ def Ra_GeluOp : Ra_UnaryOp<"gelu", 8> {
 //===----------------------------------------------------------------------===//
 
 def Ra_MatmulOp : Ra_Op<"matmul", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
-                                   DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+                                   DeclareOpInterfaceMethods<Ra_CostOpInterface>, Ra_Vjp]> {
   let summary = "batched matrix product";
   let description = [{
     `lhs: [..., M, K]` times `rhs: [..., K, N]` (each optionally transposed in
@@ -159,7 +170,7 @@ def Ra_MatmulOp : Ra_Op<"matmul", [Pure, DeclareOpInterfaceMethods<InferTypeOpIn
 
 class Ra_ReduceOp<string mnemonic, int flopsPerInput> :
     Ra_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
-                     Ra_CostOpInterface]> {
+                     Ra_CostOpInterface, Ra_Vjp]> {
   let arguments = (ins Ra_FloatTensor:$input, I64Attr:$axis, UnitAttr:$keepdim);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
@@ -172,7 +183,7 @@ def Ra_ReduceMeanOp : Ra_ReduceOp<"reduce_mean", 1> { let summary = "mean over o
 def Ra_ReduceMaxOp : Ra_ReduceOp<"reduce_max", 1> { let summary = "max over one axis"; }
 
 def Ra_CausalMeanOp : Ra_Op<"causal_mean", [Pure, SameOperandsAndResultType,
-                                            Ra_CostOpInterface]> {
+                                            Ra_CostOpInterface, Ra_Vjp]> {
   let summary = "running mean over positions s <= t along one axis";
   let description = "`result[..., t, ...] = mean over s <= t of input[..., s, ...]`.";
   let arguments = (ins Ra_FloatTensor:$input, I64Attr:$axis);
@@ -187,7 +198,7 @@ def Ra_CausalMeanOp : Ra_Op<"causal_mean", [Pure, SameOperandsAndResultType,
 //===----------------------------------------------------------------------===//
 
 def Ra_LayerNormOp : Ra_Op<"layernorm", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
-                                         Ra_CostOpInterface]> {
+                                         Ra_CostOpInterface, Ra_Vjp]> {
   let summary = "layer normalization over the last axis, with weight and bias";
   let arguments = (ins Ra_FloatTensor:$input, Ra_FloatTensor:$weight, Ra_FloatTensor:$bias,
                        DefaultValuedAttr<F64Attr, "1e-5">:$eps);
@@ -197,7 +208,8 @@ def Ra_LayerNormOp : Ra_Op<"layernorm", [Pure, DeclareOpInterfaceMethods<InferTy
   let extraClassDeclaration = Ra_PerElementCost<8>.cost;
 }
 
-def Ra_SoftmaxOp : Ra_Op<"softmax", [Pure, SameOperandsAndResultType, Ra_CostOpInterface]> {
+def Ra_SoftmaxOp : Ra_Op<"softmax", [Pure, SameOperandsAndResultType, Ra_CostOpInterface,
+                                     Ra_Vjp]> {
   let summary = "softmax over the last axis";
   let arguments = (ins Ra_FloatTensor:$input);
   let results = (outs Ra_FloatTensor:$result);
@@ -206,7 +218,8 @@ def Ra_SoftmaxOp : Ra_Op<"softmax", [Pure, SameOperandsAndResultType, Ra_CostOpI
   let extraClassDeclaration = Ra_PerElementCost<5>.cost;
 }
 
-def Ra_EmbeddingOp : Ra_Op<"embedding", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+def Ra_EmbeddingOp : Ra_Op<"embedding", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
+                                         Ra_Vjp]> {
   let summary = "rows of a table gathered by integer ids";
   let description = "`table: [V, D]`, `indices: [...]` -> `[..., D]`.";
   let arguments = (ins Ra_FloatTensor:$table, Ra_IndexTensor:$indices);
@@ -216,7 +229,7 @@ def Ra_EmbeddingOp : Ra_Op<"embedding", [Pure, DeclareOpInterfaceMethods<InferTy
 }
 
 def Ra_CrossEntropyOp : Ra_Op<"cross_entropy", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>, Ra_CostOpInterface]> {
+    DeclareOpInterfaceMethods<InferTypeOpInterface>, Ra_CostOpInterface, Ra_Vjp]> {
   let summary = "mean cross-entropy of logits against integer targets";
   let description = "`logits: [..., V]`, `targets: [...]` -> scalar mean over all positions.";
   let arguments = (ins Ra_FloatTensor:$logits, Ra_IndexTensor:$targets);
@@ -231,9 +244,11 @@ def Ra_CrossEntropyOp : Ra_Op<"cross_entropy", [Pure,
 // Attention
 //===----------------------------------------------------------------------===//
 
-def Ra_AttentionOp : Ra_Op<"attention", [Pure,
+// Every attention op is verified by AttentionOpInterface (the scores) and
+// its own verifier (the operands and results of its form).
+def Ra_AttentionOp : Ra_Op<"attention", [Pure, Ra_AttentionOpInterface,
     DeclareOpInterfaceMethods<InferTypeOpInterface>,
-    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>, Ra_Vjp]> {
   let summary = "scaled dot-product attention, with the MLA and RA forms";
   let description = [{
     `q: [B, H, Tq, E]`; `k: [B, H, Tk, E]`, or `[B, Tk, E]` when one key
@@ -251,45 +266,50 @@ def Ra_AttentionOp : Ra_Op<"attention", [Pure,
     $q `,` $k `,` $v (`reciprocal` `(` $reciprocal_alpha^ `:` type($reciprocal_alpha) `)`)?
     attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
   }];
-  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
 // Shape ops
 //===----------------------------------------------------------------------===//
 
-def Ra_SliceOp : Ra_Op<"slice", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+def Ra_SliceOp : Ra_Op<"slice", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
+                                 Ra_Vjp]> {
   let summary = "the range [start, end) of one axis";
   let arguments = (ins Ra_AnyTensor:$input, I64Attr:$axis, I64Attr:$start, I64Attr:$end);
   let results = (outs Ra_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasFolder = 1;
 }
 
-def Ra_ConcatOp : Ra_Op<"concat", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+def Ra_ConcatOp : Ra_Op<"concat", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
+                                   Ra_Vjp]> {
   let summary = "tensors joined along one axis";
   let arguments = (ins Variadic<Ra_AnyTensor>:$inputs, I64Attr:$axis);
   let results = (outs Ra_AnyTensor:$result);
   let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, $result)";
+  let hasFolder = 1;
 }
 
-def Ra_ReshapeOp : Ra_Op<"reshape", [Pure]> {
+def Ra_ReshapeOp : Ra_Op<"reshape", [Pure, Ra_Vjp]> {
   let summary = "the same elements, in row-major order, in another shape";
   let arguments = (ins Ra_AnyTensor:$input);
   let results = (outs Ra_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
-  let hasCanonicalizer = 1;
+  let hasFolder = 1;
 }
 
-def Ra_TransposeOp : Ra_Op<"transpose", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+def Ra_TransposeOp : Ra_Op<"transpose", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
+                                         Ra_Vjp]> {
   let summary = "axes permuted: result axis i is input axis permutation[i]";
   let arguments = (ins Ra_AnyTensor:$input, DenseI64ArrayAttr:$permutation);
   let results = (outs Ra_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasFolder = 1;
   let hasCanonicalizer = 1;
 }
 
-def Ra_BroadcastOp : Ra_Op<"broadcast", [Pure]> {
+def Ra_BroadcastOp : Ra_Op<"broadcast", [Pure, Ra_Vjp]> {
   let summary = "numpy-style broadcast to a larger shape";
   let description = [{
     Input dims align with the result's trailing dims; each is 1 or equal.
@@ -298,6 +318,7 @@ def Ra_BroadcastOp : Ra_Op<"broadcast", [Pure]> {
   let results = (outs Ra_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
+  let hasFolder = 1;
   let hasCanonicalizer = 1;
 }
 
@@ -351,7 +372,7 @@ def Ra_CrossEntropyGradOp : Ra_Op<"cross_entropy_grad", [Pure, Ra_CostOpInterfac
       "getLogits().getType().cast<::mlir::ShapedType>().getNumElements(); }";
 }
 
-def Ra_AttentionGradOp : Ra_Op<"attention_grad", [Pure,
+def Ra_AttentionGradOp : Ra_Op<"attention_grad", [Pure, Ra_AttentionOpInterface,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "the VJP of attention: (dq, dk, dv, and dalpha with the reciprocal term)";
   let description = [{
@@ -369,13 +390,14 @@ def Ra_AttentionGradOp : Ra_Op<"attention_grad", [Pure,
     `grad` `(` $grad `)` attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($grad)
     `->` type($q_grad) `,` type($k_grad) `,` type($v_grad) (`,` type($alpha_grad)^)?
   }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
 // Fused ops: written by the fusion passes after autodiff, never by the front end
 //===----------------------------------------------------------------------===//
 
-def Ra_FlashAttentionOp : Ra_Op<"flash_attention", [Pure,
+def Ra_FlashAttentionOp : Ra_Op<"flash_attention", [Pure, Ra_AttentionOpInterface,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "attention that keeps each row's log-sum-exp instead of its probabilities";
   let description = [{
@@ -396,7 +418,7 @@ def Ra_FlashAttentionOp : Ra_Op<"flash_attention", [Pure,
   let hasVerifier = 1;
 }
 
-def Ra_FlashAttentionGradOp : Ra_Op<"flash_attention_grad", [Pure,
+def Ra_FlashAttentionGradOp : Ra_Op<"flash_attention_grad", [Pure, Ra_AttentionOpInterface,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "the VJP of flash_attention, from its result and row log-sum-exps";
   let description = [{
@@ -417,9 +439,10 @@ def Ra_FlashAttentionGradOp : Ra_Op<"flash_attention_grad", [Pure,
     `,` type($v) `,` type($result) `,` type($lse) `,` type($grad)
     `->` type($q_grad) `,` type($k_grad) `,` type($v_grad) (`,` type($alpha_grad)^)?
   }];
+  let hasVerifier = 1;
 }
 
-def Ra_GatedFlashAttentionOp : Ra_Op<"gated_flash_attention", [Pure,
+def Ra_GatedFlashAttentionOp : Ra_Op<"gated_flash_attention", [Pure, Ra_AttentionOpInterface,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "flash_attention with a per-row gate on its output, in the kernel's epilogue";
   let description = [{
@@ -438,9 +461,10 @@ def Ra_GatedFlashAttentionOp : Ra_Op<"gated_flash_attention", [Pure,
     `gate` `(` $gate `)` attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($gate)
     `->` type($result) `,` type($ungated) `,` type($lse)
   }];
+  let hasVerifier = 1;
 }
 
-def Ra_GatedFlashAttentionGradOp : Ra_Op<"gated_flash_attention_grad", [Pure,
+def Ra_GatedFlashAttentionGradOp : Ra_Op<"gated_flash_attention_grad", [Pure, Ra_AttentionOpInterface,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "the VJP of gated_flash_attention: the gate's gradient from the same pass";
   let description = [{
@@ -461,9 +485,10 @@ def Ra_GatedFlashAttentionGradOp : Ra_Op<"gated_flash_attention_grad", [Pure,
     type($grad) `->` type($q_grad) `,` type($k_grad) `,` type($v_grad) `,` type($gate_grad)
     (`,` type($alpha_grad)^)?
   }];
+  let hasVerifier = 1;
 }
 
-def Ra_HeadMeanAttentionOp : Ra_Op<"head_mean_attention", [Pure,
+def Ra_HeadMeanAttentionOp : Ra_Op<"head_mean_attention", [Pure, Ra_AttentionOpInterface,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "attention averaged over heads, on the probabilities of the block's attention";
   let description = [{
@@ -486,9 +511,10 @@ def Ra_HeadMeanAttentionOp : Ra_Op<"head_mean_attention", [Pure,
     `lse` `(` $lse `)` attr-dict `:` type($q) `,` type($k) `,` type($v) `,` type($lse)
     `->` type($result)
   }];
+  let hasVerifier = 1;
 }
 
-def Ra_HeadMeanAttentionGradOp : Ra_Op<"head_mean_attention_grad", [Pure,
+def Ra_HeadMeanAttentionGradOp : Ra_Op<"head_mean_attention_grad", [Pure, Ra_AttentionOpInterface,
     DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
   let summary = "the VJP of head_mean_attention: every head reads grad / H";
   let description = [{
@@ -512,6 +538,7 @@ def Ra_HeadMeanAttentionGradOp : Ra_Op<"head_mean_attention_grad", [Pure,
     type($lse) `,` type($grad) `->` type($q_grad) `,` type($k_grad) `,` type($v_grad)
     (`,` type($alpha_grad)^)?
   }];
+  let hasVerifier = 1;
 }
 
 def Ra_CrossEntropyWithGradOp : Ra_Op<"cross_entropy_with_grad", [Pure, Ra_CostOpInterface]> {

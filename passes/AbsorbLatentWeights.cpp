@@ -27,7 +27,6 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ir/IRUtils.h"
-#include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
 
@@ -68,10 +67,10 @@ struct Emitter {
     Shape in = shapeOf(v), out;
     for (int64_t p : perm)
       out.push_back(in[p]);
-    return ra::build<ra::TransposeOp>(b, loc, {v}, {ra::permAttr(b.getContext(), perm)}, type(out));
+    return b.create<ra::TransposeOp>(loc, type(out), v, perm);
   }
   Value matmul(Value x, Value w, ArrayRef<int64_t> shape) {
-    return ra::build<ra::MatmulOp>(b, loc, {x, w}, {}, type(shape));
+    return b.create<ra::MatmulOp>(loc, type(shape), x, w);
   }
 };
 
@@ -79,7 +78,7 @@ struct Emitter {
 bool isInference(func::FuncOp fn) {
   if (fn.walk([](ra::SetParamOp) { return WalkResult::interrupt(); }).wasInterrupted())
     return false;
-  if (auto outputs = fn->getAttrOfType<ArrayAttr>("ra.outputs"))
+  if (auto outputs = fn->getAttrOfType<ArrayAttr>(ra::RaDialect::kOutputsAttr))
     for (Attribute a : outputs)
       if (auto s = a.dyn_cast<StringAttr>(); s && s.getValue().startswith("grad."))
         return false;
@@ -93,12 +92,13 @@ struct Decision {
 
 void annotate(Operation *op, StringRef weights, const Decision &d) {
   Builder b(op->getContext());
-  op->setAttr("ra.absorb", b.getDictionaryAttr({
-                               b.getNamedAttr("weights", b.getStringAttr(weights)),
-                               b.getNamedAttr("absorbed", b.getBoolAttr(d.absorb())),
-                               b.getNamedAttr("kept_macs", b.getI64IntegerAttr(d.kept)),
-                               b.getNamedAttr("absorbed_macs", b.getI64IntegerAttr(d.absorbed)),
-                           }));
+  op->setAttr(ra::RaDialect::kAbsorbAttr,
+              b.getDictionaryAttr({
+                  b.getNamedAttr("weights", b.getStringAttr(weights)),
+                  b.getNamedAttr("absorbed", b.getBoolAttr(d.absorb())),
+                  b.getNamedAttr("kept_macs", b.getI64IntegerAttr(d.kept)),
+                  b.getNamedAttr("absorbed_macs", b.getI64IntegerAttr(d.absorbed)),
+              }));
 }
 
 struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeights> {
@@ -166,8 +166,8 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
     annotate(y.getDefiningOp(), "W_q W_ql", dec);
     if (bias) { // b_qa [H R] = b_q's slice of each head times W_ql[h]
       Value bqa = e.reshape(e.matmul(e.reshape(bias, {h, 1, hd}), wql, {h, 1, r}), {h * r});
-      bqa = ra::build<ra::BroadcastOp>(e.b, e.loc, {bqa}, {}, y.getType());
-      y = ra::build<ra::AddOp>(e.b, e.loc, {y, bqa});
+      bqa = e.b.create<ra::BroadcastOp>(e.loc, y.getType(), bqa);
+      y = e.b.create<ra::AddOp>(e.loc, y, bqa);
     }
     y = e.transpose(e.reshape(y, {hs[0], hs[1], h, r}), {0, 2, 1, 3});
     ql.getResult().replaceAllUsesWith(y);
@@ -228,12 +228,10 @@ struct AbsorbLatentWeights : ra::impl::AbsorbLatentWeightsBase<AbsorbLatentWeigh
     Value wo = e.reshape(out.getRhs(), {h, hd, dOut});
     Value wvo = e.reshape(e.matmul(wvu, wo, {h, r, dOut}), {h * r, dOut});
     // Attention over the latent values, shared by the heads.
-    SmallVector<Value> operands{attn.getQ(), attn.getK(), up.getLhs()};
-    if (attn.getReciprocalAlpha())
-      operands.push_back(attn.getReciprocalAlpha());
-    Operation *latent = ra::buildOp<ra::AttentionOp>(e.b, attn.getLoc(), operands, attn->getAttrs(),
-                                                     e.type({qs[0], h, qs[2], r}));
-    Value y = e.reshape(e.transpose(latent->getResult(0), {0, 2, 1, 3}), {qs[0], qs[2], h * r});
+    auto latent = e.b.create<ra::AttentionOp>(
+        attn.getLoc(), e.type({qs[0], h, qs[2], r}), attn.getQ(), attn.getK(), up.getLhs(),
+        attn.getReciprocalAlpha(), attn.getScaleAttr(), attn.getCausalAttr(), attn.getBandAttr());
+    Value y = e.reshape(e.transpose(latent.getResult(), {0, 2, 1, 3}), {qs[0], qs[2], h * r});
     Value result = e.matmul(y, wvo, shapeOf(out));
     annotate(result.getDefiningOp(), "W_vu W_o", dec);
     out.getResult().replaceAllUsesWith(result);

@@ -1,5 +1,5 @@
 //===- Autodiff.cpp - @forward -> @grad by reverse-mode differentiation ---===//
-#include "ir/OpBuild.h"
+#include "ir/RaDialect.h"
 #include "ir/analysis/ModelStats.h"
 #include "passes/Passes.h"
 
@@ -32,7 +32,7 @@ struct Autodiff : ra::impl::AutodiffBase<Autodiff> {
       return module.emitError("ra-autodiff: the module has no @forward");
     if (module.lookupSymbol("grad"))
       return module.emitError("ra-autodiff: @grad exists already");
-    auto names = forward->getAttrOfType<ArrayAttr>("ra.outputs");
+    auto names = forward->getAttrOfType<ArrayAttr>(ra::RaDialect::kOutputsAttr);
     std::optional<unsigned> lossIndex;
     for (auto [i, n] : llvm::enumerate(names ? names.getValue() : ArrayRef<Attribute>{}))
       if (n.cast<StringAttr>().getValue() == "loss")
@@ -60,9 +60,9 @@ struct Autodiff : ra::impl::AutodiffBase<Autodiff> {
     auto accumulate = [&](Value v, Value g) {
       auto [it, inserted] = adjoint.try_emplace(v, g);
       if (!inserted)
-        it->second = ra::build<ra::AddOp>(b, v.getLoc(), {it->second, g});
+        it->second = b.create<ra::AddOp>(v.getLoc(), it->second, g);
     };
-    adjoint[loss] = ra::buildConstant(b, loss.getLoc(), 1.0, loss.getType());
+    adjoint[loss] = b.create<ra::ConstantOp>(loss.getLoc(), loss.getType(), 1.0);
     llvm::StringMap<Value> paramGrads;
 
     for (Operation *op : llvm::reverse(forwardOps)) {
@@ -77,8 +77,7 @@ struct Autodiff : ra::impl::AutodiffBase<Autodiff> {
         continue;
       if (auto get = dyn_cast<ra::GetParamOp>(op)) {
         Value &slot = paramGrads[get.getName()];
-        slot =
-            slot ? ra::build<ra::AddOp>(b, op->getLoc(), {slot, resultGrads[0]}) : resultGrads[0];
+        slot = slot ? b.create<ra::AddOp>(op->getLoc(), slot, resultGrads[0]) : resultGrads[0];
         continue;
       }
       // Constants and iota: nothing upstream to differentiate.
@@ -105,7 +104,7 @@ struct Autodiff : ra::impl::AutodiffBase<Autodiff> {
       if (!g) {
         param.emitWarning() << "parameter '" << param.getSymName()
                             << "' gets no gradient from the loss; its gradient is zero";
-        g = ra::buildConstant(b, param.getLoc(), 0.0, param.getType());
+        g = b.create<ra::ConstantOp>(param.getLoc(), param.getType(), 0.0);
       }
       results.push_back(g);
       outputNames.push_back(b.getStringAttr("grad." + param.getSymName().str()));
@@ -114,7 +113,7 @@ struct Autodiff : ra::impl::AutodiffBase<Autodiff> {
     ret.erase();
     grad.setType(FunctionType::get(module.getContext(), grad.getArgumentTypes(),
                                    ValueRange(results).getTypes()));
-    grad->setAttr("ra.outputs", b.getArrayAttr(outputNames));
+    grad->setAttr(ra::RaDialect::kOutputsAttr, b.getArrayAttr(outputNames));
     return success();
   }
 };

@@ -43,7 +43,8 @@ struct CheckCausality : ra::impl::CheckCausalityBase<CheckCausality> {
         warn(op, "'ra.reduce_mean' over the sequence axis mixes every position");
       if (auto r = dyn_cast<ra::ReduceMaxOp>(op); r && mixes(r.getInput(), r.getAxis()))
         warn(op, "'ra.reduce_max' over the sequence axis mixes every position");
-      if (auto a = dyn_cast<ra::AttentionOp>(op); a && !a.getCausal() && mixes(a.getQ(), 2))
+      if (auto a = dyn_cast<ra::AttentionOpInterface>(op);
+          a && !a.isGradient() && !a.isCausal() && mixes(a.getQ(), 2))
         warn(op, "attention without the causal mask lets every query read every key");
     });
   }

@@ -13,9 +13,9 @@ struct CheckUnusedParams : ra::impl::CheckUnusedParamsBase<CheckUnusedParams> {
     for (ra::ParamOp p : ra::findUnusedParams(getOperation())) {
       p.emitWarning() << "parameter '" << p.getSymName()
                       << "' cannot affect the loss; it would never train";
-      p->setAttr("ra.unused", mlir::UnitAttr::get(&getContext()));
+      p->setAttr(ra::RaDialect::kUnusedAttr, mlir::UnitAttr::get(&getContext()));
     }
-    getOperation()->setAttr("ra.unused_checked", mlir::UnitAttr::get(&getContext()));
+    getOperation()->setAttr(ra::RaDialect::kUnusedCheckedAttr, mlir::UnitAttr::get(&getContext()));
   }
 };
 } // namespace

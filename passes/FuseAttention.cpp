@@ -41,24 +41,21 @@ struct FuseAttention : ra::impl::FuseAttentionBase<FuseAttention> {
         auto q = a.getQ().getType().cast<ShapedType>();
         auto lseType = RankedTensorType::get({q.getDimSize(0), q.getDimSize(1), q.getDimSize(2)},
                                              q.getElementType());
-        auto f = ra::buildOp<ra::FlashAttentionOp>(b, a.getLoc(), ra::attentionOperands(a),
-                                                   ra::attentionAttrs(a), {a.getType(), lseType});
-        a.getResult().replaceAllUsesWith(f->getResult(0));
-        flash.push_back(cast<ra::FlashAttentionOp>(f));
+        auto f = ra::createLike<ra::FlashAttentionOp>(b, a.getLoc(), {a.getType(), lseType}, a);
+        a.getResult().replaceAllUsesWith(f.getResult());
+        flash.push_back(f);
         a.erase();
       }
       for (ra::AttentionGradOp g : backward) {
         // Its forward: the same operands and attributes.
         auto it = llvm::find_if(flash, [&](ra::FlashAttentionOp f) {
-          return ra::sameScores(f, g) && f.getV() == g.getV();
+          return cast<ra::AttentionOpInterface>(*f).sameScores(g) && f.getV() == g.getV();
         });
         if (it == flash.end())
           continue; // no forward in this function to read from: left unfused
         OpBuilder b(g);
-        SmallVector<Value> operands = ra::attentionOperands(g);
-        operands.append({it->getResult(), it->getLse(), g.getGrad()});
-        auto f = ra::buildOp<ra::FlashAttentionGradOp>(
-            b, g.getLoc(), operands, ra::attentionAttrs(g), SmallVector<Type>(g->getResultTypes()));
+        auto f = ra::createLike<ra::FlashAttentionGradOp>(
+            b, g.getLoc(), g->getResultTypes(), g, it->getResult(), it->getLse(), g.getGrad());
         g->replaceAllUsesWith(f->getResults());
         g.erase();
       }

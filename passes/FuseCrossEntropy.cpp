@@ -9,7 +9,6 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ir/IRUtils.h"
-#include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
 
@@ -37,15 +36,11 @@ struct FuseCrossEntropy : ra::impl::FuseCrossEntropyBase<FuseCrossEntropy> {
       if (!loss || !seed || !loss->isBeforeInBlock(g))
         continue;
       OpBuilder b(loss);
-      Value k = ra::build<ra::ConstantOp>(
-          b, seed.getLoc(), {},
-          {ra::f64Attr(b.getContext(), "value", seed.getValue().convertToDouble())},
-          seed.getType());
-      Operation *fused = ra::buildOp<ra::CrossEntropyWithGradOp>(
-          b, loss.getLoc(), ValueRange{loss.getLogits(), loss.getTargets(), k}, {},
-          TypeRange{loss.getType(), g.getType()});
-      loss.getResult().replaceAllUsesWith(fused->getResult(0));
-      g.getResult().replaceAllUsesWith(fused->getResult(1));
+      Value k = b.create<ra::ConstantOp>(seed.getLoc(), seed.getType(), seed.getValueAttr());
+      auto fused = b.create<ra::CrossEntropyWithGradOp>(loss.getLoc(), loss.getType(), g.getType(),
+                                                        loss.getLogits(), loss.getTargets(), k);
+      loss.getResult().replaceAllUsesWith(fused.getLoss());
+      g.getResult().replaceAllUsesWith(fused.getLogitsGrad());
       loss.erase();
       g.erase();
       if (seed->use_empty())

@@ -82,10 +82,8 @@ struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention>
         if (user != gating && user->isBeforeInBlock(gating))
           return;
     OpBuilder b(gating);
-    SmallVector<Value> operands = ra::attentionOperands(f);
-    operands.push_back(gate);
-    auto gated = cast<ra::GatedFlashAttentionOp>(ra::buildOp<ra::GatedFlashAttentionOp>(
-        b, f.getLoc(), operands, ra::attentionAttrs(f), {type, type, f.getLse().getType()}));
+    auto gated = ra::createLike<ra::GatedFlashAttentionOp>(
+        b, f.getLoc(), {type, type, f.getLse().getType()}, f, gate);
     gating->getResult(0).replaceAllUsesWith(gated.getResult());
     gating->erase();
     y.replaceAllUsesWith(gated.getUngated());
@@ -118,14 +116,12 @@ struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention>
       // results are read from there on.
       Operation *at = gateGrad->isBeforeInBlock(g) ? gateGrad.getOperation() : g.getOperation();
       OpBuilder gb(at);
-      SmallVector<Value> in = ra::attentionOperands(g);
-      in.append({gate, gated.getUngated(), gated.getLse(), upstream});
       SmallVector<Type> types{g.getQ().getType(), g.getK().getType(), g.getV().getType(),
                               gate.getType()};
       if (g.getAlphaGrad())
         types.push_back(g.getAlphaGrad().getType());
-      Operation *fused = ra::buildOp<ra::GatedFlashAttentionGradOp>(gb, g.getLoc(), in,
-                                                                    ra::attentionAttrs(g), types);
+      auto fused = ra::createLike<ra::GatedFlashAttentionGradOp>(
+          gb, g.getLoc(), types, g, gate, gated.getUngated(), gated.getLse(), upstream);
       for (unsigned i = 0; i < 3; ++i)
         g->getResult(i).replaceAllUsesWith(fused->getResult(i));
       if (g.getAlphaGrad())

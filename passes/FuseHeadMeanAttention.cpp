@@ -64,8 +64,8 @@ Value meanGradient(Value g, ShapedType mean, int64_t heads) {
 /// its block over the same q, k, reciprocal term and attributes: the
 /// probabilities `f` would compute again. Null if there is none.
 Value siblingLse(ra::FlashAttentionOp f) {
-  auto same = [&](auto s) {
-    return ra::sameScores(s, f) && s->getBlock() == f->getBlock() && s->isBeforeInBlock(f);
+  auto same = [&](ra::AttentionOpInterface s) {
+    return s.sameScores(f) && s->getBlock() == f->getBlock() && s->isBeforeInBlock(f);
   };
   for (Operation *user : f.getQ().getUsers()) {
     if (auto s = dyn_cast<ra::FlashAttentionOp>(user); s && s != f && same(s))
@@ -113,19 +113,13 @@ struct FuseHeadMeanAttention : ra::impl::FuseHeadMeanAttentionBase<FuseHeadMeanA
       return;
 
     OpBuilder b(f);
-    SmallVector<Value> operands = ra::attentionOperands(f);
-    SmallVector<Value> forward(operands);
-    forward.push_back(lse);
-    Operation *fused = ra::buildOp<ra::HeadMeanAttentionOp>(b, f.getLoc(), forward,
-                                                            ra::attentionAttrs(f), {meanType});
-    mean.getResult().replaceAllUsesWith(fused->getResult(0));
+    auto fused = ra::createLike<ra::HeadMeanAttentionOp>(b, f.getLoc(), meanType, f, lse);
+    mean.getResult().replaceAllUsesWith(fused.getResult());
     mean.erase();
     for (auto &[g, dm] : grads) {
       OpBuilder gb(g);
-      SmallVector<Value> in(operands);
-      in.append({lse, dm});
-      Operation *fg = ra::buildOp<ra::HeadMeanAttentionGradOp>(
-          gb, g.getLoc(), in, ra::attentionAttrs(g), SmallVector<Type>(g->getResultTypes()));
+      auto fg = ra::createLike<ra::HeadMeanAttentionGradOp>(gb, g.getLoc(), g->getResultTypes(), f,
+                                                            lse, dm);
       g->replaceAllUsesWith(fg->getResults());
       Operation *spread = g.getGrad().getDefiningOp();
       g.erase();

@@ -15,7 +15,6 @@
 // points is not done here yet: see docs/fusion.md.)
 //
 //===----------------------------------------------------------------------===//
-#include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
 
@@ -75,20 +74,14 @@ struct FuseLatentProjections : ra::impl::FuseLatentProjectionsBase<FuseLatentPro
       Value p = b.create<ra::GetParamOp>(loc, w.getType(), w.getNameAttr());
       parts.push_back(b.create<ra::ReshapeOp>(loc, RankedTensorType::get({1, k, n}, f32), p));
     }
-    Value stacked = ra::build<ra::ConcatOp>(b, loc, parts, {ra::i64Attr(b.getContext(), "axis", 0)},
-                                            RankedTensorType::get({g, k, n}, f32));
+    Value stacked = b.create<ra::ConcatOp>(loc, RankedTensorType::get({g, k, n}, f32), parts, 0);
     Value flat =
         b.create<ra::ReshapeOp>(loc, RankedTensorType::get({rows, k}, f32), first.getLhs());
-    Value y = ra::build<ra::MatmulOp>(b, loc, {flat, stacked}, {},
-                                      RankedTensorType::get({g, rows, n}, f32));
+    Value y = b.create<ra::MatmulOp>(loc, RankedTensorType::get({g, rows, n}, f32), flat, stacked);
     for (size_t i = 0; i < mms.size(); ++i) {
       ra::MatmulOp mm = mms[i];
-      MLIRContext *ctx = b.getContext();
-      Value part = ra::build<ra::SliceOp>(b, loc, {y},
-                                          {ra::i64Attr(ctx, "axis", 0),
-                                           ra::i64Attr(ctx, "start", int64_t(i)),
-                                           ra::i64Attr(ctx, "end", int64_t(i) + 1)},
-                                          RankedTensorType::get({1, rows, n}, f32));
+      Value part =
+          b.create<ra::SliceOp>(loc, RankedTensorType::get({1, rows, n}, f32), y, 0, i, i + 1);
       Value out = b.create<ra::ReshapeOp>(loc, mm.getType(), part);
       mm.getResult().replaceAllUsesWith(out);
     }

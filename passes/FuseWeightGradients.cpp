@@ -15,7 +15,6 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ir/IRUtils.h"
-#include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
 
@@ -49,10 +48,9 @@ struct FuseWeightGradients : ra::impl::FuseWeightGradientsBase<FuseWeightGradien
             sum.getLoc(), RankedTensorType::get({rows, t.getDimSize(2)}, t.getElementType()), v);
       };
       Value lhs = flat(mm.getLhs(), x), rhs = flat(mm.getRhs(), dy);
-      Operation *gemm = ra::buildOp<ra::MatmulOp>(b, mm.getLoc(), ValueRange{lhs, rhs},
-                                                  {ra::unitAttr(b.getContext(), "transpose_lhs")},
-                                                  TypeRange{sum.getType()});
-      sum.getResult().replaceAllUsesWith(gemm->getResult(0));
+      auto gemm = b.create<ra::MatmulOp>(mm.getLoc(), sum.getType(), lhs, rhs,
+                                         /*transpose_lhs=*/true, /*transpose_rhs=*/false);
+      sum.getResult().replaceAllUsesWith(gemm.getResult());
       sum.erase();
       mm.erase();
     }

@@ -7,7 +7,7 @@
 //   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 //
 //===----------------------------------------------------------------------===//
-#include "ir/OpBuild.h"
+#include "ir/RaDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -48,10 +48,9 @@ struct Optimizer : ra::impl::OptimizerBase<Optimizer> {
     b.setInsertionPoint(*module.getOps<func::FuncOp>().begin());
     auto state = [&](ParamOp p, StringRef prefix) {
       return b
-          .create<ParamOp>(p.getLoc(), b.getStringAttr(prefix + p.getSymName()),
-                           TypeAttr::get(p.getType()), b.getStringAttr("zeros"),
-                           b.getF64FloatAttr(0.0), b.getBoolAttr(false),
-                           b.getStringAttr("optimizer"), b.getBoolAttr(false))
+          .create<ParamOp>(p.getLoc(), (prefix + p.getSymName()).str(), p.getType(), "zeros",
+                           llvm::APFloat(0.0), /*decay=*/false, "optimizer",
+                           /*trainable=*/false)
           .getSymName();
     };
     SmallVector<std::pair<StringRef, StringRef>> moments;
@@ -77,13 +76,13 @@ struct Optimizer : ra::impl::OptimizerBase<Optimizer> {
     Value lr = entry->getArgument(argTypes.size() - 2);
     Value t = entry->getArgument(argTypes.size() - 1);
 
-    auto c = [&](double v, Type type) { return buildConstant(b, loc, v, type); };
-    auto bcast = [&](Value s, Type type) { return build<BroadcastOp>(b, loc, s, {}, type); };
-    auto mul = [&](Value x, Value y) { return build<MulOp>(b, loc, {x, y}); };
-    auto add = [&](Value x, Value y) { return build<AddOp>(b, loc, {x, y}); };
-    auto sub = [&](Value x, Value y) { return build<SubOp>(b, loc, {x, y}); };
-    auto div = [&](Value x, Value y) { return build<DivOp>(b, loc, {x, y}); };
-    auto sqrt = [&](Value x) { return build<SqrtOp>(b, loc, x); };
+    auto c = [&](double v, Type type) -> Value { return b.create<ConstantOp>(loc, type, v); };
+    auto bcast = [&](Value s, Type type) -> Value { return b.create<BroadcastOp>(loc, type, s); };
+    auto mul = [&](Value x, Value y) -> Value { return b.create<MulOp>(loc, x, y); };
+    auto add = [&](Value x, Value y) -> Value { return b.create<AddOp>(loc, x, y); };
+    auto sub = [&](Value x, Value y) -> Value { return b.create<SubOp>(loc, x, y); };
+    auto div = [&](Value x, Value y) -> Value { return b.create<DivOp>(loc, x, y); };
+    auto sqrt = [&](Value x) -> Value { return b.create<SqrtOp>(loc, x); };
 
     // Gradient norms, before clipping.
     SmallVector<Value> grads, squares, norms;
@@ -93,26 +92,25 @@ struct Optimizer : ra::impl::OptimizerBase<Optimizer> {
       grads.push_back(g);
       int64_t n = p.getTensorType().getNumElements();
       auto flatType = RankedTensorType::get({n}, b.getF32Type());
-      Value sq = build<ReduceSumOp>(b, loc, build<ReshapeOp>(b, loc, mul(g, g), {}, flatType),
-                                    {i64Attr(ctx, "axis", 0)});
+      Value sq = b.create<ReduceSumOp>(loc, b.create<ReshapeOp>(loc, flatType, mul(g, g)), 0);
       total = add(total, sq);
       norms.push_back(
-          build<ReshapeOp>(b, loc, sqrt(sq), {}, RankedTensorType::get({1}, b.getF32Type())));
+          b.create<ReshapeOp>(loc, RankedTensorType::get({1}, b.getF32Type()), sqrt(sq)));
     }
     Value globalNorm = sqrt(total);
     Value normVector = norms.empty() ? c(0.0, RankedTensorType::get({1}, b.getF32Type()))
-                                     : build<ConcatOp>(b, loc, norms, {i64Attr(ctx, "axis", 0)});
+                                     : b.create<ConcatOp>(loc, norms, 0).getResult();
 
     // coef = min(1, max_norm / (norm + 1e-6)) = 1 / max(1, (norm + 1e-6) / max_norm)
     Value coef = c(1.0, scalar);
     if (maxGradNorm > 0)
-      coef = div(c(1.0, scalar),
-                 build<MaximumOp>(b, loc,
-                                  {c(1.0, scalar),
-                                   div(add(globalNorm, c(1e-6, scalar)), c(maxGradNorm, scalar))}));
+      coef =
+          div(c(1.0, scalar),
+              b.create<MaximumOp>(loc, c(1.0, scalar),
+                                  div(add(globalNorm, c(1e-6, scalar)), c(maxGradNorm, scalar))));
     // Bias corrections 1 - beta^t, with beta^t = exp(t log beta).
     auto correction = [&](double beta) {
-      return sub(c(1.0, scalar), build<ExpOp>(b, loc, mul(t, c(std::log(beta), scalar))));
+      return sub(c(1.0, scalar), b.create<ExpOp>(loc, mul(t, c(std::log(beta), scalar))));
     };
     Value stepSize = div(lr, correction(beta1));
     Value sqrtBc2 = sqrt(correction(beta2));
@@ -122,12 +120,9 @@ struct Optimizer : ra::impl::OptimizerBase<Optimizer> {
       Type type = p.getType();
       auto [mName, vName] = moments[i];
       Value g = mul(grads[i], bcast(coef, type));
-      Value m = build<GetParamOp>(
-          b, loc, {}, {b.getNamedAttr("name", FlatSymbolRefAttr::get(ctx, mName))}, type);
-      Value v = build<GetParamOp>(
-          b, loc, {}, {b.getNamedAttr("name", FlatSymbolRefAttr::get(ctx, vName))}, type);
-      Value w = build<GetParamOp>(
-          b, loc, {}, {b.getNamedAttr("name", FlatSymbolRefAttr::get(ctx, p.getSymName()))}, type);
+      Value m = b.create<GetParamOp>(loc, type, mName);
+      Value v = b.create<GetParamOp>(loc, type, vName);
+      Value w = b.create<GetParamOp>(loc, type, p.getSymName());
       Value m2 = add(mul(c(beta1, type), m), mul(c(1 - beta1, type), g));
       Value v2 = add(mul(c(beta2, type), v), mul(c(1 - beta2, type), mul(g, g)));
       if (p.getDecay() && weightDecay != 0)
@@ -136,22 +131,22 @@ struct Optimizer : ra::impl::OptimizerBase<Optimizer> {
       Value w2 = sub(w, mul(bcast(stepSize, type), div(m2, denom)));
       for (auto [name, value] :
            {std::pair{p.getSymName(), w2}, std::pair{mName, m2}, std::pair{vName, v2}})
-        b.create<SetParamOp>(loc, FlatSymbolRefAttr::get(ctx, name), value);
+        b.create<SetParamOp>(loc, name, value);
     }
 
     SmallVector<Value> results{loss, globalNorm, normVector};
     b.create<func::ReturnOp>(loc, results);
     step.setType(FunctionType::get(ctx, argTypes, ValueRange(results).getTypes()));
     SmallVector<Attribute> inputs;
-    if (auto in = grad->getAttrOfType<ArrayAttr>("ra.inputs"))
+    if (auto in = grad->getAttrOfType<ArrayAttr>(RaDialect::kInputsAttr))
       inputs.append(in.begin(), in.end());
     inputs.append({b.getStringAttr("lr"), b.getStringAttr("step")});
-    step->setAttr("ra.inputs", b.getArrayAttr(inputs));
-    step->setAttr("ra.outputs", b.getStrArrayAttr({"loss", "grad_norm", "grad_norms"}));
+    step->setAttr(RaDialect::kInputsAttr, b.getArrayAttr(inputs));
+    step->setAttr(RaDialect::kOutputsAttr, b.getStrArrayAttr({"loss", "grad_norm", "grad_norms"}));
     SmallVector<Attribute> order;
     for (ParamOp p : params)
       order.push_back(p.getSymNameAttr());
-    step->setAttr("ra.grad_norm_params", b.getArrayAttr(order));
+    step->setAttr(RaDialect::kGradNormParamsAttr, b.getArrayAttr(order));
     return success();
   }
 };

@@ -169,9 +169,9 @@ struct PlanMemory : ra::impl::PlanMemoryBase<PlanMemory> {
       for (Value r : op.getResults())
         placed.push_back(needsArena(r) ? offsets[r] : -1);
       if (op.getNumResults())
-        op.setAttr("ra.offsets", b.getDenseI64ArrayAttr(placed));
+        op.setAttr(ra::RaDialect::kOffsetsAttr, b.getDenseI64ArrayAttr(placed));
     }
-    fn->setAttr("ra.arena_bytes", b.getI64IntegerAttr(peak));
+    fn->setAttr(ra::RaDialect::kArenaBytesAttr, b.getI64IntegerAttr(peak));
   }
 };
 

@@ -16,7 +16,7 @@ func::FuncOp getForward(ModuleOp module) { return module.lookupSymbol<func::Func
 static SmallVector<Value> lossRoots(func::FuncOp forward) {
   auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
   SmallVector<Value> roots;
-  if (auto names = forward->getAttrOfType<ArrayAttr>("ra.outputs"))
+  if (auto names = forward->getAttrOfType<ArrayAttr>(ra::RaDialect::kOutputsAttr))
     for (auto [i, name] : llvm::enumerate(names))
       if (name.cast<StringAttr>().getValue() == "loss")
         roots.push_back(ret.getOperand(i));
@@ -58,11 +58,14 @@ static int64_t perToken(Value v, int64_t tokens) {
 std::vector<std::pair<Value, int64_t>> findCachedValues(func::FuncOp forward) {
   std::vector<std::pair<Value, int64_t>> cached;
   llvm::DenseSet<Value> seen;
-  // Attention, before or after fuse-attention.
-  auto visit = [&](Value qValue, Value kValue, Value vValue) {
-    auto q = qValue.getType().cast<ShapedType>().getShape();
-    int64_t tokens = q[0] * kValue.getType().cast<ShapedType>().getShape().drop_back().back();
-    for (Value operand : {kValue, vValue}) {
+  // Every forward attention form, before or after fusion.
+  forward.walk([&](AttentionOpInterface attention) {
+    if (attention.isGradient())
+      return;
+    auto q = attention.getQ().getType().cast<ShapedType>().getShape();
+    int64_t tokens =
+        q[0] * attention.getK().getType().cast<ShapedType>().getShape().drop_back().back();
+    for (Value operand : {attention.getK(), attention.getV()}) {
       Value best = operand, v = operand;
       for (;;) {
         Operation *def = v.getDefiningOp();
@@ -88,16 +91,6 @@ std::vector<std::pair<Value, int64_t>> findCachedValues(func::FuncOp forward) {
       if (seen.insert(best).second)
         cached.push_back({best, perToken(best, tokens)});
     }
-  };
-  forward.walk([&](Operation *op) {
-    if (auto a = dyn_cast<AttentionOp>(op))
-      visit(a.getQ(), a.getK(), a.getV());
-    else if (auto f = dyn_cast<FlashAttentionOp>(op))
-      visit(f.getQ(), f.getK(), f.getV());
-    else if (auto g = dyn_cast<GatedFlashAttentionOp>(op))
-      visit(g.getQ(), g.getK(), g.getV());
-    else if (auto m = dyn_cast<HeadMeanAttentionOp>(op))
-      visit(m.getQ(), m.getK(), m.getV());
   });
   return cached;
 }
@@ -118,10 +111,10 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
   func::FuncOp forward = getForward(module);
   if (!forward)
     return module.emitError("the module has no @forward function");
-  if (auto src = module->getAttrOfType<StringAttr>("ra.source"))
+  if (auto src = module->getAttrOfType<StringAttr>(ra::RaDialect::kSourceAttr))
     stats.source = src.str();
   int64_t batch = 0, seq = 0;
-  if (auto config = module->getAttrOfType<DictionaryAttr>("ra.config")) {
+  if (auto config = module->getAttrOfType<DictionaryAttr>(ra::RaDialect::kConfigAttr)) {
     for (NamedAttribute a : config) {
       double v = 0;
       if (auto i = a.getValue().dyn_cast<IntegerAttr>())
@@ -161,9 +154,9 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
   // After ra-check-unused-params, its verdict: the fusion passes may join a
   // dead weight's GEMM to a live one, which a walk from the loss would then
   // count as reached.
-  if (module->hasAttr("ra.unused_checked")) {
+  if (module->hasAttr(ra::RaDialect::kUnusedCheckedAttr)) {
     for (ParamOp p : module.getOps<ParamOp>())
-      if (p->hasAttr("ra.unused"))
+      if (p->hasAttr(ra::RaDialect::kUnusedAttr))
         stats.unused.push_back(p.getSymName().str());
   } else {
     for (ParamOp p : findUnusedParams(module))
@@ -177,10 +170,7 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
   });
   if (auto grad = module.lookupSymbol<func::FuncOp>("grad"))
     grad.walk([&](CostOpInterface op) { stats.gradFlops += op.getFlops(); });
-  forward.walk([&](Operation *op) {
-    stats.attentionOps +=
-        isa<AttentionOp, FlashAttentionOp, GatedFlashAttentionOp, HeadMeanAttentionOp>(op);
-  });
+  forward.walk([&](AttentionOpInterface op) { stats.attentionOps += !op.isGradient(); });
   for (auto [v, n] : findCachedValues(forward)) {
     stats.cache.push_back({describeValue(v), n});
     stats.cacheElementsPerToken += n;

@@ -86,15 +86,13 @@ SeqInfo inferOne(Operation *op, llvm::DenseMap<Value, SeqInfo> &info) {
           if (in.count(p))
             r.axes.insert(i);
       })
-      .Case<AttentionOp, FlashAttentionOp, GatedFlashAttentionOp>([&](auto a) {
+      .Case([&](AttentionOpInterface a) {
+        // The results run over the queries' positions: [B, H, Tq, .], or
+        // [B, Tq, .] averaged over heads.
+        bool headMean = rank == 3;
         for (int64_t x : axesOf(a.getQ()))
-          if (x != 3)
-            r.axes.insert(x);
-      })
-      .Case([&](HeadMeanAttentionOp a) { // [B, H, T, E] queries -> [B, T, F]
-        for (int64_t x : axesOf(a.getQ()))
-          if (x != 1 && x != 3)
-            r.axes.insert(x - 1);
+          if (x != 3 && !(headMean && x == 1))
+            r.axes.insert(headMean && x > 1 ? x - 1 : x);
       })
       .Case([&](CrossEntropyOp) { r.tracked = false; })
       .Case([&](ConcatOp c) {
@@ -134,7 +132,7 @@ llvm::DenseMap<Value, SeqInfo> inferSequenceAxes(func::FuncOp forward) {
 llvm::DenseSet<Operation *> opsFeedingModelOutputs(func::FuncOp forward) {
   llvm::DenseSet<Operation *> reached;
   auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
-  auto names = forward->getAttrOfType<ArrayAttr>("ra.outputs");
+  auto names = forward->getAttrOfType<ArrayAttr>(ra::RaDialect::kOutputsAttr);
   SmallVector<Value> work;
   for (auto [i, v] : llvm::enumerate(ret.getOperands()))
     if (!names || !names[i].cast<StringAttr>().getValue().starts_with("report."))

@@ -89,10 +89,7 @@ template <class OpT> Result reduce(Elaborator &el, CallArgs &a) {
   auto keep = el.intArg(keywordLoc(a, "keepdim"), keyword(a, "keepdim", Val::ofInt(0)), "keepdim");
   if (failed(keep))
     return failure();
-  SmallVector<NamedAttribute> attrs{i64Attr(&el.context(), "axis", *axis)};
-  if (*keep)
-    attrs.push_back(unitAttr(&el.context(), "keepdim"));
-  return tensorResult(el.create<OpT>(a.call.loc, *t, attrs));
+  return tensorResult(el.create<OpT>(a.call.loc, *t, uint64_t(*axis), *keep != 0));
 }
 
 /// min/max of two numbers.
@@ -140,7 +137,7 @@ Result reshape(Elaborator &el, CallArgs &a) {
   auto type = el.tensorType(a.argLocs[1], *shape, in.getElementType());
   if (failed(type))
     return failure();
-  return tensorResult(el.create<ReshapeOp>(a.call.loc, *t, {}, *type));
+  return tensorResult(el.create<ReshapeOp>(a.call.loc, *type, *t));
 }
 
 Result transpose(Elaborator &el, CallArgs &a) {
@@ -148,7 +145,7 @@ Result transpose(Elaborator &el, CallArgs &a) {
   auto perm = el.shapeArg(a.argLocs[1], a.args[1], "the permutation");
   if (failed(t) || failed(perm))
     return failure();
-  return tensorResult(el.create<TransposeOp>(a.call.loc, *t, {permAttr(&el.context(), *perm)}));
+  return tensorResult(el.create<TransposeOp>(a.call.loc, *t, ArrayRef<int64_t>(*perm)));
 }
 
 Result broadcast(Elaborator &el, CallArgs &a) {
@@ -172,8 +169,7 @@ Result concat(Elaborator &el, CallArgs &a) {
   auto axis = el.axisArg(a.argLocs[1], a.args[1], typeOf(inputs[0]).getRank());
   if (failed(axis))
     return failure();
-  return tensorResult(
-      el.create<ConcatOp>(a.call.loc, inputs, {i64Attr(&el.context(), "axis", *axis)}));
+  return tensorResult(el.create<ConcatOp>(a.call.loc, ValueRange(inputs), uint64_t(*axis)));
 }
 
 Result slice(Elaborator &el, CallArgs &a) {
@@ -185,10 +181,8 @@ Result slice(Elaborator &el, CallArgs &a) {
   auto end = el.intArg(a.argLocs[3], a.args[3], "the slice end");
   if (failed(axis) || failed(start) || failed(end))
     return failure();
-  return tensorResult(el.create<SliceOp>(a.call.loc, *t,
-                                         {i64Attr(&el.context(), "axis", *axis),
-                                          i64Attr(&el.context(), "start", *start),
-                                          i64Attr(&el.context(), "end", *end)}));
+  return tensorResult(
+      el.create<SliceOp>(a.call.loc, *t, uint64_t(*axis), uint64_t(*start), uint64_t(*end)));
 }
 
 /// zeros/ones/full(shape[, value])
@@ -219,8 +213,7 @@ Result iota(Elaborator &el, CallArgs &a) {
   auto type = el.tensorType(a.argLocs[0], *shape, Float32Type::get(&el.context()));
   if (failed(type))
     return failure();
-  return tensorResult(
-      el.create<IotaOp>(a.call.loc, {}, {i64Attr(&el.context(), "axis", *axis)}, *type));
+  return tensorResult(el.create<IotaOp>(a.call.loc, *type, uint64_t(*axis)));
 }
 
 Result attention(Elaborator &el, CallArgs &a) {
@@ -236,12 +229,10 @@ Result attention(Elaborator &el, CallArgs &a) {
   if (q.getRank() != 4)
     return el.error(a.argLocs[0],
                     "attention's q must be [B, H, T, E], got " + formatShape(q.getShape()));
-  SmallVector<NamedAttribute> attrs;
+  Builder b(&el.context());
   auto causal = el.intArg(keywordLoc(a, "causal"), keyword(a, "causal", Val::ofInt(1)), "causal");
   if (failed(causal))
     return failure();
-  if (*causal)
-    attrs.push_back(unitAttr(&el.context(), "causal"));
   double scale = 1 / std::sqrt(double(q.getShape()[3]));
   Val s = keyword(a, "scale", Val::none());
   if (s.kind != Val::Kind::None) {
@@ -250,8 +241,8 @@ Result attention(Elaborator &el, CallArgs &a) {
       return failure();
     scale = *v;
   }
-  attrs.push_back(f64Attr(&el.context(), "scale", scale));
-  SmallVector<Value> operands(qkv, qkv + 3);
+  Value reciprocal;
+  IntegerAttr bandAttr;
   Val alpha = keyword(a, "alpha", Val::none());
   Val band = keyword(a, "band", Val::none());
   if (alpha.kind != Val::Kind::None) {
@@ -261,19 +252,21 @@ Result attention(Elaborator &el, CallArgs &a) {
     if (typeOf(*t).getRank() != 0)
       return el.error(keywordLoc(a, "alpha"), "alpha must be a scalar parameter (shape []), got " +
                                                   formatShape(typeOf(*t).getShape()));
-    operands.push_back(*t);
+    reciprocal = *t;
   }
   if (band.kind != Val::Kind::None) {
     if (alpha.kind == Val::Kind::None)
       return el.error(keywordLoc(a, "band"), "band limits the reciprocal term; pass alpha= too");
-    auto b = el.intArg(keywordLoc(a, "band"), band, "band");
-    if (failed(b))
+    auto width = el.intArg(keywordLoc(a, "band"), band, "band");
+    if (failed(width))
       return failure();
-    if (*b < 0)
-      return el.error(keywordLoc(a, "band"), "band must be >= 0, got " + Twine(*b));
-    attrs.push_back(i64Attr(&el.context(), "band", *b));
+    if (*width < 0)
+      return el.error(keywordLoc(a, "band"), "band must be >= 0, got " + Twine(*width));
+    bandAttr = b.getI64IntegerAttr(*width);
   }
-  return tensorResult(el.create<AttentionOp>(a.call.loc, operands, attrs));
+  return tensorResult(el.create<AttentionOp>(a.call.loc, qkv[0], qkv[1], qkv[2], reciprocal,
+                                             b.getF64FloatAttr(scale),
+                                             *causal ? b.getUnitAttr() : UnitAttr(), bandAttr));
 }
 
 Result embedding(Elaborator &el, CallArgs &a) {
@@ -283,7 +276,7 @@ Result embedding(Elaborator &el, CallArgs &a) {
     return failure();
   if (!typeOf(*ids).getElementType().isInteger(32))
     return el.error(a.argLocs[1], "the token ids must be an i32 tensor");
-  return tensorResult(el.create<EmbeddingOp>(a.call.loc, {*table, *ids}));
+  return tensorResult(el.create<EmbeddingOp>(a.call.loc, *table, *ids));
 }
 
 Result crossEntropy(Elaborator &el, CallArgs &a) {
@@ -293,7 +286,7 @@ Result crossEntropy(Elaborator &el, CallArgs &a) {
     return failure();
   if (!typeOf(*targets).getElementType().isInteger(32))
     return el.error(a.argLocs[1], "the targets must be an i32 tensor");
-  return tensorResult(el.create<CrossEntropyOp>(a.call.loc, {*logits, *targets}));
+  return tensorResult(el.create<CrossEntropyOp>(a.call.loc, *logits, *targets));
 }
 
 const llvm::StringMap<Builtin> &table() {
@@ -327,16 +320,17 @@ const llvm::StringMap<Builtin> &table() {
                      auto r = el.tensorArg(a.argLocs[1], a.args[1], "matmul's right operand");
                      if (failed(l) || failed(r))
                        return failure();
-                     SmallVector<NamedAttribute> attrs;
-                     for (auto [kw, attr] : {std::pair{"transpose_a", "transpose_lhs"},
-                                             std::pair{"transpose_b", "transpose_rhs"}}) {
+                     bool transpose[2];
+                     const char *keywords[2] = {"transpose_a", "transpose_b"};
+                     for (int i = 0; i < 2; ++i) {
+                       const char *kw = keywords[i];
                        auto v = el.intArg(keywordLoc(a, kw), keyword(a, kw, Val::ofInt(0)), kw);
                        if (failed(v))
                          return failure();
-                       if (*v)
-                         attrs.push_back(unitAttr(&el.context(), attr));
+                       transpose[i] = *v != 0;
                      }
-                     return tensorResult(el.create<MatmulOp>(a.call.loc, {*l, *r}, attrs));
+                     return tensorResult(
+                         el.create<MatmulOp>(a.call.loc, *l, *r, transpose[0], transpose[1]));
                    }};
     t["causal_mean"] = {2, 2, {}, [](Elaborator &el, CallArgs &a) -> Result {
                           auto x = el.tensorArg(a.argLocs[0], a.args[0], "causal_mean's input");
@@ -345,8 +339,8 @@ const llvm::StringMap<Builtin> &table() {
                           auto axis = el.axisArg(a.argLocs[1], a.args[1], typeOf(*x).getRank());
                           if (failed(axis))
                             return failure();
-                          return tensorResult(el.create<CausalMeanOp>(
-                              a.call.loc, *x, {i64Attr(&el.context(), "axis", *axis)}));
+                          return tensorResult(
+                              el.create<CausalMeanOp>(a.call.loc, *x, uint64_t(*axis)));
                         }};
     t["layernorm"] = {
         3, 3, {"eps"}, [](Elaborator &el, CallArgs &a) -> Result {
@@ -364,8 +358,8 @@ const llvm::StringMap<Builtin> &table() {
             return failure();
           if (!(*eps > 0))
             return el.error(keywordLoc(a, "eps"), "eps must be > 0");
-          return tensorResult(el.create<LayerNormOp>(a.call.loc, {ops[0], ops[1], ops[2]},
-                                                     {f64Attr(&el.context(), "eps", *eps)}));
+          return tensorResult(
+              el.create<LayerNormOp>(a.call.loc, ops[0], ops[1], ops[2], llvm::APFloat(*eps)));
         }};
     t["softmax"] = {1, 1, {}, [](Elaborator &el, CallArgs &a) -> Result {
                       auto x = el.tensorArg(a.argLocs[0], a.args[0], "softmax's input");

@@ -119,9 +119,8 @@ FailureOr<int64_t> Elaborator::axisArg(SrcLoc at, const Val &v, int64_t rank) {
   return a;
 }
 
-FailureOr<Value> Elaborator::createOp(SrcLoc at, StringRef name, ValueRange operands,
-                                      ArrayRef<NamedAttribute> attrs, ArrayRef<Type> types) {
-  for (Type t : types) {
+FailureOr<Value> Elaborator::finishOp(SrcLoc at, OperationState &state) {
+  for (Type t : state.types) {
     auto shaped = t.cast<ShapedType>();
     auto n = checkedNumElements(shaped.getShape());
     if (!n || *n > kMaxTensorElements)
@@ -134,29 +133,32 @@ FailureOr<Value> Elaborator::createOp(SrcLoc at, StringRef name, ValueRange oper
   if (++opCount > kMaxOps)
     return error(at, "the model expands to more than " + Twine(kMaxOps) +
                          " ops; is a loop bound or a recursion wrong?");
-  OperationState state(loc(at), name);
-  state.addOperands(operands);
-  state.addAttributes(attrs);
-  state.addTypes(types);
   Operation *op = body.create(state);
   if (failed(mlir::verify(op))) {
     op->erase();
     return failure();
   }
+  // An identity (a whole-axis slice, a broadcast to the same shape, ...)
+  // folds to its input, and the op goes.
+  SmallVector<Attribute> noConstants(op->getNumOperands());
+  SmallVector<OpFoldResult> folded;
+  if (succeeded(op->fold(noConstants, folded)) && folded.size() == 1)
+    if (Value v = folded[0].dyn_cast<Value>(); v && v != op->getResult(0)) {
+      op->erase();
+      return v;
+    }
   return op->getResult(0);
 }
 
 FailureOr<Value> Elaborator::broadcastTo(SrcLoc at, Value v, ArrayRef<int64_t> shape) {
   auto type = v.getType().cast<RankedTensorType>();
-  if (type.getShape() == shape)
-    return v;
   if (!isBroadcastableTo(type.getShape(), shape))
     return error(at,
                  "cannot broadcast " + formatShape(type.getShape()) + " to " + formatShape(shape));
   auto target = tensorType(at, shape, type.getElementType());
   if (failed(target))
     return failure();
-  return create<BroadcastOp>(at, v, {}, *target);
+  return create<BroadcastOp>(at, *target, v);
 }
 
 FailureOr<std::pair<Value, Value>> Elaborator::broadcastPair(SrcLoc at, Value a, Value b) {
@@ -178,7 +180,7 @@ FailureOr<std::pair<Value, Value>> Elaborator::broadcastPair(SrcLoc at, Value a,
 FailureOr<Value> Elaborator::constant(SrcLoc at, double value, RankedTensorType type) {
   if (!std::isfinite(value))
     return error(at, "the constant " + formatNumber(value) + " is not finite");
-  return create<ConstantOp>(at, {}, {f64Attr(&ctx, "value", value)}, type);
+  return create<ConstantOp>(at, type, value);
 }
 
 //===----------------------------------------------------------------------===//
@@ -359,8 +361,8 @@ LogicalResult Elaborator::finish(func::FuncOp func) {
   SmallVector<Attribute> inputs;
   for (auto &n : inputNames)
     inputs.push_back(StringAttr::get(&ctx, n));
-  func->setAttr("ra.inputs", ArrayAttr::get(&ctx, inputs));
-  func->setAttr("ra.outputs", ArrayAttr::get(&ctx, names));
+  func->setAttr(RaDialect::kInputsAttr, ArrayAttr::get(&ctx, inputs));
+  func->setAttr(RaDialect::kOutputsAttr, ArrayAttr::get(&ctx, names));
 
   SmallVector<NamedAttribute> config;
   for (auto &[name, v] : configs) {
@@ -369,8 +371,8 @@ LogicalResult Elaborator::finish(func::FuncOp func) {
                       : Attribute(FloatAttr::get(Float64Type::get(&ctx), v.f));
     config.push_back(NamedAttribute(StringAttr::get(&ctx, name), a));
   }
-  (*module)->setAttr("ra.config", DictionaryAttr::get(&ctx, config));
-  (*module)->setAttr("ra.source", StringAttr::get(&ctx, files[main.file].path));
+  (*module)->setAttr(RaDialect::kConfigAttr, DictionaryAttr::get(&ctx, config));
+  (*module)->setAttr(RaDialect::kSourceAttr, StringAttr::get(&ctx, files[main.file].path));
   if (failed(mlir::verify(*module)))
     return failure();
   return success();
@@ -513,16 +515,12 @@ LogicalResult Elaborator::execParam(const Stmt &s) {
   }
   bool decay = s.decay >= 0 ? s.decay == 1 : shape.size() >= 2;
 
-  auto param = params.create<ParamOp>(
-      loc(s.loc), StringAttr::get(&ctx, name), TypeAttr::get(*type), StringAttr::get(&ctx, s.init),
-      FloatAttr::get(Float64Type::get(&ctx), initValue), BoolAttr::get(&ctx, decay),
-      StringAttr::get(&ctx, frame.mechanism), BoolAttr::get(&ctx, true));
+  auto param = params.create<ParamOp>(loc(s.loc), name, *type, s.init, llvm::APFloat(initValue),
+                                      decay, frame.mechanism, /*trainable=*/true);
   if (failed(mlir::verify(param)))
     return failure();
   paramLocs[name] = s.nameLocs[0];
-  auto read = create<GetParamOp>(
-      s.loc, {},
-      {NamedAttribute(StringAttr::get(&ctx, "name"), FlatSymbolRefAttr::get(&ctx, name))}, *type);
+  auto read = create<GetParamOp>(s.loc, *type, name);
   if (failed(read))
     return failure();
   frame.locals[s.names[0]] = Val::ofTensor(*read);
@@ -800,7 +798,7 @@ FailureOr<Val> Elaborator::evalBinary(const Expr &e) {
     auto b = tensorArg(e.args[1]->loc, *r, "the right side of '@'");
     if (failed(b))
       return failure();
-    auto v = create<MatmulOp>(at, {*a, *b});
+    auto v = create<MatmulOp>(at, *a, *b);
     if (failed(v))
       return failure();
     return Val::ofTensor(*v);
@@ -895,11 +893,7 @@ FailureOr<Val> Elaborator::evalSlice(const Expr &e) {
     auto hi = bound(item.hi, dim);
     if (failed(hi))
       return failure();
-    if (*lo == 0 && *hi == dim)
-      continue;
-    auto s = create<SliceOp>(
-        item.loc, v,
-        {i64Attr(&ctx, "axis", axis), i64Attr(&ctx, "start", *lo), i64Attr(&ctx, "end", *hi)});
+    auto s = create<SliceOp>(item.loc, v, uint64_t(axis), uint64_t(*lo), uint64_t(*hi));
     if (failed(s))
       return failure();
     v = *s;

@@ -8,7 +8,6 @@
 #ifndef RA_FRONTEND_ELABORATOR_H
 #define RA_FRONTEND_ELABORATOR_H
 
-#include "ir/OpBuild.h"
 #include "ir/RaDialect.h"
 #include "ir/frontend/AST.h"
 #include "ir/frontend/Frontend.h"
@@ -66,23 +65,26 @@ public:
   /// `axis` normalized against `rank` (`-1` is the last axis).
   mlir::FailureOr<int64_t> axisArg(SrcLoc at, const Val &v, int64_t rank);
 
-  /// Creates an `OpT` (result type inferred when the op can, else `type`),
-  /// verifies it, and reports any failure at `at`.
-  template <class OpT>
-  mlir::FailureOr<mlir::Value> create(SrcLoc at, mlir::ValueRange operands,
-                                      llvm::ArrayRef<mlir::NamedAttribute> attrs = {},
-                                      mlir::Type type = {}) {
-    llvm::SmallVector<mlir::Type> types;
-    if (type) {
-      types.push_back(type);
-    } else if constexpr (OpT::template hasTrait<mlir::InferTypeOpInterface::Trait>()) {
-      if (mlir::failed(OpT::inferReturnTypes(&ctx, loc(at), operands,
-                                             mlir::DictionaryAttr::get(&ctx, attrs), {}, types)))
+  /// Creates an `OpT` through its ODS builder with `args` (operands and
+  /// attributes; the result type first for an op that cannot infer it),
+  /// verifies it and folds it: the result, or the existing value it folds to
+  /// (`reshape(x)` to x's type is x). Shape errors are reported at `at`, in
+  /// the words of the op's shape rule.
+  template <class OpT, class... Args>
+  mlir::FailureOr<mlir::Value> create(SrcLoc at, Args &&...args) {
+    mlir::OperationState state(loc(at), OpT::getOperationName());
+    if constexpr (OpT::template hasTrait<mlir::InferTypeOpInterface::Trait>()) {
+      OpT::build(body, state, mlir::TypeRange(), std::forward<Args>(args)...);
+      llvm::SmallVector<mlir::Type> types;
+      if (mlir::failed(OpT::inferReturnTypes(&ctx, state.location, state.operands,
+                                             state.attributes.getDictionary(&ctx), state.regions,
+                                             types)))
         return mlir::failure();
+      state.addTypes(types);
     } else {
-      types.push_back(operands[0].getType());
+      OpT::build(body, state, std::forward<Args>(args)...);
     }
-    return createOp(at, OpT::getOperationName(), operands, attrs, types);
+    return finishOp(at, state);
   }
 
   /// `lhs op rhs` with numpy broadcasting.
@@ -91,7 +93,7 @@ public:
     auto l = broadcastPair(at, lhs, rhs);
     if (mlir::failed(l))
       return mlir::failure();
-    return create<OpT>(at, {l->first, l->second});
+    return create<OpT>(at, l->first, l->second);
   }
   mlir::FailureOr<mlir::Value> broadcastTo(SrcLoc at, mlir::Value v, llvm::ArrayRef<int64_t> shape);
   mlir::FailureOr<mlir::Value> constant(SrcLoc at, double value, mlir::RankedTensorType type);
@@ -107,9 +109,8 @@ private:
     Val result;
   };
 
-  mlir::FailureOr<mlir::Value> createOp(SrcLoc at, llvm::StringRef name, mlir::ValueRange operands,
-                                        llvm::ArrayRef<mlir::NamedAttribute> attrs,
-                                        llvm::ArrayRef<mlir::Type> types);
+  /// Checks, creates, verifies and folds the op `state` describes.
+  mlir::FailureOr<mlir::Value> finishOp(SrcLoc at, mlir::OperationState &state);
   mlir::FailureOr<std::pair<mlir::Value, mlir::Value>> broadcastPair(SrcLoc at, mlir::Value a,
                                                                      mlir::Value b);
 

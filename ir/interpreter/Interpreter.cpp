@@ -132,14 +132,14 @@ private:
 
 /// The attention semantics of any attention op (plain, flash, gated,
 /// head-mean, or their gradients): scale, mask, band and RA's alpha.
-template <typename Op> AttentionSpec specOf(Op a, Frame &frame) {
+AttentionSpec specOf(AttentionOpInterface a, Frame &frame) {
   AttentionSpec spec;
-  spec.scale = a.getScale().convertToDouble();
-  spec.causal = a.getCausal();
+  spec.scale = a.getScaleValue();
+  spec.causal = a.isCausal();
   if (Value alpha = a.getReciprocalAlpha())
     spec.alpha = frame.get(alpha).data[0];
-  if (auto band = a.getBand())
-    spec.band = (int64_t)*band;
+  if (a.getBandAttr())
+    spec.band = a.getBandOrAll();
   return spec;
 }
 

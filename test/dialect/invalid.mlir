@@ -153,3 +153,70 @@ func.func @integer_arith(%a: tensor<2xi32>) {
   %0 = ra.add %a, %a : tensor<2xi32>
   return
 }
+
+// -----
+
+// The attention forms' own verifiers, beyond the scores every form shares.
+func.func @flash_lse(%q: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x3xf32>) {
+  // expected-error @+1 {{lse [B, H, Tq] must be 'tensor<1x2x4xf32>', got 'tensor<1x2x5xf32>'}}
+  %y, %lse = ra.flash_attention %q, %q, %v {causal, scale = 0.5} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x3xf32> -> tensor<1x2x4x3xf32>, tensor<1x2x5xf32>
+  return
+}
+
+// -----
+
+func.func @gate_shape(%q: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x3xf32>, %gate: tensor<1x2x4x3xf32>) {
+  // expected-error @+1 {{gate [B, H, Tq, 1] must be 'tensor<1x2x4x1xf32>'}}
+  %g:3 = ra.gated_flash_attention %q, %q, %v gate(%gate) {causal, scale = 0.5} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x3xf32>, tensor<1x2x4x3xf32> -> tensor<1x2x4x3xf32>, tensor<1x2x4x3xf32>, tensor<1x2x4xf32>
+  return
+}
+
+// -----
+
+func.func @head_mean_per_head_values(%q: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x3xf32>, %lse: tensor<1x2x4xf32>) {
+  // expected-error @+1 {{v must be [B, Tk, Dv], shared by every head, got [1, 2, 4, 3]}}
+  %0 = ra.head_mean_attention %q, %q, %v lse(%lse) {causal, scale = 0.5} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x3xf32>, tensor<1x2x4xf32> -> tensor<1x4x3xf32>
+  return
+}
+
+// -----
+
+ra.param @alpha : tensor<f32> {init = "const", init_value = 0.3 : f64, decay = false}
+func.func @alpha_grad_missing(%q: tensor<1x2x4x8xf32>, %dy: tensor<1x2x4x8xf32>) {
+  %alpha = ra.get_param @alpha : tensor<f32>
+  // expected-error @+1 {{has alpha_grad exactly when it has reciprocal(alpha)}}
+  %0:3 = ra.attention_grad %q, %q, %q reciprocal(%alpha : tensor<f32>) grad(%dy) {causal, scale = 0.5} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @grad_shape(%q: tensor<1x2x4x8xf32>, %dy: tensor<1x2x4x7xf32>) {
+  // expected-error @+1 {{grad must be 'tensor<1x2x4x8xf32>', got 'tensor<1x2x4x7xf32>'}}
+  %0:3 = ra.attention_grad %q, %q, %q grad(%dy) {causal, scale = 0.5} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x7xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @flash_band_needs_alpha(%q: tensor<1x2x4x8xf32>) {
+  // The scores' checks apply to every form, not only ra.attention.
+  // expected-error @+1 {{a band applies to the reciprocal term only; add reciprocal(alpha)}}
+  %y, %lse = ra.flash_attention %q, %q, %q {causal, scale = 0.5, band = 2} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return
+}
+
+// -----
+
+// The dialect's attribute names are declared once; a misspelling is an error.
+// expected-error @+1 {{unknown attribute 'ra.outptus' of the ra dialect}}
+func.func @misspelled(%x: tensor<2xf32>) -> tensor<2xf32> attributes {ra.outptus = ["y"]} {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'ra.arena_bytes' must be an integer, got "many"}}
+func.func @mistyped(%x: tensor<2xf32>) -> tensor<2xf32> attributes {ra.arena_bytes = "many"} {
+  return %x : tensor<2xf32>
+}

@@ -36,3 +36,15 @@ func.func @broadcast_constant(%x: tensor<4xf32>) -> (tensor<2x4xf32>, tensor<3x2
   %2 = ra.broadcast %1 : tensor<2x4xf32> -> tensor<3x2x4xf32>
   return %0, %2 : tensor<2x4xf32>, tensor<3x2x4xf32>
 }
+
+// CHECK-LABEL: func.func @identities
+func.func @identities(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) {
+  // The folders: a whole-axis slice, a one-input concat, an identity
+  // permutation and a broadcast to the same shape are the input itself.
+  // CHECK-NEXT: return %arg0, %arg0, %arg0, %arg0
+  %0 = ra.slice %x {axis = 1, start = 0, end = 3} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %1 = ra.concat %x {axis = 0} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %2 = ra.transpose %x {permutation = array<i64: 0, 1>} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %3 = ra.broadcast %x : tensor<2x3xf32> -> tensor<2x3xf32>
+  return %0, %1, %2, %3 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
+}

@@ -84,7 +84,7 @@ double compareEntryPoints(const std::string &artifact, const std::string &device
     auto grads = exact.run("grad", inputs, params);
     REQUIRE(mlir::succeeded(grads));
     auto names = module->lookupSymbol<mlir::func::FuncOp>("grad")->getAttrOfType<mlir::ArrayAttr>(
-        "ra.outputs");
+        ra::RaDialect::kOutputsAttr);
     for (auto [i, n] : llvm::enumerate(names)) {
       llvm::StringRef out = n.cast<mlir::StringAttr>().getValue();
       if (!out.consume_front("grad."))

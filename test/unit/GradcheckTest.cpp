@@ -3,10 +3,11 @@
 #include "TestUtil.h"
 
 #include "check/Checks.h"
-#include "ir/OpBuild.h"
+#include "ir/RaDialect.h"
 #include "ir/interpreter/Interpreter.h"
 #include "passes/Passes.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
 
 #include <catch2/catch.hpp>
@@ -214,10 +215,9 @@ TEST_CASE("gradcheck: a wrong derivative is caught", "[gradcheck]") {
   c.module->walk([&](ra::GeluGradOp op) {
     mlir::OpBuilder b(op);
     mlir::Location loc = op.getLoc();
-    mlir::Value x17 = ra::build<ra::MulOp>(
-        b, loc, {op.getInput(), ra::buildConstant(b, loc, 1.702, op.getType())});
-    mlir::Value wrong =
-        ra::build<ra::MulOp>(b, loc, {op.getGrad(), ra::build<ra::SigmoidOp>(b, loc, x17)});
+    mlir::Value c = b.create<ra::ConstantOp>(loc, op.getType(), 1.702);
+    mlir::Value x17 = b.create<ra::MulOp>(loc, op.getInput(), c);
+    mlir::Value wrong = b.create<ra::MulOp>(loc, op.getGrad(), b.create<ra::SigmoidOp>(loc, x17));
     op.replaceAllUsesWith(wrong);
     op.erase();
     ++replaced;

@@ -102,7 +102,7 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
                          {"kernels", kernels.size()}});
   }
   if (auto step = module.lookupSymbol<mlir::func::FuncOp>("train_step"))
-    if (auto order = step->getAttrOfType<mlir::ArrayAttr>("ra.grad_norm_params")) {
+    if (auto order = step->getAttrOfType<mlir::ArrayAttr>(ra::RaDialect::kGradNormParamsAttr)) {
       std::vector<std::string> names;
       for (auto n : order)
         names.push_back(n.cast<mlir::StringAttr>().str());

@@ -102,16 +102,16 @@ int interpretCommand(int argc, char **argv) {
       return 1;
   }
   auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
-  auto inputNames = forward->getAttrOfType<mlir::ArrayAttr>("ra.inputs");
+  auto inputNames = forward->getAttrOfType<mlir::ArrayAttr>(ra::RaDialect::kInputsAttr);
   for (auto [i, t] : llvm::enumerate(inputs))
     if (!dump("input", inputNames[i].cast<mlir::StringAttr>().str(), t))
       return 1;
-  auto outputNames = fn->getAttrOfType<mlir::ArrayAttr>("ra.outputs");
+  auto outputNames = fn->getAttrOfType<mlir::ArrayAttr>(ra::RaDialect::kOutputsAttr);
   for (auto [i, t] : llvm::enumerate(*outputs))
     if (!dump("output", outputNames[i].cast<mlir::StringAttr>().str(), t))
       return 1;
   index["config"] = nlohmann::ordered_json::object();
-  if (auto config = (*module)->getAttrOfType<mlir::DictionaryAttr>("ra.config")) {
+  if (auto config = (*module)->getAttrOfType<mlir::DictionaryAttr>(ra::RaDialect::kConfigAttr)) {
     for (auto a : config) {
       if (auto i = a.getValue().dyn_cast<mlir::IntegerAttr>())
         index["config"][a.getName().str()] = i.getInt();
