@@ -36,46 +36,68 @@ int64_t paramBufferElements(const std::vector<ParamSlot> &slots) {
   return slots.empty() ? 0 : slots.back().offset + (slots.back().elements + 15) / 16 * 16;
 }
 
-std::string KernelCall::key() const {
-  std::string k = family;
-  for (int64_t i : ints)
-    k += "," + std::to_string(i);
-  for (double f : floats) {
-    char buf[32];
-    snprintf(buf, sizeof buf, ",%.17g", f);
-    k += buf;
-  }
-  for (const BufferRef &r : operands)
-    k += r.isInt ? ",i" : ",f";
-  for (const FusedStep &s : body) {
-    char buf[96];
-    snprintf(buf, sizeof buf, ";%d:%s:%d:%d:%d:%lld:%.17g", int(s.kind), s.fn.c_str(), s.a, s.b,
-             s.input, (long long)s.modulo, s.value);
-    k += buf;
-  }
-  return k;
-}
-
 namespace {
 
 int64_t numel(Value v) { return v.getType().cast<ShapedType>().getNumElements(); }
 
 bool isInt(Value v) { return v.getType().cast<ShapedType>().getElementType().isInteger(32); }
 
-/// [rows, width]: a row-wise op's view of its input (width = the last axis).
-std::vector<int64_t> rowsAndWidth(Value v) {
+/// A row-wise op's view of its input (width = the last axis).
+RowShape rowsOf(Value v) {
   int64_t width = shapeOf(v).back();
   return {numel(v) / width, width};
 }
 
 /// [outer, n, inner] around `axis`.
-std::vector<int64_t> split(const std::vector<int64_t> &shape, int64_t axis) {
+AxisShape aroundAxis(const std::vector<int64_t> &shape, int64_t axis) {
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i)
     outer *= shape[i];
   for (size_t i = axis + 1; i < shape.size(); ++i)
     inner *= shape[i];
   return {outer, shape[axis], inner};
+}
+
+/// A gather that reads `in` with `strides` into a tensor of `dims`.
+GatherParams gatherOf(const std::vector<int64_t> &dims, std::vector<int64_t> strides) {
+  return {dims, std::move(strides)};
+}
+
+/// The products of a matmul: one GEMM over every row when a [B.., M, K]
+/// activation meets a 2-D weight, else one per batch entry with each
+/// operand's matrix (broadcast batch dims repeat one).
+GemmShape gemmOf(MatmulOp m) {
+  auto a = shapeOf(m.getLhs()), b = shapeOf(m.getRhs()), out = shapeOf(m.getResult());
+  bool ta = m.getTransposeLhs(), tb = m.getTransposeRhs();
+  int64_t M = out[out.size() - 2], N = out.back();
+  int64_t K = ta ? a[a.size() - 2] : a.back();
+  std::vector<int64_t> batch(out.begin(), out.end() - 2);
+  int64_t count = 1;
+  for (int64_t d : batch)
+    count *= d;
+  // x @ W with a 2-D weight: one GEMM over all rows.
+  if (b.size() == 2 && !ta && a.size() == out.size())
+    return {1, M * count, N, K, false, tb, {0}, {0}};
+  auto offsets = [&](const std::vector<int64_t> &shape) {
+    std::vector<int64_t> own(shape.begin(), shape.end() - 2);
+    std::vector<int64_t> offs(count);
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t r = i, off = 0, stride = 1;
+      for (int64_t d = (int64_t)batch.size() - 1; d >= 0; --d) {
+        int64_t coord = r % batch[d];
+        r /= batch[d];
+        int64_t od = d - ((int64_t)batch.size() - (int64_t)own.size());
+        if (od >= 0) {
+          if (own[od] != 1)
+            off += coord * stride;
+          stride *= own[od];
+        }
+      }
+      offs[i] = off;
+    }
+    return offs;
+  };
+  return {count, M, N, K, ta, tb, offsets(a), offsets(b)};
 }
 
 class Former {
@@ -91,9 +113,9 @@ private:
   BufferRef ref(Value v) { return refs.lookup(v); }
   LogicalResult formOp(Operation *op, EntryPoint &entry);
   LogicalResult formFused(FusedElementwiseOp f, std::vector<KernelCall> &calls) {
-    KernelCall c = call(f, "fused_elementwise");
     auto result = f.getType().cast<ShapedType>();
-    c.ints = {result.getNumElements()};
+    FusedParams p{result.getNumElements(), {}};
+    std::vector<FusedStep> &steps = p.body;
     Block &body = f.getBody().front();
     llvm::DenseMap<Value, int> step;
     for (auto [i, arg] : llvm::enumerate(body.getArguments())) {
@@ -110,8 +132,8 @@ private:
       default:
         s.modulo = in.getNumElements();
       }
-      step[arg] = int(c.body.size());
-      c.body.push_back(s);
+      step[arg] = int(steps.size());
+      steps.push_back(s);
     }
     for (Operation &op : body) {
       if (isa<YieldOp>(op)) {
@@ -120,7 +142,7 @@ private:
         s.kind = FusedStep::Unary;
         s.fn = "";
         s.a = step.lookup(op.getOperand(0));
-        c.body.push_back(s);
+        steps.push_back(s);
         break;
       }
       FusedStep s;
@@ -137,16 +159,15 @@ private:
         if (s.kind == FusedStep::Binary)
           s.b = step.lookup(op.getOperand(1));
       }
-      step[op.getResult(0)] = int(c.body.size());
-      c.body.push_back(s);
+      step[op.getResult(0)] = int(steps.size());
+      steps.push_back(s);
     }
-    calls.push_back(c);
+    calls.push_back(call(f, Family::FusedElementwise, std::move(p)));
     return success();
   }
 
-  KernelCall call(Operation *op, std::string family) {
-    KernelCall c;
-    c.family = std::move(family);
+  KernelCall call(Operation *op, Family family, KernelParams params) {
+    KernelCall c{family, std::move(params), {}, {}, {}};
     c.origin = sourceLocation(op);
     for (Value v : op->getOperands())
       c.operands.push_back(ref(v));
@@ -238,44 +259,35 @@ FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
 
 LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
   auto &calls = entry.calls;
-  auto elementwise = [&](StringRef family) {
-    KernelCall c = call(op, family.str());
-    c.ints = {numel(op->getResult(0))};
-    calls.push_back(c);
+  auto add = [&](Family family, KernelParams params) {
+    calls.push_back(call(op, family, std::move(params)));
     return success();
   };
   if (const ElementwiseFunction *fn = elementwiseFunction(op))
-    return elementwise((fn->binary ? "binary." : "unary.") + std::string(fn->name));
+    return add(fn->binary ? Family::Binary : Family::Unary,
+               ElementwiseParams{numel(op->getResult(0)), fn->name});
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<GetParamOp, ReshapeOp>([](Operation *) { return success(); })
       .Case([&](SetParamOp set) {
-        KernelCall c = call(op, "set_param");
+        KernelCall c = call(op, Family::SetParam, CopyParams{numel(set.getValue())});
         BufferRef target;
         target.kind = BufferRef::Param;
         target.offset = params[set.getName()].offset;
         target.elements = numel(set.getValue());
         c.results.push_back(target);
-        c.ints = {numel(set.getValue())};
         calls.push_back(c);
         return success();
       })
       .Case([&](ConstantOp k) {
-        KernelCall c = call(op, "fill");
-        c.ints = {numel(k.getResult())};
-        c.floats = {k.getValue().convertToDouble()};
-        calls.push_back(c);
-        return success();
+        return add(Family::Fill, FillParams{numel(k.getResult()), k.getValue().convertToDouble()});
       })
       .Case([&](IotaOp i) {
-        KernelCall c = call(op, "iota");
-        auto s = split(shapeOf(i.getResult()), i.getAxis());
-        c.ints = {numel(i.getResult()), s[1], s[2]};
-        calls.push_back(c);
-        return success();
+        AxisShape s = aroundAxis(shapeOf(i.getResult()), i.getAxis());
+        return add(Family::Iota, IotaParams{numel(i.getResult()), s.n, s.inner});
       })
       .Case([&](FusedElementwiseOp f) { return formFused(f, calls); })
       .Case([&](BroadcastOp b) {
-        // A gather with stride 0 on broadcast dims: [rank, out dims..., in strides...]
+        // A gather with stride 0 on broadcast dims.
         auto in = shapeOf(b.getInput()), out = shapeOf(b.getResult());
         std::vector<int64_t> strides(out.size(), 0);
         int64_t stride = 1;
@@ -284,12 +296,7 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
           strides[o] = in[i] == 1 ? 0 : stride;
           stride *= in[i];
         }
-        KernelCall c = call(op, "gather");
-        c.ints = {(int64_t)out.size()};
-        c.ints.insert(c.ints.end(), out.begin(), out.end());
-        c.ints.insert(c.ints.end(), strides.begin(), strides.end());
-        calls.push_back(c);
-        return success();
+        return add(Family::Gather, gatherOf(out, strides));
       })
       .Case([&](TransposeOp t) {
         auto in = shapeOf(t.getInput()), out = shapeOf(t.getResult());
@@ -298,154 +305,64 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
           inStrides[i] = inStrides[i + 1] * in[i + 1];
         for (int64_t p : t.getPermutation())
           strides.push_back(inStrides[p]);
-        KernelCall c = call(op, "gather");
-        c.ints = {(int64_t)out.size()};
-        c.ints.insert(c.ints.end(), out.begin(), out.end());
-        c.ints.insert(c.ints.end(), strides.begin(), strides.end());
-        calls.push_back(c);
-        return success();
+        return add(Family::Gather, gatherOf(out, strides));
       })
       .Case([&](SliceOp s) {
         if (isView(s))
           return success(); // a range of the leading axis: a view, no kernel
-        KernelCall c = call(op, "slice");
-        c.ints = split(shapeOf(s.getInput()), s.getAxis());
-        c.ints.push_back(s.getStart());
-        c.ints.push_back(s.getEnd());
-        calls.push_back(c);
-        return success();
+        return add(Family::Slice, SliceParams{aroundAxis(shapeOf(s.getInput()), s.getAxis()),
+                                              int64_t(s.getStart()), int64_t(s.getEnd())});
       })
       .Case([&](ConcatOp cc) {
         int64_t offset = 0, total = shapeOf(cc.getResult())[cc.getAxis()];
         for (Value in : cc.getInputs()) {
-          KernelCall c = call(op, "concat_part");
+          KernelCall c =
+              call(op, Family::ConcatPart,
+                   ConcatPartParams{aroundAxis(shapeOf(in), cc.getAxis()), offset, total});
           c.operands = {ref(in)};
-          c.ints = split(shapeOf(in), cc.getAxis());
-          c.ints.push_back(offset);
-          c.ints.push_back(total);
           offset += shapeOf(in)[cc.getAxis()];
           calls.push_back(c);
         }
         return success();
       })
-      .Case([&](MatmulOp m) {
-        auto a = shapeOf(m.getLhs()), b = shapeOf(m.getRhs()), out = shapeOf(m.getResult());
-        bool ta = m.getTransposeLhs(), tb = m.getTransposeRhs();
-        int64_t M = out[out.size() - 2], N = out.back();
-        int64_t K = ta ? a[a.size() - 2] : a.back();
-        std::vector<int64_t> batch(out.begin(), out.end() - 2);
-        int64_t count = 1;
-        for (int64_t d : batch)
-          count *= d;
-        KernelCall c = call(op, "gemm");
-        // x @ W with a 2-D weight: one GEMM over all rows.
-        if (b.size() == 2 && !ta && a.size() == out.size()) {
-          c.ints = {1, M * count, N, K, 0, tb ? 1 : 0, 0, 0};
-        } else {
-          c.ints = {count, M, N, K, ta ? 1 : 0, tb ? 1 : 0};
-          auto offsets = [&](const std::vector<int64_t> &shape) {
-            std::vector<int64_t> own(shape.begin(), shape.end() - 2);
-            std::vector<int64_t> offs(count);
-            for (int64_t i = 0; i < count; ++i) {
-              int64_t r = i, off = 0, stride = 1;
-              for (int64_t d = (int64_t)batch.size() - 1; d >= 0; --d) {
-                int64_t coord = r % batch[d];
-                r /= batch[d];
-                int64_t od = d - ((int64_t)batch.size() - (int64_t)own.size());
-                if (od >= 0) {
-                  if (own[od] != 1)
-                    off += coord * stride;
-                  stride *= own[od];
-                }
-              }
-              offs[i] = off;
-            }
-            return offs;
-          };
-          auto ao = offsets(a), bo = offsets(b);
-          c.ints.insert(c.ints.end(), ao.begin(), ao.end());
-          c.ints.insert(c.ints.end(), bo.begin(), bo.end());
-        }
-        calls.push_back(c);
-        return success();
-      })
+      .Case([&](MatmulOp m) { return add(Family::Gemm, gemmOf(m)); })
       .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>([&](auto r) {
         std::string kind = isa<ReduceSumOp>(op) ? "Sum" : isa<ReduceMeanOp>(op) ? "Mean" : "Max";
-        KernelCall c = call(op, "reduce." + kind);
-        c.ints = split(shapeOf(r.getInput()), r.getAxis());
-        calls.push_back(c);
-        return success();
+        return add(Family::Reduce,
+                   ReduceParams{aroundAxis(shapeOf(r.getInput()), r.getAxis()), kind});
       })
       .Case([&](CausalMeanOp m) {
-        KernelCall c = call(op, "causal_mean");
-        c.ints = split(shapeOf(m.getInput()), m.getAxis());
-        c.ints.push_back(0);
-        calls.push_back(c);
-        return success();
+        return add(Family::CausalMean,
+                   CausalMeanParams{aroundAxis(shapeOf(m.getInput()), m.getAxis()), false});
       })
       .Case([&](CausalMeanGradOp m) {
-        KernelCall c = call(op, "causal_mean");
-        c.ints = split(shapeOf(m.getGrad()), m.getAxis());
-        c.ints.push_back(1);
-        calls.push_back(c);
-        return success();
+        return add(Family::CausalMean,
+                   CausalMeanParams{aroundAxis(shapeOf(m.getGrad()), m.getAxis()), true});
       })
-      .Case([&](SoftmaxOp s) {
-        KernelCall c = call(op, "softmax");
-        c.ints = rowsAndWidth(s.getInput());
-        calls.push_back(c);
-        return success();
-      })
+      .Case([&](SoftmaxOp s) { return add(Family::Softmax, rowsOf(s.getInput())); })
       .Case<LayerNormOp, LayerNormGradOp>([&](auto l) {
-        KernelCall c = call(op, isa<LayerNormOp>(op) ? "layernorm" : "layernorm_grad");
-        c.ints = rowsAndWidth(l.getInput());
-        c.floats = {l.getEps().convertToDouble()};
-        calls.push_back(c);
-        return success();
+        return add(isa<LayerNormOp>(op) ? Family::LayerNorm : Family::LayerNormGrad,
+                   LayerNormParams{rowsOf(l.getInput()), l.getEps().convertToDouble()});
       })
       .Case<EmbeddingOp, EmbeddingGradOp>([&](auto e) {
-        KernelCall c = call(op, isa<EmbeddingOp>(op) ? "embedding" : "embedding_grad");
         // The table is an operand of the lookup and the result of its gradient.
         auto t = shapeOf(isa<EmbeddingOp>(op) ? op->getOperand(0) : op->getResult(0));
-        c.ints = {numel(e.getIndices()), t[0], t[1]};
-        calls.push_back(c);
-        return success();
+        return add(isa<EmbeddingOp>(op) ? Family::Embedding : Family::EmbeddingGrad,
+                   LookupShape{numel(e.getIndices()), t[0], t[1]});
       })
       .Case<CrossEntropyOp, CrossEntropyGradOp, CrossEntropyWithGradOp>([&](auto ce) {
-        KernelCall c = call(op, isa<CrossEntropyOp>(op)       ? "cross_entropy"
-                                : isa<CrossEntropyGradOp>(op) ? "cross_entropy_grad"
-                                                              : "cross_entropy_with_grad");
-        c.ints = rowsAndWidth(ce.getLogits());
-        calls.push_back(c);
-        return success();
+        Family family = isa<CrossEntropyOp>(op)       ? Family::CrossEntropy
+                        : isa<CrossEntropyGradOp>(op) ? Family::CrossEntropyGrad
+                                                      : Family::CrossEntropyWithGrad;
+        return add(family, rowsOf(ce.getLogits()));
       })
-      .Case<AttentionOp, AttentionGradOp, FlashAttentionOp, FlashAttentionGradOp,
-            GatedFlashAttentionOp, GatedFlashAttentionGradOp, HeadMeanAttentionOp,
-            HeadMeanAttentionGradOp>([&](auto a) {
-        const char *family = isa<AttentionOp>(op)               ? "attention"
-                             : isa<AttentionGradOp>(op)         ? "attention_grad"
-                             : isa<FlashAttentionOp>(op)        ? "flash_attention"
-                             : isa<FlashAttentionGradOp>(op)    ? "flash_attention_grad"
-                             : isa<GatedFlashAttentionOp>(op)   ? "gated_flash_attention"
-                             : isa<HeadMeanAttentionOp>(op)     ? "head_mean_attention"
-                             : isa<HeadMeanAttentionGradOp>(op) ? "head_mean_attention_grad"
-                                                                : "gated_flash_attention_grad";
-        KernelCall c = call(op, family);
-        auto q = shapeOf(a.getQ()), k = shapeOf(a.getK()), v = shapeOf(a.getV());
-        c.ints = {q[0],
-                  q[1],
-                  q[2],
-                  k[k.size() - 2],
-                  q[3],
-                  v.back(),
-                  k.size() == 3,
-                  v.size() == 3,
-                  a.getCausal() ? 1 : 0,
-                  a.getReciprocalAlpha() ? 1 : 0,
-                  a.getBand() ? (int64_t)*a.getBand() : -1};
-        c.floats = {a.getScale().convertToDouble()};
-        calls.push_back(c);
-        return success();
+      .Case([&](AttentionOpInterface a) -> LogicalResult {
+        // Each attention form is the family of its name.
+        auto family = familyNamed(op->getName().stripDialect());
+        if (!family)
+          return op->emitError("code generation has no kernel family '")
+                 << op->getName().stripDialect() << "'";
+        return add(*family, a.getAttentionShape());
       })
       .Default([&](Operation *other) {
         return other->emitError("code generation does not know '") << other->getName() << "'";
@@ -453,37 +370,6 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
 }
 
 } // namespace
-
-std::vector<int64_t> inputIdBounds(const EntryPoint &e) {
-  std::vector<int64_t> bounds(e.inputs.size(), 0);
-  std::map<int64_t, int> fromInput; // int arena buffers copied from an input
-  auto source = [&](const BufferRef &r) -> int {
-    if (r.kind == BufferRef::Input)
-      return r.index;
-    auto it = r.kind == BufferRef::Arena ? fromInput.find(r.offset) : fromInput.end();
-    return it == fromInput.end() ? -1 : it->second;
-  };
-  static const std::map<std::string, int> idOperand = {{"embedding", 1},
-                                                       {"embedding_grad", 0},
-                                                       {"cross_entropy", 1},
-                                                       {"cross_entropy_grad", 1},
-                                                       {"cross_entropy_with_grad", 1}};
-  for (const KernelCall &c : e.calls) {
-    if (auto it = idOperand.find(c.family); it != idOperand.end())
-      if (int in = source(c.operands[it->second]); in >= 0)
-        bounds[in] = bounds[in] ? std::min(bounds[in], c.ints[1]) : c.ints[1];
-    bool layout = c.family == "gather" || c.family == "slice" || c.family == "concat_part";
-    int from = layout && c.operands[0].isInt ? source(c.operands[0]) : -1;
-    for (const BufferRef &r : c.results)
-      if (r.kind == BufferRef::Arena) {
-        if (from >= 0)
-          fromInput[r.offset] = from;
-        else
-          fromInput.erase(r.offset);
-      }
-  }
-  return bounds;
-}
 
 FailureOr<std::vector<EntryPoint>> formKernels(ModuleOp module) {
   std::vector<EntryPoint> entries;

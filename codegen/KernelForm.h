@@ -1,22 +1,25 @@
 //===- KernelForm.h - entry points as lists of kernel calls ------*- C++ -*-===//
 //
 // The form every code generator renders: for each entry point, the kernel
-// calls in order, each a kernel family with static parameters (shapes, axes,
-// constants) and references to buffers (arena offsets from ra-plan-memory,
-// parameters, inputs). Two calls with equal keys are one kernel called twice:
-// a 12-layer model has each distinct kernel once.
+// calls in order, each a kernel family with its typed static parameters
+// (shapes, axes, constants) and references to buffers (arena offsets from
+// ra-plan-memory, parameters, inputs). Two calls with equal keys are one
+// kernel called twice: a 12-layer model has each distinct kernel once.
 //
-// Kernel formation today is one op, one kernel (GEMMs a library call); views
-// (get_param, reshape, inputs) are no kernel. The fusion passes will change
-// what an op is, not this form.
+// Kernel formation is one op, one kernel (GEMMs a library call); views
+// (get_param, reshape, leading-axis slices, inputs) are no kernel. The
+// fusion passes change what an op is, not this form.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_CODEGEN_KERNELFORM_H
 #define RA_CODEGEN_KERNELFORM_H
 
+#include "abi/ra_attention_shape.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace ra::codegen {
@@ -39,6 +42,110 @@ struct BufferRef {
   int64_t elements = 0;
 };
 
+//===----------------------------------------------------------------------===//
+// The kernel families and their static parameters
+//===----------------------------------------------------------------------===//
+
+/// What generated code calls: one kernel function (CPU) or launcher (CUDA)
+/// per family, in the families' headers under codegen/cpu and codegen/cuda.
+enum class Family {
+  Unary,
+  Binary,
+  Fill,
+  Iota,
+  SetParam,
+  Gather,
+  Slice,
+  ConcatPart,
+  Gemm,
+  Reduce,
+  CausalMean,
+  Softmax,
+  LayerNorm,
+  LayerNormGrad,
+  Embedding,
+  EmbeddingGrad,
+  CrossEntropy,
+  CrossEntropyGrad,
+  CrossEntropyWithGrad,
+  Attention,
+  AttentionGrad,
+  FlashAttention,
+  FlashAttentionGrad,
+  GatedFlashAttention,
+  GatedFlashAttentionGrad,
+  HeadMeanAttention,
+  HeadMeanAttentionGrad,
+  FusedElementwise,
+};
+
+/// n elements and the ra_math function applied to each (unary, binary).
+struct ElementwiseParams {
+  int64_t n;
+  std::string fn; // ra_math::Unary or ra_math::Binary: "Add", "Gelu", ...
+};
+/// n elements copied (set_param).
+struct CopyParams {
+  int64_t n;
+};
+struct FillParams {
+  int64_t n;
+  double value;
+};
+/// n elements, each its index along an axis of axisSize with `inner` after.
+struct IotaParams {
+  int64_t n, axisSize, inner;
+};
+/// out[c] = in[sum c_d strides_d] over the output's dims (broadcast: stride
+/// 0 on broadcast dims; transpose: permuted strides).
+struct GatherParams {
+  std::vector<int64_t> dims, strides;
+};
+/// A tensor as [outer, n, inner] around the axis an op works along.
+struct AxisShape {
+  int64_t outer, n, inner;
+};
+struct ReduceParams {
+  AxisShape axis;
+  std::string fn; // Sum, Mean, Max
+};
+struct CausalMeanParams {
+  AxisShape axis;
+  bool grad; // causal_mean_grad
+};
+/// [outer, n, inner] -> [outer, end - start, inner].
+struct SliceParams {
+  AxisShape axis;
+  int64_t start, end;
+};
+/// One input [outer, n, inner] of a concat into its place at `offset` along
+/// an axis of `total`.
+struct ConcatPartParams {
+  AxisShape axis;
+  int64_t offset, total;
+};
+/// A row-wise op's view of its input: rows of `width` (the last axis).
+struct RowShape {
+  int64_t rows, width;
+};
+struct LayerNormParams {
+  RowShape row;
+  double eps;
+};
+/// C[i] = op(A[i]) op(B[i]) for `batch` products of m x k and k x n;
+/// aOffsets/bOffsets: the matrix of each operand per product (broadcast
+/// batch dims repeat one).
+struct GemmShape {
+  int64_t batch, m, n, k;
+  bool transposeA, transposeB;
+  std::vector<int64_t> aOffsets, bOffsets;
+};
+/// `ids` ids into a [vocab, width] table (embedding and its gradient).
+struct LookupShape {
+  int64_t ids, vocab, width;
+};
+using ra_attention::AttentionShape;
+
 /// One step of a fused elementwise kernel's per-element body, in order: an
 /// element of an input, a constant, or a unary or binary function (the names
 /// of ra_math::Unary / Binary) of earlier steps.
@@ -50,17 +157,75 @@ struct FusedStep {
   int64_t modulo = 0; // Input: read at i (0), at 0 (1), or at i % modulo
   double value = 0;   // Constant
 };
+/// How a step reads in C++ (`ra_math::apply<ra_math::Binary::Add>(v0, v1)`,
+/// for the kernels) or as text (`Add(v0, v1)`, for --emit=kernels).
+enum class StepSyntax { Code, Text };
+std::string fusedStepExpression(const FusedStep &step, StepSyntax syntax);
+
+/// n elements computed by `body`; its last step is stored.
+struct FusedParams {
+  int64_t n;
+  std::vector<FusedStep> body;
+};
+
+using KernelParams =
+    std::variant<ElementwiseParams, CopyParams, FillParams, IotaParams, GatherParams, ReduceParams,
+                 CausalMeanParams, SliceParams, ConcatPartParams, RowShape, LayerNormParams,
+                 GemmShape, LookupShape, AttentionShape, FusedParams>;
 
 struct KernelCall {
-  std::string family;          // e.g. "binary.add", "gemm", "attention"
-  std::vector<int64_t> ints;   // static parameters
-  std::vector<double> floats;  // static float parameters
-  std::vector<FusedStep> body; // fused_elementwise: the per-element steps; the last is stored
+  Family family;
+  KernelParams params;
   std::vector<BufferRef> operands, results;
   std::string origin; // FILE:LINE:COL of the op
+
+  template <class P> const P &get() const { return std::get<P>(params); }
+  /// The family's name, with its function where it has one: "gemm",
+  /// "binary.Add", "reduce.Sum".
+  std::string name() const;
   /// Family and static parameters: calls with equal keys share a kernel.
   std::string key() const;
+  /// The name with the static integers, "gemm(1,64,192,64,0,0,0,0)": what
+  /// rarun bench --profile reports.
+  std::string profileName() const;
 };
+
+/// One static parameter, by name, for printing the kernel form.
+struct Field {
+  enum Kind { Int, Bool, Float, Ints } kind = Int;
+  const char *name = "";
+  int64_t i = 0;
+  double f = 0;
+  std::vector<int64_t> list;
+};
+/// A call's static parameters in order (KernelCall::key's integers are the
+/// Int, Bool and Ints fields in this order, its floats the Float fields).
+std::vector<Field> fieldsOf(const KernelParams &params);
+
+/// What the generators, the manifest and the runtime need to know of a
+/// family beyond its parameters: one table (KernelFamilies.cpp).
+struct FamilyInfo {
+  Family family;
+  const char *name;
+  /// The operand holding token ids that index a table, or -1.
+  int idOperand = -1;
+  /// Whether it writes the parameters (set_param).
+  bool writesParameters = false;
+  /// Whether it copies its operand's elements unchanged in another layout
+  /// (ids flow through it to the kernel that checks them).
+  bool layout = false;
+};
+const FamilyInfo &familyInfo(Family family);
+/// The family called `name` (an op's mnemonic for the attention forms).
+std::optional<Family> familyNamed(llvm::StringRef name);
+
+/// The bound B a call's ids must lie in, [0, B): the table's rows or the
+/// classes; 0 when the family reads no ids.
+int64_t idBound(const KernelCall &call);
+
+/// Floats of scratch a call's CUDA kernel needs beyond the arena, for
+/// fixed-order sums and the attention backward's rows.
+int64_t cudaScratchFloats(const KernelCall &call);
 
 struct TensorSig {
   std::string name;
@@ -76,6 +241,12 @@ struct EntryPoint {
   std::vector<KernelCall> calls;
 };
 
+/// Floats of scratch an entry point's CUDA kernels need beyond the arena.
+int64_t scratchFloats(const EntryPoint &entry);
+
+/// Whether an entry point writes the parameters.
+bool writesParameters(const EntryPoint &entry);
+
 /// For each input of `e`: the bound B its ids must lie in, [0, B), when
 /// they index a table (embedding rows, cross-entropy classes), directly or
 /// through layout copies; 0 for inputs that index nothing. The runtime checks
@@ -86,6 +257,10 @@ std::vector<int64_t> inputIdBounds(const EntryPoint &e);
 /// fails on) what the generators cannot render, such as a parameter read
 /// after it was written.
 mlir::FailureOr<std::vector<EntryPoint>> formKernels(mlir::ModuleOp module);
+
+/// The kernel form as text, one line per call with its named parameters and
+/// buffers (racc compile --emit=kernels).
+std::string printKernelForm(const std::vector<EntryPoint> &entries);
 
 } // namespace ra::codegen
 

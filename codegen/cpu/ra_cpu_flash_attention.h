@@ -16,6 +16,9 @@
 #ifndef RA_CPU_FLASH_ATTENTION_H
 #define RA_CPU_FLASH_ATTENTION_H
 
+#include "ra_cpu_common.h"
+#include "ra_cpu_gemm.h"
+
 #include <cmath>
 #include <cstring>
 #include <limits>

@@ -16,7 +16,8 @@
 
 #include "abi/Abi.h"
 #include "codegen/KernelForm.h"
-#include "codegen/cpu/CpuEmitter.h"
+#include "codegen/cpu/CpuSource.h"
+#include "codegen/cuda/CudaSource.h"
 #include "ir/RaDialect.h"
 #include "ir/analysis/ModelStats.h"
 
@@ -86,18 +87,15 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
   nlohmann::ordered_json entryJson = nlohmann::ordered_json::array();
   for (const auto &e : entries) {
     std::set<std::string> kernels;
-    bool writesParameters = false;
-    for (const auto &c : e.calls) {
+    for (const auto &c : e.calls)
       kernels.insert(c.key());
-      writesParameters |= c.family == "set_param";
-    }
     entryJson.push_back({{"name", e.name},
                          {"symbol", "ra_" + e.name},
                          {"inputs", tensorsJson(e.inputs, ra::codegen::inputIdBounds(e))},
                          {"outputs", tensorsJson(e.outputs)},
                          {"arena_bytes", e.arenaBytes},
                          {"scratch_bytes", 4 * ra::codegen::scratchFloats(e)},
-                         {"writes_parameters", writesParameters},
+                         {"writes_parameters", ra::codegen::writesParameters(e)},
                          {"kernel_calls", e.calls.size()},
                          {"kernels", kernels.size()}});
   }
@@ -183,8 +181,9 @@ int compileCommand(int argc, char **argv) {
   options.add_options()("o,output", "Artifact directory (default: FILE's name with .rac, here)",
                         cxxopts::value<std::string>())(
       "emit",
-      "Print IR to stdout instead of writing an artifact: mlir (after the pipeline) "
-      "or mlir-raw (the front end's output)",
+      "Print to stdout instead of writing an artifact: mlir (the IR after the pipeline), "
+      "mlir-raw (the front end's output), kernels (the kernel form), cpp (the CPU source) or "
+      "cuda (the CUDA source)",
       cxxopts::value<std::string>())("print-ir-after-all",
                                      "Print the IR after every pass (to stderr)")(
       "print-ir-after", "Print the IR after PASS", cxxopts::value<std::vector<std::string>>())(
@@ -204,8 +203,9 @@ int compileCommand(int argc, char **argv) {
   std::string nvcc = findNvcc();
   if (target == "cuda" && nvcc.empty())
     return fail("--target cuda needs nvcc (the CUDA toolkit at /usr/local/cuda, or RACC_NVCC)");
-  if (!emit.empty() && emit != "mlir" && emit != "mlir-raw")
-    return fail("--emit takes mlir or mlir-raw, got '" + emit + "'");
+  const std::set<std::string> emits = {"mlir", "mlir-raw", "kernels", "cpp", "cuda"};
+  if (!emit.empty() && !emits.count(emit))
+    return fail("--emit takes mlir, mlir-raw, kernels, cpp or cuda, got '" + emit + "'");
   Session session;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   if (auto status = loadModel(args, options, session, module))
@@ -226,17 +226,23 @@ int compileCommand(int argc, char **argv) {
   ra::PipelineOptions pipeline;
   if (auto status = fusionOptions(args, pipeline))
     return *status;
-  if (!session.runPipeline(*module, printing, pipeline, /*withStats=*/emit != "mlir"))
+  if (!session.runPipeline(*module, printing, pipeline, /*withStats=*/emit.empty()))
     return 1;
   if (emit == "mlir") {
     module->print(llvm::outs());
     return 0;
   }
-
-  const ra::ModelStats *stats = &session.modelStats();
   auto entries = ra::codegen::formKernels(*module);
   if (mlir::failed(entries))
     return 1;
+  if (emit == "kernels" || emit == "cpp" || emit == "cuda") {
+    llvm::outs() << (emit == "kernels" ? ra::codegen::printKernelForm(*entries)
+                     : emit == "cpp"   ? ra::codegen::emitCpuSource(*entries, file)
+                                       : ra::codegen::emitCudaSource(*entries, file));
+    return 0;
+  }
+
+  const ra::ModelStats *stats = &session.modelStats();
   std::string out = args.count("output") ? args["output"].as<std::string>()
                                          : llvm::sys::path::stem(file).str() + ".rac";
   for (const char *sub : {"/ir", "/cpu"})
@@ -276,8 +282,7 @@ int compileCommand(int argc, char **argv) {
     std::string dir = out + "/cuda";
     if (std::error_code ec = llvm::sys::fs::create_directories(dir))
       return fail("cannot create '" + dir + "': " + ec.message());
-    if (!writeAtomically(dir + "/model.cu",
-                         ra::codegen::emitSource(*entries, file, ra::codegen::Backend::Cuda)))
+    if (!writeAtomically(dir + "/model.cu", ra::codegen::emitCudaSource(*entries, file)))
       return 1;
     for (const auto &[name, text] : ra::codegen::kCudaShippedHeaders)
       if (!writeAtomically(dir + "/" + name, text))

@@ -1,0 +1,268 @@
+//===- FamilyCalls.cpp - the call of each kernel family -------------------===//
+//
+// A table from kernel family to the call that renders it, shared by the CPU
+// and CUDA targets: both provide a function of the same name and arguments
+// in their namespace (ra_cpu, ra_cuda); the CUDA ones that sum in a fixed
+// order take the scratch buffer too. Buffers become pointers into the arena,
+// the parameters or the inputs.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/Target.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <functional>
+
+namespace ra::codegen {
+
+std::string pointer(const BufferRef &r, bool isConst) {
+  const char *type = r.isInt ? "int32_t" : "float";
+  const char *c = isConst ? "const " : "";
+  switch (r.kind) {
+  case BufferRef::Arena:
+    return fmt::format("reinterpret_cast<{}{} *>(A + {})", c, type, r.offset);
+  case BufferRef::Param:
+    return fmt::format("(P + {})", r.offset);
+  case BufferRef::Input:
+    return fmt::format("static_cast<{}{} *>(in[{}])", c, type, r.index);
+  }
+  return "nullptr";
+}
+
+std::string floatLiteral(double v) {
+  if (std::isinf(v))
+    return v > 0 ? "INFINITY" : "-INFINITY";
+  std::string s = fmt::format("{:.9g}", v);
+  if (s.find_first_of(".en") == std::string::npos)
+    s += ".0";
+  return s + "f";
+}
+
+std::string cEscaped(const std::string &text) {
+  std::string s;
+  for (char ch : text) {
+    if (ch == '"' || ch == '\\')
+      s += '\\';
+    if (ch == '\n')
+      s += "\\n";
+    else
+      s += ch;
+  }
+  return s;
+}
+
+std::string fusedBody(const KernelCall &c) {
+  const auto &body = c.get<FusedParams>().body;
+  std::string s;
+  for (size_t k = 0; k < body.size(); ++k) {
+    const FusedStep &st = body[k];
+    std::string value = st.kind == FusedStep::Constant
+                            ? floatLiteral(st.value)
+                            : fusedStepExpression(st, StepSyntax::Code);
+    s += fmt::format("      const float v{} = {};\n", k, value);
+  }
+  return s + fmt::format("      o[i] = v{};\n", body.size() - 1);
+}
+
+namespace {
+
+std::string list(const std::vector<int64_t> &v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::string axis(const AxisShape &a) { return fmt::format("{}, {}, {}", a.outer, a.n, a.inner); }
+
+const char *boolean(bool b) { return b ? "true" : "false"; }
+
+using Renderer = std::function<std::string(const KernelCall &, const Target &)>;
+
+std::string in(const KernelCall &c, size_t i) { return operandPointer(c, i); }
+std::string out(const KernelCall &c, size_t i) { return resultPointer(c, i); }
+
+/// `ns::AttentionShape{...}`: the attention kernels' first argument.
+std::string attentionShape(const KernelCall &c, const Target &t) {
+  const AttentionShape &s = c.get<AttentionShape>();
+  return fmt::format("{}::AttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}", t.ns(),
+                     s.b, s.h, s.tq, s.tk, s.e, s.dv, boolean(s.kShared), boolean(s.vShared),
+                     floatLiteral(s.scale), boolean(s.causal), boolean(s.reciprocal), s.band);
+}
+
+// Every attention family's operands start with q, k, v and, with RA's
+// term, alpha; its results with dq, dk, dv for the backward ones, d alpha
+// last of all.
+std::string qkv(const KernelCall &c, const Target &t) {
+  bool ra = c.get<AttentionShape>().reciprocal;
+  return fmt::format("{}, {}, {}, {}, {}", attentionShape(c, t), in(c, 0), in(c, 1), in(c, 2),
+                     ra ? in(c, 3) : "nullptr");
+}
+/// The k-th operand after q, k, v (and alpha).
+std::string after(const KernelCall &c, size_t k) {
+  return in(c, (c.get<AttentionShape>().reciprocal ? 4 : 3) + k);
+}
+std::string grads(const KernelCall &c) {
+  bool ra = c.get<AttentionShape>().reciprocal;
+  return fmt::format("{}, {}, {}, {}", out(c, 0), out(c, 1), out(c, 2),
+                     ra ? out(c, c.results.size() - 1) : "nullptr");
+}
+
+const std::map<Family, Renderer> &renderers() {
+  static const std::map<Family, Renderer> table = [] {
+    std::map<Family, Renderer> t;
+    t[Family::Binary] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<ElementwiseParams>();
+      return fmt::format("  {}<ra_math::Binary::{}>({}, {}, {}, {});\n", tg.qualified("binary"),
+                         p.fn, in(c, 0), in(c, 1), out(c, 0), p.n);
+    };
+    t[Family::Unary] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<ElementwiseParams>();
+      return fmt::format("  {}<ra_math::Unary::{}>({}, {}, {});\n", tg.qualified("unary"), p.fn,
+                         in(c, 0), out(c, 0), p.n);
+    };
+    t[Family::Reduce] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<ReduceParams>();
+      return fmt::format("  {}<{}::Reduce::{}>({}, {}, {});\n", tg.qualified("reduce"), tg.ns(),
+                         p.fn, in(c, 0), out(c, 0), axis(p.axis));
+    };
+    t[Family::Fill] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<FillParams>();
+      return fmt::format("  {}({}, {}, {});\n", tg.qualified("fill"), out(c, 0),
+                         floatLiteral(p.value), p.n);
+    };
+    t[Family::Iota] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<IotaParams>();
+      return fmt::format("  {}({}, {}, {}, {});\n", tg.qualified("iota"), out(c, 0), p.n,
+                         p.axisSize, p.inner);
+    };
+    t[Family::Gather] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<GatherParams>();
+      std::string type = c.operands[0].isInt ? "int32_t" : "float";
+      return fmt::format("  {{\n    static const int64_t dims[] = {{{}}}, strides[] = {{{}}};\n"
+                         "    {}<{}>({}, {}, {}, dims, strides);\n  }}\n",
+                         list(p.dims), list(p.strides), tg.qualified("gather"), type, in(c, 0),
+                         out(c, 0), p.dims.size());
+    };
+    t[Family::Slice] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<SliceParams>();
+      return fmt::format("  {}({}, {}, {}, {}, {});\n", tg.qualified("slice"), in(c, 0), out(c, 0),
+                         axis(p.axis), p.start, p.end);
+    };
+    t[Family::ConcatPart] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<ConcatPartParams>();
+      return fmt::format("  {}({}, {}, {}, {}, {});\n", tg.qualified("concatPart"), in(c, 0),
+                         out(c, 0), axis(p.axis), p.offset, p.total);
+    };
+    t[Family::Gemm] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<GemmShape>();
+      return fmt::format("  {{\n    static const int64_t ao[] = {{{}}}, bo[] = {{{}}};\n"
+                         "    {}({}, {}, {}, {}, ao, bo, {}, {}, {}, {}, {});\n  }}\n",
+                         list(p.aOffsets), list(p.bOffsets), tg.qualified("gemm"), in(c, 0),
+                         in(c, 1), out(c, 0), p.batch, p.m, p.n, p.k, boolean(p.transposeA),
+                         boolean(p.transposeB));
+    };
+    t[Family::CausalMean] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<CausalMeanParams>();
+      return fmt::format("  {}({}, {}, {}, {});\n", tg.qualified("causalMean"), in(c, 0), out(c, 0),
+                         axis(p.axis), boolean(p.grad));
+    };
+    t[Family::Softmax] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<RowShape>();
+      return fmt::format("  {}({}, {}, {}, {});\n", tg.qualified("softmax"), in(c, 0), out(c, 0),
+                         p.rows, p.width);
+    };
+    t[Family::LayerNorm] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<LayerNormParams>();
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {});\n", tg.qualified("layerNorm"), in(c, 0),
+                         in(c, 1), in(c, 2), out(c, 0), p.row.rows, p.row.width,
+                         floatLiteral(p.eps));
+    };
+    t[Family::LayerNormGrad] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<LayerNormParams>();
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
+                         tg.qualified("layerNormGrad"), in(c, 0), in(c, 1), in(c, 2), out(c, 0),
+                         out(c, 1), out(c, 2), p.row.rows, p.row.width, floatLiteral(p.eps),
+                         tg.scratchArgument());
+    };
+    t[Family::Embedding] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<LookupShape>();
+      return fmt::format("  {}({}, {}, {}, {}, {});\n", tg.qualified("embedding"), in(c, 0),
+                         in(c, 1), out(c, 0), p.ids, p.width);
+    };
+    t[Family::EmbeddingGrad] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<LookupShape>();
+      return fmt::format("  {}({}, {}, {}, {}, {}, {});\n", tg.qualified("embeddingGrad"), in(c, 0),
+                         in(c, 1), out(c, 0), p.ids, p.vocab, p.width);
+    };
+    t[Family::CrossEntropy] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<RowShape>();
+      return fmt::format("  {}({}, {}, {}, {}, {}{});\n", tg.qualified("crossEntropy"), in(c, 0),
+                         in(c, 1), out(c, 0), p.rows, p.width, tg.scratchArgument());
+    };
+    t[Family::CrossEntropyGrad] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<RowShape>();
+      return fmt::format("  {}({}, {}, {}, {}, {}, {});\n", tg.qualified("crossEntropyGrad"),
+                         in(c, 0), in(c, 1), in(c, 2), out(c, 0), p.rows, p.width);
+    };
+    t[Family::CrossEntropyWithGrad] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<RowShape>();
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}{});\n",
+                         tg.qualified("crossEntropyWithGrad"), in(c, 0), in(c, 1), in(c, 2),
+                         out(c, 0), out(c, 1), p.rows, p.width, tg.scratchArgument());
+    };
+    t[Family::Attention] = [](const KernelCall &c, const Target &tg) {
+      return fmt::format("  {}({}, {});\n", tg.qualified("attention"), qkv(c, tg), out(c, 0));
+    };
+    t[Family::AttentionGrad] = [](const KernelCall &c, const Target &tg) {
+      return fmt::format("  {}({}, {}, {}{});\n", tg.qualified("attentionGrad"), qkv(c, tg),
+                         after(c, 0), grads(c), tg.scratchArgument());
+    };
+    t[Family::FlashAttention] = [](const KernelCall &c, const Target &tg) {
+      return fmt::format("  {}({}, {}, {});\n", tg.qualified("flashAttention"), qkv(c, tg),
+                         out(c, 0), out(c, 1));
+    };
+    // Operands after alpha: result, lse, grad.
+    t[Family::FlashAttentionGrad] = [](const KernelCall &c, const Target &tg) {
+      return fmt::format("  {}({}, {}, {}, {}, {}{});\n", tg.qualified("flashAttentionGrad"),
+                         qkv(c, tg), after(c, 0), after(c, 1), after(c, 2), grads(c),
+                         tg.scratchArgument());
+    };
+    // Operands after alpha: gate; results gated, ungated, lse.
+    t[Family::GatedFlashAttention] = [](const KernelCall &c, const Target &tg) {
+      return fmt::format("  {}({}, {}, {}, {}, {});\n", tg.qualified("flashAttention"), qkv(c, tg),
+                         out(c, 1), out(c, 2), after(c, 0), out(c, 0));
+    };
+    // Operands after alpha: gate, ungated, lse, grad; results dq, dk, dv,
+    // dgate, (dalpha).
+    t[Family::GatedFlashAttentionGrad] = [](const KernelCall &c, const Target &tg) {
+      return fmt::format("  {}({}, {}, {}, {}, {}{}, {}, {});\n",
+                         tg.qualified("flashAttentionGrad"), qkv(c, tg), after(c, 1), after(c, 2),
+                         after(c, 3), grads(c), tg.scratchArgument(), after(c, 0), out(c, 3));
+    };
+    // Operands after alpha: lse; result mean.
+    t[Family::HeadMeanAttention] = [](const KernelCall &c, const Target &tg) {
+      return fmt::format("  {}({}, {}, {}{});\n", tg.qualified("headMeanAttention"), qkv(c, tg),
+                         after(c, 0), out(c, 0), tg.scratchArgument());
+    };
+    // Operands after alpha: lse, grad; results dq, dk, dv, (dalpha).
+    t[Family::HeadMeanAttentionGrad] = [](const KernelCall &c, const Target &tg) {
+      return fmt::format("  {}({}, {}, {}, {}{});\n", tg.qualified("headMeanAttentionGrad"),
+                         qkv(c, tg), after(c, 0), after(c, 1), grads(c), tg.scratchArgument());
+    };
+    return t;
+  }();
+  return table;
+}
+
+} // namespace
+
+std::string familyCall(const KernelCall &c, const Target &target) {
+  auto it = renderers().find(c.family);
+  if (it == renderers().end())
+    return fmt::format("#error no {} kernel for {}\n", target.ns(), c.name());
+  return it->second(c, target);
+}
+
+} // namespace ra::codegen

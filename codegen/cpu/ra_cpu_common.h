@@ -1,0 +1,53 @@
+//===- ra_cpu_common.h - what every CPU kernel family uses -------*- C++ -*-===//
+//
+// Shared by the per-family headers (ra_cpu_elementwise.h, ...): the index
+// type, when a loop is worth OpenMP's fork, and sums in a fixed order so
+// that results do not depend on the thread count.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_CPU_COMMON_H
+#define RA_CPU_COMMON_H
+
+#include "ra_attention_shape.h"
+#include "ra_elementwise.h"
+#include "ra_profile.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace ra_cpu {
+
+using i64 = int64_t;
+
+// Loops shorter than this run on one thread: forking costs more.
+constexpr i64 kParallelMin = 1 << 15;
+
+using ra_math::apply;
+using ra_math::Binary;
+using ra_math::gelu;
+using ra_math::geluGrad;
+using ra_math::Unary;
+
+/// Per-row or per-task partial sums added in index order: the same result
+/// whatever the number of threads that made them.
+inline double orderedSum(const std::vector<double> &parts) {
+  double sum = 0;
+  for (double part : parts)
+    sum += part;
+  return sum;
+}
+
+/// *out = the parts summed in order, when out is given.
+inline void storeSum(const std::vector<double> &parts, float *out) {
+  if (out)
+    *out = float(orderedSum(parts));
+}
+
+} // namespace ra_cpu
+
+#endif // RA_CPU_COMMON_H

@@ -1,0 +1,70 @@
+//===- ra_cpu_reduce.h - reductions, causal mean and softmax ----*- C++ -*-===//
+//
+// Sums, means and maxima over an axis, the running mean along one, and softmax
+// over the last axis, each accumulated in double.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RA_CPU_REDUCE_H
+#define RA_CPU_REDUCE_H
+
+#include "ra_cpu_common.h"
+
+namespace ra_cpu {
+
+enum class Reduce { Sum, Mean, Max };
+
+template <Reduce kind>
+void reduce(const float *__restrict x, float *__restrict out, i64 outer, i64 n, i64 inner) {
+#pragma omp parallel for if (outer * n * inner > kParallelMin)
+  for (i64 o = 0; o < outer; ++o)
+    for (i64 i = 0; i < inner; ++i) {
+      double acc = kind == Reduce::Max ? -std::numeric_limits<double>::infinity() : 0.0;
+      for (i64 t = 0; t < n; ++t) {
+        float v = x[(o * n + t) * inner + i];
+        acc = kind == Reduce::Max ? std::max(acc, (double)v) : acc + v;
+      }
+      out[o * inner + i] = float(kind == Reduce::Mean ? acc / n : acc);
+    }
+}
+
+inline void causalMean(const float *__restrict x, float *__restrict out, i64 outer, i64 n,
+                       i64 inner, bool grad) {
+#pragma omp parallel for if (outer * n * inner > kParallelMin)
+  for (i64 o = 0; o < outer; ++o)
+    for (i64 i = 0; i < inner; ++i) {
+      double sum = 0;
+      if (!grad) {
+        for (i64 t = 0; t < n; ++t) {
+          sum += x[(o * n + t) * inner + i];
+          out[(o * n + t) * inner + i] = float(sum / (t + 1));
+        }
+      } else { // dx[s] = sum over t >= s of dy[t] / (t + 1)
+        for (i64 t = n - 1; t >= 0; --t) {
+          sum += x[(o * n + t) * inner + i] / double(t + 1);
+          out[(o * n + t) * inner + i] = float(sum);
+        }
+      }
+    }
+}
+
+/// y = softmax(x) * scale over one row of d; returns the row's log-sum-exp.
+inline double softmaxRow(const float *x, float *y, i64 d, float scale) {
+  float mx = *std::max_element(x, x + d);
+  double sum = 0;
+  for (i64 i = 0; i < d; ++i)
+    sum += (y[i] = std::exp(x[i] - mx));
+  float inv = float(1.0 / sum);
+  for (i64 i = 0; i < d; ++i)
+    y[i] *= inv * scale;
+  return mx + std::log(sum);
+}
+
+inline void softmax(const float *__restrict x, float *__restrict out, i64 rows, i64 d) {
+#pragma omp parallel for if (rows * d > kParallelMin)
+  for (i64 r = 0; r < rows; ++r)
+    softmaxRow(x + r * d, out + r * d, d, 1.f);
+}
+
+} // namespace ra_cpu
+
+#endif // RA_CPU_REDUCE_H

@@ -1,0 +1,87 @@
+//===- CudaTarget.cpp - what only the CUDA renderer does ------------------===//
+//
+// A __global__ kernel per distinct fused elementwise body (a grid-stride
+// loop over the same per-element statements as the CPU loop), the scratch
+// buffer after the arena for the kernels that sum in a fixed order, device
+// copies, and a failure check after every call that names the kernel's op.
+// Token ids are device memory: the runtime checks them on the host before
+// upload (codegen::inputIdBounds), so the source has no id check.
+//
+//===----------------------------------------------------------------------===//
+#include "abi/Abi.h"
+#include "codegen/Target.h"
+#include "codegen/cuda/CudaSource.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace ra::codegen {
+namespace {
+
+/// The kernel of a fused body, named by its profiling id.
+std::string fusedKernel(const KernelCall &c, int id) {
+  std::string params;
+  for (size_t k = 0; k < c.operands.size(); ++k)
+    params += fmt::format("const float *x{}, ", k); // o may be one of them: in place
+  return fmt::format("__global__ void ra_fused_{}({}float *o, int64_t n) {{\n"
+                     "  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;\n"
+                     "       i += int64_t(gridDim.x) * blockDim.x) {{\n{}  }}\n}}\n",
+                     id, params, fusedBody(c));
+}
+
+std::string failureCheck(const std::string &what) {
+  return fmt::format("  if (ra_cuda::failed()) return ra_cuda::report(error, errorSize, \"{}\");\n",
+                     cEscaped(what));
+}
+
+class CudaTarget : public Target {
+public:
+  const char *ns() const override { return "ra_cuda"; }
+  const char *header() const override { return "ra_cuda_device.cuh"; }
+  /// The fused kernels, before the entry points (they have C++ linkage).
+  std::string preamble(const std::vector<EntryPoint> &entries,
+                       const KernelIds &ids) const override {
+    std::set<int> emitted;
+    std::string kernels;
+    for (const EntryPoint &e : entries)
+      for (const KernelCall &c : e.calls)
+        if (c.family == Family::FusedElementwise && emitted.insert(ids.at(c.key())).second)
+          kernels += fusedKernel(c, ids.at(c.key()));
+    return kernels.empty() ? ""
+                           : "// Fused elementwise kernels (fuse-elementwise).\n" + kernels + "\n";
+  }
+  /// Scratch for fixed-order sums, after the planned arena.
+  std::string entryPrologue(const EntryPoint &e) const override {
+    return fmt::format("  float *S = reinterpret_cast<float *>(A + {});\n  (void)S;\n",
+                       abi::scratchOffset(e.arenaBytes));
+  }
+  std::string scratchArgument() const override { return ", S"; }
+  std::optional<std::string> ownCall(const KernelCall &c, int id) const override {
+    if (c.family == Family::SetParam)
+      return fmt::format("  ra_cuda::copy({}, {}, {} * sizeof(float));\n", resultPointer(c, 0),
+                         operandPointer(c, 0), c.get<CopyParams>().n);
+    if (c.family == Family::FusedElementwise) {
+      std::string args;
+      for (size_t k = 0; k < c.operands.size(); ++k)
+        args += operandPointer(c, k) + ", ";
+      int64_t n = c.get<FusedParams>().n;
+      return fmt::format("  RA_LAUNCH(ra_fused_{}, dim3(ra_cuda::gridFor({})), "
+                         "dim3(ra_cuda::kThreads), 0, {}{}, int64_t({}));\n",
+                         id, n, args, resultPointer(c, 0), n);
+    }
+    return std::nullopt;
+  }
+  /// Launch and cuBLAS failures stop the entry point, naming the kernel's op.
+  std::string afterCall(const KernelCall &c) const override { return failureCheck(c.origin); }
+  const char *copyFunction() const override { return "ra_cuda::copy"; }
+  std::string entryEpilogue() const override { return failureCheck("the outputs"); }
+};
+
+} // namespace
+
+std::string emitCudaSource(const std::vector<EntryPoint> &entries, const std::string &source) {
+  return emitSource(entries, source, CudaTarget());
+}
+
+} // namespace ra::codegen
