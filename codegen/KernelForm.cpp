@@ -150,11 +150,11 @@ private:
         s.kind = FusedStep::Constant;
         s.value = k.getValue().convertToDouble();
       } else {
-        const ElementwiseFunction *fn = elementwiseFunction(&op);
+        auto fn = dyn_cast<ElementwiseOpInterface>(op);
         if (!fn)
           return op.emitError("code generation: no fused form of '") << op.getName() << "'";
-        s.kind = fn->binary ? FusedStep::Binary : FusedStep::Unary;
-        s.fn = fn->name;
+        s.kind = fn.isBinary() ? FusedStep::Binary : FusedStep::Unary;
+        s.fn = fn.getKernelFunction().str();
         s.a = step.lookup(op.getOperand(0));
         if (s.kind == FusedStep::Binary)
           s.b = step.lookup(op.getOperand(1));
@@ -263,9 +263,9 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
     calls.push_back(call(op, family, std::move(params)));
     return success();
   };
-  if (const ElementwiseFunction *fn = elementwiseFunction(op))
-    return add(fn->binary ? Family::Binary : Family::Unary,
-               ElementwiseParams{numel(op->getResult(0)), fn->name});
+  if (auto fn = dyn_cast<ElementwiseOpInterface>(op))
+    return add(fn.isBinary() ? Family::Binary : Family::Unary,
+               ElementwiseParams{numel(op->getResult(0)), fn.getKernelFunction().str()});
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<GetParamOp, ReshapeOp>([](Operation *) { return success(); })
       .Case([&](SetParamOp set) {

@@ -4,7 +4,6 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Location.h"
-#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace ra {
@@ -27,29 +26,8 @@ std::vector<int64_t> shapeOf(mlir::Value v) {
   return {s.begin(), s.end()};
 }
 
-const ElementwiseFunction *elementwiseFunction(mlir::Operation *op) {
-  static const llvm::StringMap<ElementwiseFunction> functions = {
-      {AddOp::getOperationName(), {true, "Add"}},
-      {SubOp::getOperationName(), {true, "Sub"}},
-      {MulOp::getOperationName(), {true, "Mul"}},
-      {DivOp::getOperationName(), {true, "Div"}},
-      {MaximumOp::getOperationName(), {true, "Max"}},
-      {GeOp::getOperationName(), {true, "Ge"}},
-      {GeluGradOp::getOperationName(), {true, "GeluGrad"}},
-      {NegOp::getOperationName(), {false, "Neg"}},
-      {ExpOp::getOperationName(), {false, "Exp"}},
-      {LogOp::getOperationName(), {false, "Log"}},
-      {TanhOp::getOperationName(), {false, "Tanh"}},
-      {SigmoidOp::getOperationName(), {false, "Sigmoid"}},
-      {SqrtOp::getOperationName(), {false, "Sqrt"}},
-      {RsqrtOp::getOperationName(), {false, "Rsqrt"}},
-      {GeluOp::getOperationName(), {false, "Gelu"}}};
-  auto it = functions.find(op->getName().getStringRef());
-  return it == functions.end() ? nullptr : &it->second;
-}
-
 bool isElementwiseOp(mlir::Operation *op, bool orFused) {
-  return elementwiseFunction(op) || (orFused && llvm::isa<FusedElementwiseOp>(op));
+  return llvm::isa<ElementwiseOpInterface>(op) || (orFused && llvm::isa<FusedElementwiseOp>(op));
 }
 
 mlir::Value storageOf(mlir::Value v) {

@@ -28,17 +28,9 @@ bool isView(mlir::Operation *op);
 mlir::Value storageOf(mlir::Value v);
 
 /// Ops that compute element i of their result from element i of each
-/// operand (all of one shape): the unary and binary math ops, gelu_grad.
-/// `fused_elementwise` too when `orFused`.
+/// operand (all of one shape): ElementwiseOpInterface's (the unary and
+/// binary math ops, gelu_grad); `fused_elementwise` too when `orFused`.
 bool isElementwiseOp(mlir::Operation *op, bool orFused = false);
-
-/// An elementwise op's function in the kernels' ra_math (ra.add: binary
-/// "Add"), or null for other ops.
-struct ElementwiseFunction {
-  bool binary;
-  const char *name;
-};
-const ElementwiseFunction *elementwiseFunction(mlir::Operation *op);
 
 /// Every op of type Op under `root`, collected before any is rewritten.
 template <typename Op> llvm::SmallVector<Op> collectOps(mlir::Operation *root) {

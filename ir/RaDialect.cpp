@@ -5,6 +5,7 @@
 
 #include "ir/RaAttentionInterface.cpp.inc"
 #include "ir/RaCostInterface.cpp.inc"
+#include "ir/RaElementwiseInterface.cpp.inc"
 #include "ir/RaVjpInterface.cpp.inc"
 
 using namespace mlir;

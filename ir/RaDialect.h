@@ -29,8 +29,11 @@ ra_attention::AttentionShape attentionShape(mlir::Value q, mlir::Value k, mlir::
 mlir::LogicalResult verifyAttentionScores(mlir::Operation *op);
 } // namespace ra
 
+#include "ir/ScalarMath.h"
+
 #include "ir/RaAttentionInterface.h.inc"
 #include "ir/RaCostInterface.h.inc"
+#include "ir/RaElementwiseInterface.h.inc"
 #include "ir/RaVjpInterface.h.inc"
 
 #define GET_OP_CLASSES

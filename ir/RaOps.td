@@ -17,6 +17,7 @@ include "ir/RaBase.td"
 include "ir/RaCostInterface.td"
 include "ir/RaVjpInterface.td"
 include "ir/RaAttentionInterface.td"
+include "ir/RaElementwiseInterface.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
@@ -109,41 +110,65 @@ def Ra_IotaOp : Ra_Op<"iota", [Pure]> {
 // Elementwise
 //===----------------------------------------------------------------------===//
 
-class Ra_BinaryOp<string mnemonic, list<Trait> traits = []> :
+// An elementwise op's kernel function (ra_math's NAME) and its math on the
+// elements `a, b` (binary) or `x` (unary), as ElementwiseOpInterface reads
+// them.
+class Ra_ElementwiseMath<string kernelFunction, string args, string math> {
+  code decls = [{
+    static constexpr ::llvm::StringLiteral kKernelFunction = "}] # kernelFunction # [{";
+    static long double evaluateElement(::llvm::ArrayRef<long double> e) {
+      }] # args # [{
+      return }] # math # [{;
+    }
+  }];
+}
+
+class Ra_BinaryOp<string mnemonic, string kernelFunction, string math,
+                  list<Trait> traits = []> :
     Ra_Op<mnemonic, !listconcat(traits, [Pure, SameOperandsAndResultType,
-                                         Ra_CostOpInterface, Ra_Vjp])> {
+                                         Ra_CostOpInterface, Ra_Vjp,
+                                         Ra_ElementwiseOpInterface])> {
   let arguments = (ins Ra_FloatTensor:$lhs, Ra_FloatTensor:$rhs);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
-  let extraClassDeclaration = Ra_PerElementCost<1>.cost;
+  let extraClassDeclaration = Ra_PerElementCost<1>.cost #
+      Ra_ElementwiseMath<kernelFunction, "long double a = e[0], b = e[1];", math>.decls;
 }
 
-def Ra_MaximumOp : Ra_BinaryOp<"maximum", [Commutative]> { let summary = "max(lhs, rhs)"; }
-def Ra_GeOp : Ra_BinaryOp<"ge"> {
+def Ra_MaximumOp : Ra_BinaryOp<"maximum", "Max", "std::max(a, b)", [Commutative]> {
+  let summary = "max(lhs, rhs)";
+}
+def Ra_GeOp : Ra_BinaryOp<"ge", "Ge", "a >= b ? 1.0L : 0.0L"> {
   let summary = "1.0 where lhs >= rhs, else 0.0";
   let description = "A mask; piecewise constant, so its derivative is zero.";
 }
-def Ra_AddOp : Ra_BinaryOp<"add", [Commutative]> { let summary = "lhs + rhs"; }
-def Ra_SubOp : Ra_BinaryOp<"sub"> { let summary = "lhs - rhs"; }
-def Ra_MulOp : Ra_BinaryOp<"mul", [Commutative]> { let summary = "lhs * rhs"; }
-def Ra_DivOp : Ra_BinaryOp<"div"> { let summary = "lhs / rhs"; }
+def Ra_AddOp : Ra_BinaryOp<"add", "Add", "a + b", [Commutative]> { let summary = "lhs + rhs"; }
+def Ra_SubOp : Ra_BinaryOp<"sub", "Sub", "a - b"> { let summary = "lhs - rhs"; }
+def Ra_MulOp : Ra_BinaryOp<"mul", "Mul", "a * b", [Commutative]> { let summary = "lhs * rhs"; }
+def Ra_DivOp : Ra_BinaryOp<"div", "Div", "a / b"> { let summary = "lhs / rhs"; }
 
-class Ra_UnaryOp<string mnemonic, int flopsPerElement> :
-    Ra_Op<mnemonic, [Pure, SameOperandsAndResultType, Ra_CostOpInterface, Ra_Vjp]> {
+class Ra_UnaryOp<string mnemonic, int flopsPerElement, string kernelFunction, string math> :
+    Ra_Op<mnemonic, [Pure, SameOperandsAndResultType, Ra_CostOpInterface, Ra_Vjp,
+                     Ra_ElementwiseOpInterface]> {
   let arguments = (ins Ra_FloatTensor:$input);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
-  let extraClassDeclaration = Ra_PerElementCost<flopsPerElement>.cost;
+  let extraClassDeclaration = Ra_PerElementCost<flopsPerElement>.cost #
+      Ra_ElementwiseMath<kernelFunction, "long double x = e[0];", math>.decls;
 }
 
-def Ra_NegOp : Ra_UnaryOp<"neg", 1> { let summary = "-x"; }
-def Ra_ExpOp : Ra_UnaryOp<"exp", 1> { let summary = "e^x"; }
-def Ra_LogOp : Ra_UnaryOp<"log", 1> { let summary = "natural logarithm"; }
-def Ra_TanhOp : Ra_UnaryOp<"tanh", 1> { let summary = "hyperbolic tangent"; }
-def Ra_SigmoidOp : Ra_UnaryOp<"sigmoid", 4> { let summary = "1 / (1 + e^-x)"; }
-def Ra_SqrtOp : Ra_UnaryOp<"sqrt", 1> { let summary = "square root"; }
-def Ra_RsqrtOp : Ra_UnaryOp<"rsqrt", 2> { let summary = "1 / sqrt(x)"; }
-def Ra_GeluOp : Ra_UnaryOp<"gelu", 8> {
+def Ra_NegOp : Ra_UnaryOp<"neg", 1, "Neg", "-x"> { let summary = "-x"; }
+def Ra_ExpOp : Ra_UnaryOp<"exp", 1, "Exp", "std::exp(x)"> { let summary = "e^x"; }
+def Ra_LogOp : Ra_UnaryOp<"log", 1, "Log", "std::log(x)"> { let summary = "natural logarithm"; }
+def Ra_TanhOp : Ra_UnaryOp<"tanh", 1, "Tanh", "std::tanh(x)"> {
+  let summary = "hyperbolic tangent";
+}
+def Ra_SigmoidOp : Ra_UnaryOp<"sigmoid", 4, "Sigmoid", "1 / (1 + std::exp(-x))"> {
+  let summary = "1 / (1 + e^-x)";
+}
+def Ra_SqrtOp : Ra_UnaryOp<"sqrt", 1, "Sqrt", "std::sqrt(x)"> { let summary = "square root"; }
+def Ra_RsqrtOp : Ra_UnaryOp<"rsqrt", 2, "Rsqrt", "1 / std::sqrt(x)"> { let summary = "1 / sqrt(x)"; }
+def Ra_GeluOp : Ra_UnaryOp<"gelu", 8, "Gelu", "::ra::math::gelu(x)"> {
   let summary = "GELU, tanh approximation (GPT-2's)";
   let description = "`0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`";
 }
@@ -328,12 +353,15 @@ def Ra_BroadcastOp : Ra_Op<"broadcast", [Pure, Ra_Vjp]> {
 // kernel needs. They have no derivatives of their own.
 //===----------------------------------------------------------------------===//
 
-def Ra_GeluGradOp : Ra_Op<"gelu_grad", [Pure, SameOperandsAndResultType, Ra_CostOpInterface]> {
+def Ra_GeluGradOp : Ra_Op<"gelu_grad", [Pure, SameOperandsAndResultType, Ra_CostOpInterface,
+                                         Ra_ElementwiseOpInterface]> {
   let summary = "dy * gelu'(x)";
   let arguments = (ins Ra_FloatTensor:$input, Ra_FloatTensor:$grad);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
-  let extraClassDeclaration = Ra_PerElementCost<16>.cost;
+  let extraClassDeclaration = Ra_PerElementCost<16>.cost #
+      Ra_ElementwiseMath<"GeluGrad", "long double x = e[0], dy = e[1];",
+                         "dy * ::ra::math::geluGrad(x)">.decls;
 }
 
 def Ra_CausalMeanGradOp : Ra_Op<"causal_mean_grad", [Pure, SameOperandsAndResultType,

@@ -46,9 +46,8 @@ SrcLoc keywordLoc(CallArgs &a, StringRef name) {
 
 RankedTensorType typeOf(Value v) { return v.getType().cast<RankedTensorType>(); }
 
-/// exp, log, sqrt, ...: an op on tensors, the same function on numbers.
-template <class OpT>
-Builtin unaryMath(double (*f)(double), bool (*domain)(double), const char *domainText) {
+/// exp, log, sqrt, ...: an op on tensors, the op's own math on numbers.
+template <class OpT> Builtin unaryMath(bool (*domain)(double), const char *domainText) {
   return {1, 1, {}, [=](Elaborator &el, CallArgs &a) -> Result {
             const Val &x = a.args[0];
             if (x.isNumber()) {
@@ -56,7 +55,8 @@ Builtin unaryMath(double (*f)(double), bool (*domain)(double), const char *domai
               if (!domain(v))
                 return el.error(a.argLocs[0], "'" + a.call.name + "' of " + formatNumber(v) +
                                                   ": the argument must be " + domainText);
-              return Val::ofFloat(f(v));
+              long double x = v;
+              return Val::ofFloat(double(OpT::evaluateElement(llvm::ArrayRef<long double>(x))));
             }
             auto t = el.tensorArg(a.argLocs[0], x, "the argument of '" + a.call.name + "'");
             if (failed(t))
@@ -68,12 +68,6 @@ Builtin unaryMath(double (*f)(double), bool (*domain)(double), const char *domai
 bool anyValue(double) { return true; }
 bool positive(double v) { return v > 0; }
 bool nonNegative(double v) { return v >= 0; }
-
-double gelu(double x) {
-  return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-}
-double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
-double rsqrt(double x) { return 1 / std::sqrt(x); }
 
 /// sum/mean/max(x, axis, keepdim=0)
 template <class OpT> Result reduce(Elaborator &el, CallArgs &a) {
@@ -292,17 +286,13 @@ Result crossEntropy(Elaborator &el, CallArgs &a) {
 const llvm::StringMap<Builtin> &table() {
   static const llvm::StringMap<Builtin> builtins = [] {
     llvm::StringMap<Builtin> t;
-    t["exp"] = unaryMath<ExpOp>(
-        +[](double x) { return std::exp(x); }, anyValue, "any number");
-    t["log"] = unaryMath<LogOp>(
-        +[](double x) { return std::log(x); }, positive, "positive");
-    t["tanh"] = unaryMath<TanhOp>(
-        +[](double x) { return std::tanh(x); }, anyValue, "any number");
-    t["sqrt"] = unaryMath<SqrtOp>(
-        +[](double x) { return std::sqrt(x); }, nonNegative, "non-negative");
-    t["rsqrt"] = unaryMath<RsqrtOp>(rsqrt, positive, "positive");
-    t["gelu"] = unaryMath<GeluOp>(gelu, anyValue, "any number");
-    t["sigmoid"] = unaryMath<SigmoidOp>(sigmoid, anyValue, "any number");
+    t["exp"] = unaryMath<ExpOp>(anyValue, "any number");
+    t["log"] = unaryMath<LogOp>(positive, "positive");
+    t["tanh"] = unaryMath<TanhOp>(anyValue, "any number");
+    t["sqrt"] = unaryMath<SqrtOp>(nonNegative, "non-negative");
+    t["rsqrt"] = unaryMath<RsqrtOp>(positive, "positive");
+    t["gelu"] = unaryMath<GeluOp>(anyValue, "any number");
+    t["sigmoid"] = unaryMath<SigmoidOp>(anyValue, "any number");
     t["sum"] = {2, 2, {"keepdim"}, reduce<ReduceSumOp>};
     t["mean"] = {2, 2, {"keepdim"}, reduce<ReduceMeanOp>};
     t["max"] = {2, 2, {"keepdim"}, [](Elaborator &el, CallArgs &a) -> Result {

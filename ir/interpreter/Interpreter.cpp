@@ -103,19 +103,20 @@ private:
       values[op->getResult(i)] = std::move(r);
     }
   }
-  template <class F> LogicalResult map(Operation *op, F f) {
-    const Tensor &x = get(op->getOperand(0));
-    Tensor y(x.shape);
-    for (size_t i = 0; i < x.data.size(); ++i)
-      y.data[i] = f(x.data[i]);
-    set(op, {std::move(y)});
-    return success();
-  }
-  template <class F> LogicalResult zip(Operation *op, F f) {
-    const Tensor &a = get(op->getOperand(0)), &b = get(op->getOperand(1));
-    Tensor y(a.shape);
-    for (size_t i = 0; i < a.data.size(); ++i)
-      y.data[i] = f(a.data[i], b.data[i]);
+  /// An elementwise op over operands of the result's shape (in a fused
+  /// body they are spread to it), element by element.
+  LogicalResult elementwise(ElementwiseOpInterface e) {
+    Operation *op = e.getOperation();
+    std::vector<const Tensor *> in;
+    for (Value v : op->getOperands())
+      in.push_back(&get(v));
+    Tensor y(in[0]->shape);
+    Real elements[2];
+    for (size_t i = 0; i < y.data.size(); ++i) {
+      for (size_t k = 0; k < in.size(); ++k)
+        elements[k] = in[k]->data[i];
+      y.data[i] = e.evaluate(llvm::ArrayRef<Real>(elements, in.size()));
+    }
     set(op, {std::move(y)});
     return success();
   }
@@ -167,21 +168,8 @@ LogicalResult Frame::eval(Operation *op) {
         set(op, {iota(shapeOf(i.getType()), i.getAxis())});
         return success();
       })
-      .Case([&](AddOp) { return zip(op, [](Real a, Real b) { return a + b; }); })
-      .Case([&](SubOp) { return zip(op, [](Real a, Real b) { return a - b; }); })
-      .Case([&](MulOp) { return zip(op, [](Real a, Real b) { return a * b; }); })
-      .Case([&](DivOp) { return zip(op, [](Real a, Real b) { return a / b; }); })
-      .Case([&](MaximumOp) { return zip(op, [](Real a, Real b) { return std::max(a, b); }); })
-      .Case([&](GeOp) { return zip(op, [](Real a, Real b) -> Real { return a >= b ? 1 : 0; }); })
-      .Case([&](GeluGradOp) { return zip(op, [](Real x, Real g) { return g * geluGrad(x); }); })
-      .Case([&](NegOp) { return map(op, [](Real x) { return -x; }); })
-      .Case([&](ExpOp) { return map(op, [](Real x) { return std::exp(x); }); })
-      .Case([&](LogOp) { return map(op, [](Real x) { return std::log(x); }); })
-      .Case([&](TanhOp) { return map(op, [](Real x) { return std::tanh(x); }); })
-      .Case([&](SigmoidOp) { return map(op, [](Real x) { return 1 / (1 + std::exp(-x)); }); })
-      .Case([&](SqrtOp) { return map(op, [](Real x) { return std::sqrt(x); }); })
-      .Case([&](RsqrtOp) { return map(op, [](Real x) { return 1 / std::sqrt(x); }); })
-      .Case([&](GeluOp) { return map(op, gelu); })
+      // Each elementwise op's math is declared with it (RaOps.td).
+      .Case([&](ElementwiseOpInterface e) { return elementwise(e); })
       .Case([&](MatmulOp m) {
         set(op, {matmul(get(m.getLhs()), get(m.getRhs()), m.getTransposeLhs(), m.getTransposeRhs(),
                         shapeOf(m.getType()))});

@@ -22,8 +22,6 @@ int64_t product(const std::vector<int64_t> &shape, size_t begin, size_t end) {
 }
 
 namespace {
-constexpr Real kSqrt2OverPi = 0.7978845608028654;
-constexpr Real kGeluCubic = 0.044715;
 
 /// Offset into `from` (right-aligned against `to`, size-1 dims broadcast) of
 /// each flat index of `to`.
@@ -48,15 +46,6 @@ std::vector<int64_t> broadcastOffsets(const std::vector<int64_t> &from,
   return offsets;
 }
 } // namespace
-
-Real gelu(Real x) { return 0.5 * x * (1 + std::tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x))); }
-
-Real geluGrad(Real x) {
-  Real u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
-  Real t = std::tanh(u);
-  Real du = kSqrt2OverPi * (1 + 3 * kGeluCubic * x * x);
-  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
-}
 
 Tensor matmul(const Tensor &a, const Tensor &b, bool ta, bool tb,
               const std::vector<int64_t> &resultShape) {

@@ -14,9 +14,6 @@
 
 namespace ra::interp {
 
-Real gelu(Real x);
-Real geluGrad(Real x); // d gelu / dx
-
 Tensor matmul(const Tensor &a, const Tensor &b, bool ta, bool tb,
               const std::vector<int64_t> &resultShape);
 Tensor reduce(const Tensor &x, int64_t axis, bool keepdim, char kind); // 's'um, 'm'ean, 'x' max
