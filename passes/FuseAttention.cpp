@@ -11,9 +11,9 @@
 #include "ir/RaDialect.h"
 #include "passes/AttentionFusion.h"
 #include "passes/Passes.h"
+#include "passes/Patterns.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "llvm/ADT/STLExtras.h"
 
 namespace ra {
 #define GEN_PASS_DEF_FUSEATTENTION
@@ -24,42 +24,48 @@ using namespace mlir;
 
 namespace {
 
+/// attention(q, k, v)  ->  flash_attention(q, k, v): the result and each
+/// row's log-sum-exp.
+struct FlashForward : OpRewritePattern<ra::AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ra::AttentionOp a, PatternRewriter &rewriter) const override {
+    auto q = a.getQ().getType().cast<ShapedType>();
+    auto lseType = RankedTensorType::get({q.getDimSize(0), q.getDimSize(1), q.getDimSize(2)},
+                                         q.getElementType());
+    auto f = ra::createLike<ra::FlashAttentionOp>(rewriter, a.getLoc(), {a.getType(), lseType}, a);
+    rewriter.replaceOp(a, f.getResult());
+    return success();
+  }
+};
+
+/// attention_grad(q, k, v, dy)  ->  flash_attention_grad(q, k, v, y, lse, dy)
+/// from the flash forward over the same operands in the function; without
+/// one (a backward with no forward here) it is left as it is.
+struct FlashBackward : OpRewritePattern<ra::AttentionGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ra::AttentionGradOp g, PatternRewriter &rewriter) const override {
+    ra::FlashAttentionOp forward;
+    for (Operation *user : g.getQ().getUsers())
+      if (auto f = dyn_cast<ra::FlashAttentionOp>(user);
+          f && !forward && cast<ra::AttentionOpInterface>(*f).sameScores(g) &&
+          f.getV() == g.getV() && f->getBlock() == g->getBlock())
+        forward = f;
+    if (!forward)
+      return failure();
+    auto f = ra::createLike<ra::FlashAttentionGradOp>(rewriter, g.getLoc(), g->getResultTypes(), g,
+                                                      forward.getResult(), forward.getLse(),
+                                                      g.getGrad());
+    rewriter.replaceOp(g, f->getResults());
+    return success();
+  }
+};
+
 struct FuseAttention : ra::impl::FuseAttentionBase<FuseAttention> {
   void runOnOperation() override {
-    for (auto fn : getOperation().getOps<func::FuncOp>()) {
-      SmallVector<ra::FlashAttentionOp> flash;
-      SmallVector<ra::AttentionOp> forward;
-      SmallVector<ra::AttentionGradOp> backward;
-      fn.walk([&](Operation *op) {
-        if (auto a = dyn_cast<ra::AttentionOp>(op))
-          forward.push_back(a);
-        else if (auto g = dyn_cast<ra::AttentionGradOp>(op))
-          backward.push_back(g);
-      });
-      for (ra::AttentionOp a : forward) {
-        OpBuilder b(a);
-        auto q = a.getQ().getType().cast<ShapedType>();
-        auto lseType = RankedTensorType::get({q.getDimSize(0), q.getDimSize(1), q.getDimSize(2)},
-                                             q.getElementType());
-        auto f = ra::createLike<ra::FlashAttentionOp>(b, a.getLoc(), {a.getType(), lseType}, a);
-        a.getResult().replaceAllUsesWith(f.getResult());
-        flash.push_back(f);
-        a.erase();
-      }
-      for (ra::AttentionGradOp g : backward) {
-        // Its forward: the same operands and attributes.
-        auto it = llvm::find_if(flash, [&](ra::FlashAttentionOp f) {
-          return cast<ra::AttentionOpInterface>(*f).sameScores(g) && f.getV() == g.getV();
-        });
-        if (it == flash.end())
-          continue; // no forward in this function to read from: left unfused
-        OpBuilder b(g);
-        auto f = ra::createLike<ra::FlashAttentionGradOp>(
-            b, g.getLoc(), g->getResultTypes(), g, it->getResult(), it->getLse(), g.getGrad());
-        g->replaceAllUsesWith(f->getResults());
-        g.erase();
-      }
-    }
+    if (failed(ra::applyInEachFunction<FlashForward, FlashBackward>(getOperation())))
+      signalPassFailure();
   }
 };
 

@@ -8,9 +8,9 @@
 // read once, and the gradient written while the row is at hand.
 //
 //===----------------------------------------------------------------------===//
-#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
+#include "passes/Patterns.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -23,29 +23,38 @@ using namespace mlir;
 
 namespace {
 
+/// cross_entropy(l, t) ... cross_entropy_grad(l, t, seed)
+///   = cross_entropy_with_grad(l, t, seed) at the loss, seed a constant.
+struct LossWithItsGradient : OpRewritePattern<ra::CrossEntropyGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ra::CrossEntropyGradOp g,
+                                PatternRewriter &rewriter) const override {
+    ra::CrossEntropyOp loss;
+    for (Operation *user : g.getLogits().getUsers())
+      if (auto ce = dyn_cast<ra::CrossEntropyOp>(user);
+          ce && ce.getTargets() == g.getTargets() && ce->getBlock() == g->getBlock())
+        loss = ce;
+    // The seed must be known where the loss is: a constant (autodiff's 1.0).
+    auto seed = g.getGrad().getDefiningOp<ra::ConstantOp>();
+    if (!loss || !seed || !loss->isBeforeInBlock(g))
+      return failure();
+    rewriter.setInsertionPoint(loss);
+    Value k = rewriter.create<ra::ConstantOp>(seed.getLoc(), seed.getType(), seed.getValueAttr());
+    auto fused = rewriter.create<ra::CrossEntropyWithGradOp>(
+        loss.getLoc(), loss.getType(), g.getType(), loss.getLogits(), loss.getTargets(), k);
+    rewriter.replaceOp(loss, fused.getLoss());
+    rewriter.replaceOp(g, fused.getLogitsGrad());
+    if (seed->use_empty())
+      rewriter.eraseOp(seed);
+    return success();
+  }
+};
+
 struct FuseCrossEntropy : ra::impl::FuseCrossEntropyBase<FuseCrossEntropy> {
   void runOnOperation() override {
-    for (ra::CrossEntropyGradOp g : ra::collectOps<ra::CrossEntropyGradOp>(getOperation())) {
-      ra::CrossEntropyOp loss;
-      for (Operation *user : g.getLogits().getUsers())
-        if (auto ce = dyn_cast<ra::CrossEntropyOp>(user);
-            ce && ce.getTargets() == g.getTargets() && ce->getBlock() == g->getBlock())
-          loss = ce;
-      // The seed must be known where the loss is: a constant (autodiff's 1.0).
-      auto seed = g.getGrad().getDefiningOp<ra::ConstantOp>();
-      if (!loss || !seed || !loss->isBeforeInBlock(g))
-        continue;
-      OpBuilder b(loss);
-      Value k = b.create<ra::ConstantOp>(seed.getLoc(), seed.getType(), seed.getValueAttr());
-      auto fused = b.create<ra::CrossEntropyWithGradOp>(loss.getLoc(), loss.getType(), g.getType(),
-                                                        loss.getLogits(), loss.getTargets(), k);
-      loss.getResult().replaceAllUsesWith(fused.getLoss());
-      g.getResult().replaceAllUsesWith(fused.getLogitsGrad());
-      loss.erase();
-      g.erase();
-      if (seed->use_empty())
-        seed.erase();
-    }
+    if (failed(ra::applyInEachFunction<LossWithItsGradient>(getOperation())))
+      signalPassFailure();
   }
 };
 

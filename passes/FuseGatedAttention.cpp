@@ -15,10 +15,10 @@
 // gradient copy is stored. Runs after fuse-attention.
 //
 //===----------------------------------------------------------------------===//
-#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "passes/AttentionFusion.h"
 #include "passes/Passes.h"
+#include "passes/Patterns.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -55,13 +55,11 @@ Value gateOf(Value b, ShapedType result) {
   return bc.getInput();
 }
 
-struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention> {
-  void runOnOperation() override {
-    for (ra::FlashAttentionOp f : ra::collectOps<ra::FlashAttentionOp>(getOperation()))
-      fuse(f);
-  }
+/// flash_attention * broadcast(gate) and its backward  ->  the gated forms.
+struct GateAsEpilogue : OpRewritePattern<ra::FlashAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
 
-  void fuse(ra::FlashAttentionOp f) {
+  LogicalResult matchAndRewrite(ra::FlashAttentionOp f, PatternRewriter &rewriter) const override {
     Value y = f.getResult();
     auto type = y.getType().cast<ShapedType>();
     // The forward gating: mul(y, broadcast(gate)).
@@ -74,21 +72,18 @@ struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention>
         break;
       }
     if (!gating)
-      return;
+      return failure();
     // The fused op goes where the gating is (the gate is computed after the
     // attention); every other reader of the attention must come later.
     for (Value r : f->getResults())
       for (Operation *user : r.getUsers())
         if (user != gating && user->isBeforeInBlock(gating))
-          return;
-    OpBuilder b(gating);
+          return failure();
+    rewriter.setInsertionPoint(gating);
     auto gated = ra::createLike<ra::GatedFlashAttentionOp>(
-        b, f.getLoc(), {type, type, f.getLse().getType()}, f, gate);
-    gating->getResult(0).replaceAllUsesWith(gated.getResult());
-    gating->erase();
-    y.replaceAllUsesWith(gated.getUngated());
-    f.getLse().replaceAllUsesWith(gated.getLse());
-    f.erase();
+        rewriter, f.getLoc(), {type, type, f.getLse().getType()}, f, gate);
+    rewriter.replaceOp(gating, gated.getResult());
+    rewriter.replaceOp(f, {gated.getUngated(), gated.getLse()});
 
     // The backward: flash_attention_grad of grad * broadcast, and the
     // gate's gradient reduce_sum(grad * y, axis 3, keepdim).
@@ -115,26 +110,32 @@ struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention>
       // Before the earlier of the backward op and the gate's gradient: both
       // results are read from there on.
       Operation *at = gateGrad->isBeforeInBlock(g) ? gateGrad.getOperation() : g.getOperation();
-      OpBuilder gb(at);
+      rewriter.setInsertionPoint(at);
       SmallVector<Type> types{g.getQ().getType(), g.getK().getType(), g.getV().getType(),
                               gate.getType()};
       if (g.getAlphaGrad())
         types.push_back(g.getAlphaGrad().getType());
       auto fused = ra::createLike<ra::GatedFlashAttentionGradOp>(
-          gb, g.getLoc(), types, g, gate, gated.getUngated(), gated.getLse(), upstream);
-      for (unsigned i = 0; i < 3; ++i)
-        g->getResult(i).replaceAllUsesWith(fused->getResult(i));
+          rewriter, g.getLoc(), types, g, gate, gated.getUngated(), gated.getLse(), upstream);
+      SmallVector<Value> grads{fused.getQGrad(), fused.getKGrad(), fused.getVGrad()};
       if (g.getAlphaGrad())
-        g.getAlphaGrad().replaceAllUsesWith(fused->getResult(4));
-      gateGrad.getResult().replaceAllUsesWith(fused->getResult(3));
-      gateGrad.erase();
-      product->erase();
-      g.erase();
+        grads.push_back(fused.getAlphaGrad());
+      rewriter.replaceOp(gateGrad, fused.getGateGrad());
+      rewriter.eraseOp(product);
+      rewriter.replaceOp(g, grads);
       if (scaling->use_empty())
-        scaling->erase();
+        rewriter.eraseOp(scaling);
     }
     if (Operation *bc = broadcast.getDefiningOp(); bc && bc->use_empty())
-      bc->erase();
+      rewriter.eraseOp(bc);
+    return success();
+  }
+};
+
+struct FuseGatedAttention : ra::impl::FuseGatedAttentionBase<FuseGatedAttention> {
+  void runOnOperation() override {
+    if (failed(ra::applyInEachFunction<GateAsEpilogue>(getOperation())))
+      signalPassFailure();
   }
 };
 

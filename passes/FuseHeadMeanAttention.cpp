@@ -21,10 +21,10 @@
 // fuse-attention and fuse-gated-attention.
 //
 //===----------------------------------------------------------------------===//
-#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "passes/AttentionFusion.h"
 #include "passes/Passes.h"
+#include "passes/Patterns.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -76,53 +76,50 @@ Value siblingLse(ra::FlashAttentionOp f) {
   return {};
 }
 
-struct FuseHeadMeanAttention : ra::impl::FuseHeadMeanAttentionBase<FuseHeadMeanAttention> {
-  void runOnOperation() override {
-    for (ra::FlashAttentionOp f : ra::collectOps<ra::FlashAttentionOp>(getOperation()))
-      fuse(f);
-  }
+/// reduce_mean(flash_attention(q, k, a), heads) and its backward  ->  the
+/// head-mean forms on the sibling attention's log-sum-exps.
+struct HeadMeanOnSiblingSoftmax : OpRewritePattern<ra::FlashAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
 
-  void fuse(ra::FlashAttentionOp f) {
+  LogicalResult matchAndRewrite(ra::FlashAttentionOp f, PatternRewriter &rewriter) const override {
     if (f.getV().getType().cast<ShapedType>().getRank() != 3)
-      return; // the value must be shared by the heads
+      return failure(); // the value must be shared by the heads
     int64_t heads = f.getQ().getType().cast<ShapedType>().getDimSize(1);
     ra::ReduceMeanOp mean;
     SmallVector<std::pair<ra::FlashAttentionGradOp, Value>> grads;
     for (Operation *user : f.getResult().getUsers()) {
       if (auto m = dyn_cast<ra::ReduceMeanOp>(user); m && m.getAxis() == 1 && !m.getKeepdim()) {
         if (mean)
-          return;
+          return failure();
         mean = m;
       } else if (auto g = dyn_cast<ra::FlashAttentionGradOp>(user)) {
         grads.push_back({g, Value()});
       } else {
-        return; // the per-head outputs are read: keep them
+        return failure(); // the per-head outputs are read: keep them
       }
     }
     if (!mean)
-      return;
+      return failure();
     auto meanType = mean.getType().cast<ShapedType>();
     for (auto &[g, dm] : grads)
       if (g.getLse() != f.getLse() || !(dm = meanGradient(g.getGrad(), meanType, heads)))
-        return;
+        return failure();
     for (Operation *user : f.getLse().getUsers())
       if (!isa<ra::FlashAttentionGradOp>(user))
-        return;
+        return failure();
     Value lse = siblingLse(f);
     if (!lse)
-      return;
+      return failure();
 
-    OpBuilder b(f);
-    auto fused = ra::createLike<ra::HeadMeanAttentionOp>(b, f.getLoc(), meanType, f, lse);
-    mean.getResult().replaceAllUsesWith(fused.getResult());
-    mean.erase();
+    rewriter.setInsertionPoint(f);
+    auto fused = ra::createLike<ra::HeadMeanAttentionOp>(rewriter, f.getLoc(), meanType, f, lse);
+    rewriter.replaceOp(mean, fused.getResult());
     for (auto &[g, dm] : grads) {
-      OpBuilder gb(g);
-      auto fg = ra::createLike<ra::HeadMeanAttentionGradOp>(gb, g.getLoc(), g->getResultTypes(), f,
-                                                            lse, dm);
-      g->replaceAllUsesWith(fg->getResults());
+      rewriter.setInsertionPoint(g);
+      auto fg = ra::createLike<ra::HeadMeanAttentionGradOp>(rewriter, g.getLoc(),
+                                                            g->getResultTypes(), f, lse, dm);
       Operation *spread = g.getGrad().getDefiningOp();
-      g.erase();
+      rewriter.replaceOp(g, fg->getResults());
       // The broadcast gradient, if nothing else reads it.
       SmallVector<Operation *> chain{spread};
       while (!chain.empty()) {
@@ -132,10 +129,18 @@ struct FuseHeadMeanAttention : ra::impl::FuseHeadMeanAttentionBase<FuseHeadMeanA
           continue;
         for (Value v : op->getOperands())
           chain.push_back(v.getDefiningOp());
-        op->erase();
+        rewriter.eraseOp(op);
       }
     }
-    f.erase();
+    rewriter.eraseOp(f);
+    return success();
+  }
+};
+
+struct FuseHeadMeanAttention : ra::impl::FuseHeadMeanAttentionBase<FuseHeadMeanAttention> {
+  void runOnOperation() override {
+    if (failed(ra::applyInEachFunction<HeadMeanOnSiblingSoftmax>(getOperation())))
+      signalPassFailure();
   }
 };
 

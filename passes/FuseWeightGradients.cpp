@@ -14,9 +14,9 @@
 // (reshapes are views: no copy). One GEMM with a longer K, no [B, K, N].
 //
 //===----------------------------------------------------------------------===//
-#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
+#include "passes/Patterns.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -29,31 +29,38 @@ using namespace mlir;
 
 namespace {
 
+/// reduce_sum(matmul(x, dy, transpose_lhs), axis 0) over [B, T, .] operands
+/// = matmul(reshape(x), reshape(dy), transpose_lhs) over [B*T, .] views.
+struct WeightGradientAsOneGemm : OpRewritePattern<ra::ReduceSumOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ra::ReduceSumOp sum, PatternRewriter &rewriter) const override {
+    auto mm = sum.getInput().getDefiningOp<ra::MatmulOp>();
+    if (!mm || sum.getAxis() != 0 || sum.getKeepdim() || !mm.getTransposeLhs() ||
+        mm.getTransposeRhs() || !mm->hasOneUse())
+      return failure();
+    auto x = mm.getLhs().getType().cast<RankedTensorType>();
+    auto dy = mm.getRhs().getType().cast<RankedTensorType>();
+    if (x.getRank() != 3 || dy.getRank() != 3 || x.getDimSize(0) != dy.getDimSize(0) ||
+        x.getDimSize(1) != dy.getDimSize(1))
+      return failure();
+    int64_t rows = x.getDimSize(0) * x.getDimSize(1);
+    auto flat = [&](Value v, RankedTensorType t) {
+      return rewriter.create<ra::ReshapeOp>(
+          sum.getLoc(), RankedTensorType::get({rows, t.getDimSize(2)}, t.getElementType()), v);
+    };
+    Value lhs = flat(mm.getLhs(), x), rhs = flat(mm.getRhs(), dy);
+    rewriter.replaceOpWithNewOp<ra::MatmulOp>(sum, sum.getType(), lhs, rhs,
+                                              /*transpose_lhs=*/true, /*transpose_rhs=*/false);
+    rewriter.eraseOp(mm);
+    return success();
+  }
+};
+
 struct FuseWeightGradients : ra::impl::FuseWeightGradientsBase<FuseWeightGradients> {
   void runOnOperation() override {
-    for (ra::ReduceSumOp sum : ra::collectOps<ra::ReduceSumOp>(getOperation())) {
-      auto mm = sum.getInput().getDefiningOp<ra::MatmulOp>();
-      if (!mm || sum.getAxis() != 0 || sum.getKeepdim() || !mm.getTransposeLhs() ||
-          mm.getTransposeRhs() || !mm->hasOneUse())
-        continue;
-      auto x = mm.getLhs().getType().cast<RankedTensorType>();
-      auto dy = mm.getRhs().getType().cast<RankedTensorType>();
-      if (x.getRank() != 3 || dy.getRank() != 3 || x.getDimSize(0) != dy.getDimSize(0) ||
-          x.getDimSize(1) != dy.getDimSize(1))
-        continue;
-      OpBuilder b(sum);
-      int64_t rows = x.getDimSize(0) * x.getDimSize(1);
-      auto flat = [&](Value v, RankedTensorType t) {
-        return b.create<ra::ReshapeOp>(
-            sum.getLoc(), RankedTensorType::get({rows, t.getDimSize(2)}, t.getElementType()), v);
-      };
-      Value lhs = flat(mm.getLhs(), x), rhs = flat(mm.getRhs(), dy);
-      auto gemm = b.create<ra::MatmulOp>(mm.getLoc(), sum.getType(), lhs, rhs,
-                                         /*transpose_lhs=*/true, /*transpose_rhs=*/false);
-      sum.getResult().replaceAllUsesWith(gemm.getResult());
-      sum.erase();
-      mm.erase();
-    }
+    if (failed(ra::applyInEachFunction<WeightGradientAsOneGemm>(getOperation())))
+      signalPassFailure();
   }
 };
 
