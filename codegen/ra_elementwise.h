@@ -20,7 +20,7 @@
 namespace ra_math {
 
 enum class Binary { Add, Sub, Mul, Div, Max, Ge, GeluGrad };
-enum class Unary { Neg, Exp, Log, Tanh, Sigmoid, Sqrt, Rsqrt, Gelu };
+enum class Unary { Neg, Abs, Exp, Log, Tanh, Sigmoid, Sqrt, Rsqrt, Gelu };
 
 #ifdef __CUDACC__
 RA_HD float vexp(float x) { return expf(x); }
@@ -82,6 +82,8 @@ template <Binary op> RA_HD float apply(float a, float b) {
 template <Unary op> RA_HD float apply(float x) {
   if constexpr (op == Unary::Neg)
     return -x;
+  if constexpr (op == Unary::Abs)
+    return fabsf(x);
   if constexpr (op == Unary::Exp)
     return expf(x);
   if constexpr (op == Unary::Log)

@@ -158,6 +158,7 @@ class Ra_UnaryOp<string mnemonic, int flopsPerElement, string kernelFunction, st
 }
 
 def Ra_NegOp : Ra_UnaryOp<"neg", 1, "Neg", "-x"> { let summary = "-x"; }
+def Ra_AbsOp : Ra_UnaryOp<"abs", 1, "Abs", "std::fabs(x)"> { let summary = "|x|"; }
 def Ra_ExpOp : Ra_UnaryOp<"exp", 1, "Exp", "std::exp(x)"> { let summary = "e^x"; }
 def Ra_LogOp : Ra_UnaryOp<"log", 1, "Log", "std::log(x)"> { let summary = "natural logarithm"; }
 def Ra_TanhOp : Ra_UnaryOp<"tanh", 1, "Tanh", "std::tanh(x)"> {

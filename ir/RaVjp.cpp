@@ -103,6 +103,16 @@ LogicalResult NegOp::buildVjp(OpBuilder &b, ArrayRef<Value> g, Grads &out) {
   return success();
 }
 
+// d|x| = sign(x), taken as +1 at 0: 2 (x >= 0) - 1
+LogicalResult AbsOp::buildVjp(OpBuilder &b, ArrayRef<Value> g, Grads &out) {
+  Location loc = getLoc();
+  Type type = getType();
+  Value nonNegative = b.create<GeOp>(loc, getInput(), constant(b, loc, 0.0, type));
+  Value sign = b.create<SubOp>(loc, scale(b, loc, nonNegative, 2.0), constant(b, loc, 1.0, type));
+  out.push_back(b.create<MulOp>(loc, g[0], sign));
+  return success();
+}
+
 LogicalResult ExpOp::buildVjp(OpBuilder &b, ArrayRef<Value> g, Grads &out) {
   out.push_back(b.create<MulOp>(getLoc(), g[0], getResult()));
   return success();

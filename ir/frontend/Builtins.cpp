@@ -286,6 +286,7 @@ Result crossEntropy(Elaborator &el, CallArgs &a) {
 const llvm::StringMap<Builtin> &table() {
   static const llvm::StringMap<Builtin> builtins = [] {
     llvm::StringMap<Builtin> t;
+    t["abs"] = unaryMath<AbsOp>(anyValue, "any number");
     t["exp"] = unaryMath<ExpOp>(anyValue, "any number");
     t["log"] = unaryMath<LogOp>(positive, "positive");
     t["tanh"] = unaryMath<TanhOp>(anyValue, "any number");

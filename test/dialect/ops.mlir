@@ -21,7 +21,9 @@ func.func @elementwise(%a: tensor<2x4xf32>, %b: tensor<2x4xf32>) -> (tensor<2x4x
   %8 = ra.sigmoid %7 : tensor<2x4xf32>
   %9 = ra.sqrt %8 : tensor<2x4xf32>
   %10 = ra.rsqrt %9 : tensor<2x4xf32>
-  %11 = ra.neg %10 : tensor<2x4xf32>
+  // CHECK: ra.abs %{{.*}} : tensor<2x4xf32>
+  %abs = ra.abs %10 : tensor<2x4xf32>
+  %11 = ra.neg %abs : tensor<2x4xf32>
   // CHECK: ra.constant 5.000000e-01 : tensor<2x4xf32>
   %12 = ra.constant 0.5 : tensor<2x4xf32>
   // CHECK: ra.iota {axis = 1 : i64} : tensor<2x4xf32>

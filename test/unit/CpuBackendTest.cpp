@@ -215,7 +215,7 @@ y2 = attention(q, q, q, causal=0, scale=0.5)
 y = reshape(transpose(y1 + y2, [0, 2, 1, 3]), [batch, seq, d])
 z = causal_mean(y, 1) + mean(y, 2, keepdim=1) * max(y, 2, keepdim=1) - sum(y, 1, keepdim=1) / 6.0
 z = concat([z[:, :, 0:3], sigmoid(z[:, :, 3:d])], 2)
-z = z + tanh(z) * exp(-z * z) + sqrt(z * z + 1.0) - rsqrt(z * z + 2.0) + log(z * z + 1.0)
+z = z + tanh(z) * exp(-z * z) + sqrt(z * z + 1.0) - rsqrt(z * z + 2.0) + log(z * z + 1.0) - abs(z)
 z = softmax(gelu(z)) + iota([batch, seq, d], 2) / 10.0
 output loss = cross_entropy(matmul(z, wte, transpose_b=1), targets)
 )";

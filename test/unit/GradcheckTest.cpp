@@ -63,9 +63,10 @@ TEST_CASE("gradcheck: elementwise ops", "[gradcheck]") {
     std::string params =
         fmt::format("param a: [{0}] = normal(1.0)\nparam b: [{0}] = normal(1.0)", shape);
     for (const char *body :
-         {"y = a + b", "y = a - b", "y = a * b", "y = a / (exp(b) + 1.0)", "y = -a", "y = exp(a)",
-          "y = log(a * a + 1.0)", "y = tanh(a)", "y = sigmoid(a)", "y = sqrt(a * a + 0.5)",
-          "y = rsqrt(a * a + 0.5)", "y = gelu(a)", "y = a * 2.0 + 1.0 / (b * b + 1.0)"}) {
+         {"y = a + b", "y = a - b", "y = a * b", "y = a / (exp(b) + 1.0)", "y = -a", "y = abs(a)",
+          "y = exp(a)", "y = log(a * a + 1.0)", "y = tanh(a)", "y = sigmoid(a)",
+          "y = sqrt(a * a + 0.5)", "y = rsqrt(a * a + 0.5)", "y = gelu(a)",
+          "y = a * 2.0 + 1.0 / (b * b + 1.0)"}) {
       INFO(body);
       CHECK(worstError(params, body, shape, s) <= kTolerance);
     }
