@@ -127,23 +127,23 @@ struct FuseElementwise : ra::impl::FuseElementwiseBase<FuseElementwise> {
       if (Value m = map.lookupOrNull(v))
         return m;
       Operation *def = v.getDefiningOp();
-      if (auto bc = dyn_cast<ra::BroadcastOp>(def))
-        return map.lookup(bc.getInput());
+      if (auto bc = dyn_cast<ra::BroadcastOp>(def)) {
+        Value in = map.lookup(bc.getInput());
+        map.map(v, in);
+        return in;
+      }
       auto c = cast<ra::ConstantOp>(def);
-      OperationState state(c.getLoc(), c->getName());
-      state.addAttributes(c->getAttrs());
-      state.addTypes(element);
-      Value k = b.create(state)->getResult(0);
+      Value k = b.create<ra::ConstantOp>(c.getLoc(), element, c.getValueAttr());
       map.map(v, k);
       return k;
     };
+    // Each op again on one element: its operands mapped to the body's
+    // elements, its result retyped.
     for (Operation *op : ops) {
-      OperationState state(op->getLoc(), op->getName());
       for (Value v : op->getOperands())
-        state.addOperands(scalarOf(v));
-      state.addAttributes(op->getAttrs());
-      state.addTypes(element);
-      map.map(op->getResult(0), b.create(state)->getResult(0));
+        scalarOf(v);
+      Operation *copy = b.clone(*op, map);
+      copy->getResult(0).setType(element);
     }
     b.create<ra::YieldOp>(root->getLoc(), map.lookup(root->getResult(0)));
     root->getResult(0).replaceAllUsesWith(fused.getResult());
