@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 #include "Driver.h"
+#include "tools/common/NumericOptions.h"
 
 #include "check/Checks.h"
 #include "passes/Passes.h"
@@ -34,16 +35,16 @@ int checkCommand(int argc, char **argv) {
   addModelOptions(options);
   options.add_options()("grad", "Finite-difference check of every parameter's gradient (float64)")(
       "passes", "Check that every pass of the pipeline keeps the function the same")(
-      "causal", "Check that no position's logits depend on later tokens")(
-      "json", "Print one JSON object")("seed", "Seed of the random parameters and inputs",
-                                       cxxopts::value<uint64_t>()->default_value("0"))(
-      "samples", "Entries checked per large parameter", cxxopts::value<int>()->default_value("4"))(
-      "step", "Finite-difference step, relative to max(1, |x|)",
-      cxxopts::value<double>()->default_value("1e-3"))(
-      "tolerance", "Largest relative gradient error that passes",
-      cxxopts::value<double>()->default_value("1e-6"));
+      "causal", "Check that no position's logits depend on later tokens")("json",
+                                                                          "Print one JSON object");
+  ra::tools::NumericOptions numbers(options);
+  numbers.seed("seed", "Seed of the random parameters and inputs")
+      .integer("samples", "Entries checked per large parameter", 4, 1)
+      .real("step", "Finite-difference step, relative to max(1, |x|)", 1e-3, 0, true, 0.5)
+      .real("tolerance", "Largest relative gradient error that passes", 1e-6, 0, true);
   addFusionOptions(options);
   auto args = options.parse(argc, argv);
+  numbers.enforce(args);
   ra::PipelineOptions pipeline;
   if (auto status = fusionOptions(args, pipeline))
     return *status;
@@ -99,7 +100,7 @@ int checkCommand(int argc, char **argv) {
     auto start = std::chrono::steady_clock::now();
     ra::check::GradCheckOptions gopts;
     gopts.seed = seed;
-    gopts.samplesPerParam = args["samples"].as<int>();
+    gopts.samplesPerParam = int(args["samples"].as<int64_t>());
     gopts.step = args["step"].as<double>();
     auto r = ra::check::gradCheck(*module, gopts);
     if (mlir::failed(r))

@@ -14,6 +14,7 @@
 #include "Commands.h"
 #include "Driver.h"
 #include "Npy.h"
+#include "tools/common/NumericOptions.h"
 
 #include "ir/RaDialect.h"
 #include "ir/interpreter/Interpreter.h"
@@ -31,13 +32,14 @@ int interpretCommand(int argc, char **argv) {
   addModelOptions(options);
   options.add_options()("entry", "forward, grad or train_step",
                         cxxopts::value<std::string>()->default_value("grad"))(
-      "steps", "train_step: how many steps", cxxopts::value<int>()->default_value("1"))(
-      "lr", "train_step: the learning rate", cxxopts::value<double>()->default_value("1e-3"))(
-      "seed", "Seed of the random parameters and inputs",
-      cxxopts::value<uint64_t>()->default_value("0"))(
       "precision", "f64 or f32", cxxopts::value<std::string>()->default_value("f64"))(
       "dump", "Directory for the .npy files", cxxopts::value<std::string>());
+  ra::tools::NumericOptions numbers(options);
+  numbers.integer("steps", "train_step: how many steps", 1, 1)
+      .real("lr", "train_step: the learning rate", 1e-3, 0, true)
+      .seed("seed", "Seed of the random parameters and inputs");
   auto args = options.parse(argc, argv);
+  numbers.enforce(args);
   Session session;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   if (auto status = loadModel(args, options, session, module))
@@ -62,7 +64,7 @@ int interpretCommand(int argc, char **argv) {
                                                                   : ra::interp::Precision::F64);
   ra::interp::ParamStore written = params;
   mlir::FailureOr<std::vector<ra::interp::Tensor>> outputs;
-  int steps = entry == "train_step" ? args["steps"].as<int>() : 1;
+  int steps = entry == "train_step" ? int(args["steps"].as<int64_t>()) : 1;
   for (int step = 1; step <= steps; ++step) {
     auto stepInputs = inputs;
     if (entry == "train_step") {

@@ -145,16 +145,16 @@ nlohmann::ordered_json report(const Runner &r, double gemmGflops) {
 
 int benchCommand(int argc, char **argv) {
   cxxopts::Options options("rarun bench", "Time training steps; compare two artifacts");
+  ra::tools::NumericOptions numbers(options);
+  numbers.integer("steps", "Timed steps", 10, 1)
+      .integer("warmup", "Untimed steps first", 2, 0)
+      .seed("seed", "Seed of parameters and batch");
   options.add_options()("vs", "A second artifact of the same model, timed interleaved",
-                        cxxopts::value<std::string>())("steps", "Timed steps",
-                                                       cxxopts::value<int>()->default_value("10"))(
-      "warmup", "Untimed steps first", cxxopts::value<int>()->default_value("2"))(
-      "seed", "Seed of parameters and batch",
-      cxxopts::value<uint64_t>()->default_value("0"))("json", "Print one JSON object")(
+                        cxxopts::value<std::string>())("json", "Print one JSON object")(
       "profile", "Then time every kernel over a few more steps (each kernel waited for)")(
       "entry", "The entry point timed: train_step, or forward (inference)",
       cxxopts::value<std::string>()->default_value("train_step"));
-  auto parsed = parseArtifactCommand(options, argc, argv);
+  auto parsed = parseArtifactCommand(options, argc, argv, &numbers);
   if (!parsed)
     return 0;
   const cxxopts::ParseResult &args = *parsed;
@@ -210,7 +210,7 @@ int benchCommand(int argc, char **argv) {
   std::string ceiling =
       fmt::format("{} {}^3 on {}", gpu ? "bf16 cuBLAS GEMM" : "sgemm", n,
                   device.name == "cpu" ? "the CPU" : runners[0].model->deviceName());
-  int warmup = args["warmup"].as<int>(), steps = args["steps"].as<int>();
+  int warmup = int(args["warmup"].as<int64_t>()), steps = int(args["steps"].as<int64_t>());
   for (int s = 1; s <= warmup + steps; ++s)
     for (Runner &r : runners) {
       if (std::string err = r.step(s); !err.empty())

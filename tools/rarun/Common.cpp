@@ -19,7 +19,8 @@ void addDeviceOptions(cxxopts::Options &options) {
 }
 
 std::optional<cxxopts::ParseResult> parseArtifactCommand(cxxopts::Options &options, int argc,
-                                                         char **argv) {
+                                                         char **argv,
+                                                         const ra::tools::NumericOptions *numbers) {
   options.positional_help("ART");
   options.add_options()("h,help", "Show this help")("artifact", "ART",
                                                     cxxopts::value<std::string>());
@@ -30,6 +31,8 @@ std::optional<cxxopts::ParseResult> parseArtifactCommand(cxxopts::Options &optio
     std::printf("%s\n", options.help().c_str());
     return std::nullopt;
   }
+  if (numbers)
+    numbers->enforce(args);
   return args;
 }
 

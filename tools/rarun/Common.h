@@ -6,6 +6,8 @@
 #include "runtime/Data.h"
 #include "runtime/Model.h"
 
+#include "tools/common/NumericOptions.h"
+
 #include <cxxopts.hpp>
 #include <map>
 #include <memory>
@@ -29,8 +31,10 @@ Device deviceOf(const cxxopts::ParseResult &args);
 /// Adds what every command on an artifact takes (the ART positional,
 /// --help, --device, --sync-kernels) and parses. Empty after printing the
 /// help: the command then exits 0.
-std::optional<cxxopts::ParseResult> parseArtifactCommand(cxxopts::Options &options, int argc,
-                                                         char **argv);
+/// `numbers`' ranges are enforced (an error names the option and its range).
+std::optional<cxxopts::ParseResult>
+parseArtifactCommand(cxxopts::Options &options, int argc, char **argv,
+                     const ra::tools::NumericOptions *numbers = nullptr);
 
 /// Host buffers for every output of an entry point, and their pointers in
 /// the order ra::rt::Model::call takes them.

@@ -65,28 +65,23 @@ int sampleCommand(int argc, char **argv) {
       "prompt", "Text to continue (byte vocabularies)",
       cxxopts::value<std::string>()->default_value("\n"))(
       "prompt-ids", "Token ids to continue, comma-separated (any vocabulary)",
-      cxxopts::value<std::string>())("tokens", "Tokens to generate",
-                                     cxxopts::value<int>()->default_value("200"))(
-      "temperature", "Softmax temperature; 0 takes the most likely token",
-      cxxopts::value<double>()->default_value("0.8"))(
-      "top-k", "Draw from the k most likely tokens only (0: all)",
-      cxxopts::value<int>()->default_value("0"))(
-      "samples", "Independent samples, generated together (at most the compiled batch)",
-      cxxopts::value<int>()->default_value("1"))("seed", "Seed of the draws",
-                                                 cxxopts::value<uint64_t>()->default_value("0"));
-  auto parsed = parseArtifactCommand(options, argc, argv);
+      cxxopts::value<std::string>());
+  ra::tools::NumericOptions numbers(options);
+  numbers.integer("tokens", "Tokens to generate", 200, 1, 1 << 20)
+      .real("temperature", "Softmax temperature; 0 takes the most likely token", 0.8, 0, false)
+      .integer("top-k", "Draw from the k most likely tokens only (0: all)", 0, 0)
+      .integer("samples", "Independent samples, generated together (at most the compiled batch)", 1,
+               1)
+      .seed("seed", "Seed of the draws");
+  auto parsed = parseArtifactCommand(options, argc, argv, &numbers);
   if (!parsed)
     return 0;
   const cxxopts::ParseResult &args = *parsed;
   if (!args.count("artifact") || !args.count("ckpt"))
     return fail("rarun sample needs an artifact and --ckpt CKPT");
   double temperature = args["temperature"].as<double>();
-  int tokens = args["tokens"].as<int>(), topK = args["top-k"].as<int>();
-  int samples = args["samples"].as<int>();
-  if (!(temperature >= 0) || !std::isfinite(temperature))
-    return fail("--temperature must be 0 or more");
-  if (tokens < 0 || topK < 0 || samples < 1)
-    return fail("--tokens and --top-k must be 0 or more, --samples 1 or more");
+  int tokens = int(args["tokens"].as<int64_t>()), topK = int(args["top-k"].as<int64_t>());
+  int samples = int(args["samples"].as<int64_t>());
 
   BatchShape shape;
   ra::rt::CheckpointMeta meta;

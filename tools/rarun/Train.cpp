@@ -53,20 +53,18 @@ int trainCommand(int argc, char **argv) {
   options.add_options()("data",
                         "Corpus: a text file, a directory of text files, or .bin token files",
                         cxxopts::value<std::string>()->default_value("/usr/share/games/fortunes"))(
-      "steps", "Total steps", cxxopts::value<int64_t>()->default_value("100"))(
-      "lr", "Peak learning rate", cxxopts::value<double>()->default_value("6e-4"))(
-      "warmup", "Warmup steps (default: steps / 10)",
-      cxxopts::value<int64_t>())("seed", "Seed of the initialization and the data order",
-                                 cxxopts::value<uint64_t>()->default_value("0"))(
-      "eval-every", "Validation loss every K steps (0: at the end only)",
-      cxxopts::value<int64_t>()->default_value("0"))("eval-batches", "Batches per validation",
-                                                     cxxopts::value<int>()->default_value("8"))(
-      "ckpt-every", "Checkpoint every K steps (0: at the end only)",
-      cxxopts::value<int64_t>()->default_value("0"))("resume", "Continue from a checkpoint",
-                                                     cxxopts::value<std::string>())(
-      "batch", "Batch size; fixed at compile time, checked", cxxopts::value<int64_t>())(
+      "resume", "Continue from a checkpoint", cxxopts::value<std::string>())(
       "out", "Run directory for metrics.jsonl and ckpt/", cxxopts::value<std::string>());
-  auto parsed = parseArtifactCommand(options, argc, argv);
+  ra::tools::NumericOptions numbers(options);
+  numbers.integer("steps", "Total steps", 100, 1)
+      .real("lr", "Peak learning rate", 6e-4, 0, /*minExclusive=*/true)
+      .integer("warmup", "Warmup steps (default: steps / 10)", std::nullopt, 0)
+      .seed("seed", "Seed of the initialization and the data order")
+      .integer("eval-every", "Validation loss every K steps (0: at the end only)", 0, 0)
+      .integer("eval-batches", "Batches per validation", 8, 1)
+      .integer("ckpt-every", "Checkpoint every K steps (0: at the end only)", 0, 0)
+      .integer("batch", "Batch size; fixed at compile time, checked", std::nullopt, 1);
+  auto parsed = parseArtifactCommand(options, argc, argv, &numbers);
   if (!parsed)
     return 0;
   const cxxopts::ParseResult &args = *parsed;
@@ -100,7 +98,7 @@ int trainCommand(int argc, char **argv) {
   uint64_t seed = args["seed"].as<uint64_t>();
   int64_t evalEvery = args["eval-every"].as<int64_t>();
   int64_t ckptEvery = args["ckpt-every"].as<int64_t>();
-  int evalBatches = args["eval-batches"].as<int>();
+  int evalBatches = int(args["eval-batches"].as<int64_t>());
   std::string out = args["out"].as<std::string>();
   if (!makeDirs(out + "/ckpt"))
     return fail("cannot create '" + out + "/ckpt': " + std::strerror(errno));
