@@ -143,6 +143,25 @@ nlohmann::ordered_json report(const Runner &r, double gemmGflops) {
 
 } // namespace
 
+/// How two artifacts differ as models (batch shape, parameters, their
+/// shapes), or "" when they are builds of one model.
+static std::string shapeDifference(const ra::rt::Model &a, const ra::rt::Model &b) {
+  BatchShape sa, sb;
+  if (batchShape(a, sa) && batchShape(b, sb) && (sa.batch != sb.batch || sa.seq != sb.seq))
+    return fmt::format("batch {} x {} against {} x {}", sa.batch, sa.seq, sb.batch, sb.seq);
+  auto str = [](const std::vector<int64_t> &s) { return nlohmann::json(s).dump(); };
+  for (const ra::rt::ParamInfo &p : a.params()) {
+    const ra::rt::ParamInfo *q = b.param(p.name);
+    if (!q)
+      return "parameter " + p.name + " is only in the first";
+    if (q->shape != p.shape)
+      return "parameter " + p.name + " is " + str(p.shape) + " against " + str(q->shape);
+  }
+  if (a.params().size() != b.params().size())
+    return "the second has parameters the first has not";
+  return "";
+}
+
 int benchCommand(int argc, char **argv) {
   cxxopts::Options options("rarun bench", "Time training steps; compare two artifacts");
   ra::tools::NumericOptions numbers(options);
@@ -152,8 +171,10 @@ int benchCommand(int argc, char **argv) {
   options.add_options()("vs", "A second artifact of the same model, timed interleaved",
                         cxxopts::value<std::string>())("json", "Print one JSON object")(
       "profile", "Then time every kernel over a few more steps (each kernel waited for)")(
-      "entry", "The entry point timed: train_step, or forward (inference)",
-      cxxopts::value<std::string>()->default_value("train_step"));
+      "allow-different",
+      "With --vs: time artifacts of different models (shapes, parameters) without comparing "
+      "their outputs")("entry", "The entry point timed: train_step, or forward (inference)",
+                       cxxopts::value<std::string>()->default_value("train_step"));
   auto parsed = parseArtifactCommand(options, argc, argv, &numbers);
   if (!parsed)
     return 0;
@@ -170,14 +191,15 @@ int benchCommand(int argc, char **argv) {
   if (runners.size() == 2) {
     if (!runners[1].load(args["vs"].as<std::string>(), seed, device))
       return 1;
-    if (runners[1].shape.batch != runners[0].shape.batch ||
-        runners[1].shape.seq != runners[0].shape.seq)
-      return fail("--vs: the artifacts take different batch shapes");
+    if (std::string difference = shapeDifference(*runners[0].model, *runners[1].model);
+        !difference.empty() && !args.count("allow-different"))
+      return fail("--vs: the artifacts are of different models (" + difference +
+                  "); their outputs cannot be compared. --allow-different times them anyway");
   }
 
-  // Outputs before any step changes the parameters.
+  // Outputs before any step changes the parameters (of one model only).
   double maxRelDiff = 0;
-  if (runners.size() == 2) {
+  if (runners.size() == 2 && !args.count("allow-different")) {
     std::vector<std::vector<float>> a, b;
     if (std::string err = runners[0].forward(a); !err.empty())
       return fail(err);
@@ -233,7 +255,11 @@ int benchCommand(int argc, char **argv) {
   if (runners.size() == 2) {
     out["speedup"] = median(runners[1].ms) / median(runners[0].ms);
     out["peak_bytes_ratio"] = double(runners[0].arenaBytes) / double(runners[1].arenaBytes);
-    out["max_rel_diff"] = maxRelDiff;
+    // Different models' outputs are not compared.
+    if (args.count("allow-different"))
+      out["max_rel_diff"] = nullptr;
+    else
+      out["max_rel_diff"] = maxRelDiff;
   }
   if (args.count("json")) {
     fmt::print("{}\n", out.dump(2));
@@ -252,8 +278,10 @@ int benchCommand(int argc, char **argv) {
                r["peak_arena_bytes"].get<double>() / (1 << 20));
   }
   if (runners.size() == 2)
-    fmt::print("speedup {:.2f}x, peak bytes ratio {:.2f}, max relative output difference {:.2e}\n",
-               out["speedup"].get<double>(), out["peak_bytes_ratio"].get<double>(), maxRelDiff);
+    fmt::print("speedup {:.2f}x, peak bytes ratio {:.2f}, max relative output difference {}\n",
+               out["speedup"].get<double>(), out["peak_bytes_ratio"].get<double>(),
+               args.count("allow-different") ? "not compared (different models)"
+                                             : fmt::format("{:.2e}", maxRelDiff));
   for (const char *key : {"artifact", "vs"}) {
     if (!out.contains(key) || !out[key].contains("profile"))
       continue;
