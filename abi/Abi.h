@@ -16,8 +16,9 @@ namespace ra::abi {
 
 /// The C ABI of an artifact's library: bumped when a function below, or one
 /// rarun looks up (ra_abi_version, ra_gemm_tflops, ra_profile_*,
-/// ra_device_*), changes meaning.
-constexpr int kAbiVersion = 1;
+/// ra_device_*, ra_parameter_elements, ra_entry_layout), changes meaning.
+/// 2: the library reports the memory layout it assumes.
+constexpr int kAbiVersion = 2;
 
 /// manifest.json's layout: bumped whenever a reader would misread an older one.
 constexpr int kManifestFormatVersion = 2;
@@ -28,6 +29,13 @@ constexpr int kManifestFormatVersion = 2;
 /// Returns 0, or 1 with the message written.
 using EntryFn = int (*)(float *params, char *arena, const void *const *inputs, void *const *outputs,
                         char *error, int64_t errorSize);
+
+/// `int64_t ra_parameter_elements(void)`: the parameter buffer's floats.
+using ParameterElementsFn = int64_t (*)();
+/// `const int64_t *ra_entry_layout(const char *name)`: for an entry point,
+/// {arena bytes, scratch bytes, #inputs, each input's elements, #outputs,
+/// each output's elements}; null for an unknown name.
+using EntryLayoutFn = const int64_t *(*)(const char *);
 
 /// Every arena offset ra-plan-memory assigns is a multiple of this, and the
 /// arena itself starts on one.

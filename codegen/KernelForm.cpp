@@ -371,16 +371,17 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
 
 } // namespace
 
-FailureOr<std::vector<EntryPoint>> formKernels(ModuleOp module) {
-  std::vector<EntryPoint> entries;
+FailureOr<KernelProgram> formKernels(ModuleOp module) {
+  KernelProgram program;
+  program.params = layoutParams(module);
   for (auto fn : module.getOps<func::FuncOp>()) {
     Former former(module);
     auto e = former.form(fn);
     if (failed(e))
       return failure();
-    entries.push_back(std::move(*e));
+    program.entries.push_back(std::move(*e));
   }
-  return entries;
+  return program;
 }
 
 } // namespace ra::codegen

@@ -253,14 +253,21 @@ bool writesParameters(const EntryPoint &entry);
 /// ids on the host before a call (on a GPU the kernels cannot report them).
 std::vector<int64_t> inputIdBounds(const EntryPoint &e);
 
+/// A module's kernel form: where its parameters live and its entry points.
+struct KernelProgram {
+  std::vector<ParamSlot> params;
+  std::vector<EntryPoint> entries;
+  int64_t parameterElements() const { return paramBufferElements(params); }
+};
+
 /// Forms every entry point of a module after ra-plan-memory. Reports (and
 /// fails on) what the generators cannot render, such as a parameter read
 /// after it was written.
-mlir::FailureOr<std::vector<EntryPoint>> formKernels(mlir::ModuleOp module);
+mlir::FailureOr<KernelProgram> formKernels(mlir::ModuleOp module);
 
 /// The kernel form as text, one line per call with its named parameters and
 /// buffers (racc compile --emit=kernels).
-std::string printKernelForm(const std::vector<EntryPoint> &entries);
+std::string printKernelForm(const KernelProgram &program);
 
 } // namespace ra::codegen
 

@@ -65,7 +65,8 @@ std::string tensor(const TensorSig &t) {
 
 } // namespace
 
-std::string printKernelForm(const std::vector<EntryPoint> &entries) {
+std::string printKernelForm(const KernelProgram &program) {
+  const std::vector<EntryPoint> &entries = program.entries;
   std::map<std::string, int> ids; // as the emitter numbers them: first call first
   for (const EntryPoint &e : entries)
     for (const KernelCall &c : e.calls)

@@ -14,8 +14,16 @@
 
 namespace ra::codegen {
 
-std::string emitSource(const std::vector<EntryPoint> &entries, const std::string &source,
+static int64_t elementsOf(const TensorSig &t) {
+  int64_t n = 1;
+  for (int64_t d : t.shape)
+    n *= d;
+  return n;
+}
+
+std::string emitSource(const KernelProgram &program, const std::string &source,
                        const Target &target) {
+  const std::vector<EntryPoint> &entries = program.entries;
   // Profiling ids: one per distinct kernel, in order of first call.
   KernelIds ids;
   std::vector<std::string> names;
@@ -48,6 +56,27 @@ std::string emitSource(const std::vector<EntryPoint> &entries, const std::string
       "  }}\n"
       "  return {0};\n}}\n",
       names.size());
+  // What the code assumes of the memory rarun gives it, checked against the
+  // manifest on load: a hand-edited or mismatched manifest is refused
+  // rather than run out of bounds.
+  s += fmt::format("\n// The memory this library assumes; rarun checks the manifest against it.\n"
+                   "int64_t ra_parameter_elements(void) {{ return {}; }}\n",
+                   program.parameterElements());
+  for (const EntryPoint &e : entries) {
+    std::vector<int64_t> layout = {e.arenaBytes, 4 * scratchFloats(e), int64_t(e.inputs.size())};
+    for (const TensorSig &t : e.inputs)
+      layout.push_back(elementsOf(t));
+    layout.push_back(int64_t(e.outputs.size()));
+    for (const TensorSig &t : e.outputs)
+      layout.push_back(elementsOf(t));
+    s += fmt::format("/// {}: arena and scratch bytes, then the inputs' and outputs' elements.\n"
+                     "static const int64_t ra_layout_{}[] = {{{}}};\n",
+                     e.name, e.name, fmt::join(layout, ", "));
+  }
+  s += "const int64_t *ra_entry_layout(const char *name) {\n";
+  for (const EntryPoint &e : entries)
+    s += fmt::format("  if (!strcmp(name, \"{0}\"))\n    return ra_layout_{0};\n", e.name);
+  s += "  return nullptr;\n}\n";
   for (const EntryPoint &e : entries) {
     s += fmt::format("\n// {}: {} kernel calls, arena {} bytes\n"
                      "int ra_{}(float *P, char *A, const void *const *in, void *const *out, "

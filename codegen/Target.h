@@ -58,7 +58,7 @@ public:
 /// The translation unit of `entries` for `target`: an `extern "C"` function
 /// per entry point with abi::EntryFn's signature, returning 0 or 1 with a
 /// message in `error`.
-std::string emitSource(const std::vector<EntryPoint> &entries, const std::string &source,
+std::string emitSource(const KernelProgram &program, const std::string &source,
                        const Target &target);
 
 /// The call of a kernel family in the shared form: its function in

@@ -2,27 +2,35 @@
 #include "runtime/Model.h"
 #include "abi/Abi.h"
 #include "abi/Init.h"
+#include "runtime/FileHash.h"
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
+#include <unistd.h>
 
 namespace ra::rt {
 
 using abi::kAbiVersion;
 using abi::kManifestFormatVersion;
 
-static int64_t product(const std::vector<int64_t> &shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+/// `count` zeroed elements in `buffer`, or what could not be allocated.
+template <typename T>
+static std::string allocate(std::vector<T> &buffer, int64_t count, const std::string &what) {
+  try {
+    buffer.assign(size_t(count), T(0));
+  } catch (const std::bad_alloc &) {
+    double gib = double(count) * sizeof(T) / double(1 << 30);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return fmt::format("cannot allocate {:.2f} GiB for {} (this machine has {:.1f} GiB of memory; "
+                       "compile a smaller batch or model)",
+                       gib, what, double(pages) * double(page) / double(1 << 30));
+  }
+  return "";
 }
-
-int64_t TensorInfo::elements() const { return product(shape); }
-int64_t ParamInfo::elements() const { return product(shape); }
 
 std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &error,
                                    const std::string &device, bool syncEachKernel) {
@@ -44,63 +52,41 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     return nullptr;
   }
   std::unique_ptr<Model> m(new Model());
-  m->manifestJson = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  const auto &j = m->manifestJson;
-  if (j.is_discarded() || !j.is_object()) {
-    error = "'" + path + "' is not valid JSON";
+  std::stringstream text;
+  text << in.rdbuf();
+  if (error = readManifest(text.str(), path, m->manifestData); !error.empty())
+    return nullptr;
+  if (error = allocate(m->paramBuffer, m->manifestData.parameterElements, "the parameters");
+      !error.empty())
+    return nullptr;
+
+  // The library must be the one the manifest describes: a compile killed
+  // halfway, a truncated or swapped file is refused before it is loaded.
+  std::string relative = lib.substr(artifact.size() + 1);
+  auto record = m->manifestData.files.find(relative);
+  if (record == m->manifestData.files.end()) {
+    error = "'" + path + "' records no '" + relative + "'" +
+            (device != "cpu" ? " (compile with racc compile --target cuda or all" +
+                                   std::string(device == "cuda" ? ", where nvcc is" : "") + ")"
+                             : " (recompile the model with this racc)");
     return nullptr;
   }
-  if (j.value("format_version", 0) != kManifestFormatVersion) {
-    error = "'" + path + "' has format version " + std::to_string(j.value("format_version", 0)) +
-            "; this rarun reads version " + std::to_string(kManifestFormatVersion) +
-            " (recompile the model with this racc)";
+  FileDigest digest;
+  if (error = hashFile(lib, digest); !error.empty())
     return nullptr;
-  }
-  try {
-    for (const auto &p : j.at("parameters")) {
-      ParamInfo info;
-      info.name = p.at("name");
-      info.shape = p.at("shape").get<std::vector<int64_t>>();
-      info.offset = p.at("offset");
-      info.trainable = p.at("trainable");
-      info.decay = p.at("decay");
-      info.init = p.at("init");
-      info.initValue = p.at("init_value");
-      info.mechanism = p.at("mechanism");
-      m->paramInfo.push_back(info);
-    }
-    auto tensors = [](const nlohmann::json &list) {
-      std::vector<TensorInfo> out;
-      for (const auto &t : list)
-        out.push_back({t.at("name"), t.at("dtype"), t.at("shape").get<std::vector<int64_t>>(),
-                       t.value("id_bound", int64_t(0))});
-      return out;
-    };
-    for (const auto &e : j.at("entry_points")) {
-      EntryInfo info;
-      info.name = e.at("name");
-      info.symbol = e.at("symbol");
-      info.inputs = tensors(e.at("inputs"));
-      info.outputs = tensors(e.at("outputs"));
-      info.arenaBytes = e.at("arena_bytes");
-      info.scratchBytes = e.value("scratch_bytes", 0);
-      info.writesParameters = e.value("writes_parameters", true);
-      if (e.contains("grad_norm_params"))
-        info.gradNormParams = e["grad_norm_params"].get<std::vector<std::string>>();
-      m->entries.push_back(info);
-    }
-    m->paramBuffer.assign(j.at("parameter_elements").get<int64_t>(), 0.f);
-  } catch (const nlohmann::json::exception &e) {
-    error = "'" + path + "' is missing or mistypes a field: " + e.what();
+  if (digest.sha256 != record->second.sha256 || digest.bytes != record->second.bytes) {
+    error = "'" + lib +
+            "' is not the library its manifest describes: " + std::to_string(digest.bytes) +
+            " bytes with sha256 " + digest.sha256.substr(0, 16) + "..., the manifest records " +
+            std::to_string(record->second.bytes) + " bytes with sha256 " +
+            record->second.sha256.substr(0, 16) +
+            "... (a compile was interrupted or the files were mixed; recompile it)";
     return nullptr;
   }
 
   m->library = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!m->library) {
-    error = "cannot load '" + lib + "': " + dlerror() +
-            (device != "cpu" ? " (compile with racc compile --target cuda or all" +
-                                   std::string(device == "cuda" ? ", where nvcc is" : "") + ")"
-                             : "");
+    error = "cannot load '" + lib + "': " + dlerror();
     return nullptr;
   }
   auto version = reinterpret_cast<int (*)()>(dlsym(m->library, "ra_abi_version"));
@@ -108,11 +94,21 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     error = "'" + lib + "' does not implement ABI version " + std::to_string(kAbiVersion);
     return nullptr;
   }
+  auto parameterElements =
+      reinterpret_cast<abi::ParameterElementsFn>(dlsym(m->library, "ra_parameter_elements"));
+  auto entryLayout = reinterpret_cast<abi::EntryLayoutFn>(dlsym(m->library, "ra_entry_layout"));
+  if (!parameterElements || !entryLayout) {
+    error = "'" + lib + "' does not report its memory layout: recompile it with this racc";
+    return nullptr;
+  }
+  if (error = checkLibraryLayout(m->manifestData, lib, parameterElements(), entryLayout);
+      !error.empty())
+    return nullptr;
   m->gemmRate = reinterpret_cast<decltype(m->gemmRate)>(dlsym(m->library, "ra_gemm_tflops"));
   m->profileEnable =
       reinterpret_cast<decltype(m->profileEnable)>(dlsym(m->library, "ra_profile_enable"));
   m->profileRead = reinterpret_cast<decltype(m->profileRead)>(dlsym(m->library, "ra_profile_read"));
-  for (const EntryInfo &e : m->entries) {
+  for (const EntryInfo &e : m->manifestData.entries) {
     auto fn = reinterpret_cast<EntryFn>(dlsym(m->library, e.symbol.c_str()));
     if (!fn) {
       error = "'" + lib + "' lacks the entry point " + e.symbol;
@@ -121,7 +117,10 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     m->functions[e.name] = fn;
     // Scratch is for the CUDA kernels only.
     if (device == "cpu")
-      m->arenas[e.name].assign(abi::arenaAllocationBytes(e.arenaBytes, 0), 0);
+      if (error = allocate(m->arenas[e.name], abi::arenaAllocationBytes(e.arenaBytes, 0),
+                           "the arena of " + e.name);
+          !error.empty())
+        return nullptr;
   }
   m->deviceDescription = device;
   if (device != "cpu")
@@ -150,24 +149,30 @@ std::string Model::loadDevice(const std::string &lib, bool syncEachKernel) {
   deviceDescription = name;
   api.syncEachKernel(syncEachKernel);
   onDevice = true;
-  auto alloc = [&](int64_t bytes, void *&out) {
+  // Each allocation's failure names its bytes and what they were for.
+  std::string failure;
+  auto alloc = [&](int64_t bytes, void *&out, const std::string &what) {
     out = api.alloc(bytes, errorText, sizeof errorText);
     if (out)
       deviceBlocks.push_back(out);
+    else
+      failure = deviceError(
+          fmt::format("allocating {:.2f} MiB for {}", double(bytes) / (1 << 20), what).c_str());
     return out != nullptr;
   };
-  if (!alloc(int64_t(paramBuffer.size()) * 4, deviceParams))
-    return deviceError("allocating the parameters");
-  for (const EntryInfo &e : entries) {
+  if (!alloc(int64_t(paramBuffer.size()) * 4, deviceParams, "the parameters"))
+    return failure;
+  for (const EntryInfo &e : manifestData.entries) {
     DeviceEntry &d = deviceEntries[e.name];
-    if (!alloc(abi::arenaAllocationBytes(e.arenaBytes, e.scratchBytes), d.arena))
-      return deviceError(("allocating the arena of " + e.name).c_str());
+    if (!alloc(abi::arenaAllocationBytes(e.arenaBytes, e.scratchBytes), d.arena,
+               "the arena and scratch of " + e.name))
+      return failure;
     for (const TensorInfo &t : e.inputs)
-      if (!alloc(t.elements() * 4, d.inputs.emplace_back()))
-        return deviceError(("allocating input " + t.name).c_str());
+      if (!alloc(t.elements() * 4, d.inputs.emplace_back(), "input " + t.name + " of " + e.name))
+        return failure;
     for (const TensorInfo &t : e.outputs)
-      if (!alloc(t.elements() * 4, d.outputs.emplace_back()))
-        return deviceError(("allocating output " + t.name).c_str());
+      if (!alloc(t.elements() * 4, d.outputs.emplace_back(), "output " + t.name + " of " + e.name))
+        return failure;
   }
   newer = Newer::Host;
   return "";
@@ -218,21 +223,24 @@ Model::~Model() {
 }
 
 const ParamInfo *Model::param(const std::string &name) const {
-  for (const auto &p : paramInfo)
+  for (const auto &p : manifestData.params)
     if (p.name == name)
       return &p;
   return nullptr;
 }
 
 const EntryInfo *Model::entry(const std::string &name) const {
-  for (const auto &e : entries)
+  for (const auto &e : manifestData.entries)
     if (e.name == name)
       return &e;
   return nullptr;
 }
 
 std::optional<int64_t> Model::config(const std::string &name) const {
-  const auto &c = manifestJson["config"];
+  const nlohmann::json &j = manifestData.json;
+  if (!j.contains("config") || !j["config"].is_object())
+    return std::nullopt;
+  const auto &c = j["config"];
   if (c.contains(name) && c[name].is_number_integer())
     return c[name].get<int64_t>();
   return std::nullopt;
@@ -240,7 +248,7 @@ std::optional<int64_t> Model::config(const std::string &name) const {
 
 void Model::initialize(uint64_t seed) {
   float *buffer = mutableParameters();
-  for (const ParamInfo &p : paramInfo)
+  for (const ParamInfo &p : manifestData.params)
     ra::initialize(buffer + p.offset, p.elements(), *parseInit(p.init), p.initValue, p.name, seed);
 }
 

@@ -9,6 +9,7 @@
 #define RA_RUNTIME_MODEL_H
 
 #include "abi/Abi.h"
+#include "runtime/Manifest.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,32 +21,6 @@
 #include <vector>
 
 namespace ra::rt {
-
-struct TensorInfo {
-  std::string name;
-  std::string dtype; // f32 or i32
-  std::vector<int64_t> shape;
-  int64_t idBound = 0; // i32 ids must lie in [0, idBound); 0: unchecked
-  int64_t elements() const;
-};
-
-struct ParamInfo {
-  std::string name;
-  std::vector<int64_t> shape;
-  int64_t offset = 0;
-  bool trainable = true, decay = false;
-  std::string init, mechanism;
-  double initValue = 0;
-  int64_t elements() const;
-};
-
-struct EntryInfo {
-  std::string name, symbol;
-  std::vector<TensorInfo> inputs, outputs;
-  int64_t arenaBytes = 0, scratchBytes = 0;
-  bool writesParameters = true;
-  std::vector<std::string> gradNormParams;
-};
 
 /// The device functions of a CUDA artifact's library (codegen/cuda/ra_cuda_device.cuh).
 struct DeviceApi {
@@ -77,8 +52,10 @@ public:
                                      bool syncEachKernel = false);
   ~Model();
 
-  const nlohmann::json &manifest() const { return manifestJson; }
-  const std::vector<ParamInfo> &params() const { return paramInfo; }
+  const nlohmann::json &manifest() const { return manifestData.json; }
+  const std::vector<ParamInfo> &params() const { return manifestData.params; }
+  /// The racc that compiled the artifact.
+  const std::string &raccVersion() const { return manifestData.raccVersion; }
   const ParamInfo *param(const std::string &name) const;
   const EntryInfo *entry(const std::string &name) const;
   /// An integer config of the model (vocab, seq, ...), if it has one.
@@ -123,9 +100,7 @@ private:
                            const std::vector<void *> &outputs);
   std::string deviceError(const char *what) const;
 
-  nlohmann::json manifestJson;
-  std::vector<ParamInfo> paramInfo;
-  std::vector<EntryInfo> entries;
+  Manifest manifestData;
   std::vector<float> paramBuffer;
   std::map<std::string, std::vector<char>> arenas;
   std::map<std::string, EntryFn> functions;

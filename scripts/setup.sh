@@ -11,6 +11,8 @@ PACKAGES=(
   python3-torch python3-numpy
   # libraries
   libfmt-dev libcxxopts-dev catch2 nlohmann-json3-dev libopenblas-dev
+  # SHA-256 of artifacts and checkpoints' provenance
+  libssl-dev
   # generated CPU kernels: OpenMP for clang-16
   libomp-16-dev
   # the default training corpus: text under /usr/share/games/fortunes/

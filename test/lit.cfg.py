@@ -16,6 +16,9 @@ config.test_exec_root = os.path.join(config.racc_obj_root, "test")
 config.substitutions.append(("%models", os.path.join(config.racc_src_root, "models")))
 config.substitutions.append(("%src_root", config.racc_src_root))
 config.substitutions.append(("%python", config.python_executable))
+# The racc and rarun binaries themselves, for scripts that run them.
+config.substitutions.append(("%racc_bin", os.path.join(config.racc_tools_dir, "racc")))
+config.substitutions.append(("%rarun_bin", os.path.join(config.racc_tools_dir, "rarun")))
 # Debian's python3-torch lives under the system interpreter, whatever
 # python3 comes first on PATH.
 config.substitutions.append(("%torch_python", "/usr/bin/python3"))

@@ -13,7 +13,7 @@ namespace ra::codegen {
 /// One C++ translation unit calling the kernels of ra_cpu_kernels.h (OpenMP
 /// loops, OpenBLAS GEMMs), shipped next to it. Token ids are checked before
 /// the kernels that index a table: a bad one returns 1 with a message.
-std::string emitCpuSource(const std::vector<EntryPoint> &entries, const std::string &source);
+std::string emitCpuSource(const KernelProgram &program, const std::string &source);
 
 /// The headers the CPU source includes, (file name, text), embedded in racc
 /// at build time and written next to it.

@@ -54,8 +54,8 @@ public:
 
 } // namespace
 
-std::string emitCpuSource(const std::vector<EntryPoint> &entries, const std::string &source) {
-  return emitSource(entries, source, CpuTarget());
+std::string emitCpuSource(const KernelProgram &program, const std::string &source) {
+  return emitSource(program, source, CpuTarget());
 }
 
 } // namespace ra::codegen

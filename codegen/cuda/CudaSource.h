@@ -16,7 +16,7 @@ namespace ra::codegen {
 /// points take device pointers, and scratch after the arena
 /// (abi::scratchOffset, scratchFloats). A failed launch or library call
 /// returns 1 naming the kernel and the op it came from.
-std::string emitCudaSource(const std::vector<EntryPoint> &entries, const std::string &source);
+std::string emitCudaSource(const KernelProgram &program, const std::string &source);
 
 /// The headers the CUDA source includes, (file name, text).
 extern const std::vector<std::pair<const char *, const char *>> kCudaShippedHeaders;

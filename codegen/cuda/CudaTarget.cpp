@@ -80,8 +80,8 @@ public:
 
 } // namespace
 
-std::string emitCudaSource(const std::vector<EntryPoint> &entries, const std::string &source) {
-  return emitSource(entries, source, CudaTarget());
+std::string emitCudaSource(const KernelProgram &program, const std::string &source) {
+  return emitSource(program, source, CudaTarget());
 }
 
 } // namespace ra::codegen

@@ -10,6 +10,7 @@
 // Every file is written to a temporary name and renamed into place.
 //
 //===----------------------------------------------------------------------===//
+#include "Artifact.h"
 #include "Commands.h"
 #include "Driver.h"
 #include "StatsReport.h"
@@ -20,6 +21,7 @@
 #include "codegen/cuda/CudaSource.h"
 #include "ir/RaDialect.h"
 #include "ir/analysis/ModelStats.h"
+#include "runtime/FileHash.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/Format.h"
@@ -37,18 +39,6 @@
 
 namespace racc {
 
-static bool writeAtomically(const std::string &path, const std::string &contents) {
-  llvm::Error err = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-    os << contents;
-    return llvm::Error::success();
-  });
-  if (err) {
-    fail("cannot write '" + path + "': " + llvm::toString(std::move(err)));
-    return false;
-  }
-  return true;
-}
-
 /// Tensors as name, dtype, shape; with `bounds`, "id_bound" B for inputs
 /// whose ids must lie in [0, B).
 static nlohmann::ordered_json tensorsJson(const std::vector<ra::codegen::TensorSig> &sigs,
@@ -63,15 +53,35 @@ static nlohmann::ordered_json tensorsJson(const std::vector<ra::codegen::TensorS
   return out;
 }
 
+/// SHA-256 and size of each library (and source) the manifest describes,
+/// by path within the artifact: rarun refuses a library that differs.
+static bool fileDigests(const std::string &dir, const std::vector<std::string> &paths,
+                        nlohmann::ordered_json &out) {
+  out = nlohmann::ordered_json::object();
+  for (const std::string &p : paths) {
+    if (!llvm::sys::fs::exists(dir + "/" + p))
+      continue;
+    ra::rt::FileDigest d;
+    if (std::string err = ra::rt::hashFile(dir + "/" + p, d); !err.empty()) {
+      fail(err);
+      return false;
+    }
+    out[p] = {{"sha256", d.sha256}, {"bytes", d.bytes}};
+  }
+  return true;
+}
+
 static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelStats &stats,
-                                       const std::vector<ra::codegen::EntryPoint> &entries,
-                                       const std::vector<std::string> &targets) {
+                                       const ra::codegen::KernelProgram &program,
+                                       const std::vector<std::string> &targets,
+                                       const nlohmann::ordered_json &files) {
+  const std::vector<ra::codegen::EntryPoint> &entries = program.entries;
   auto report = statsToJson(stats);
   std::map<std::string, const ra::ParamInfo *> info;
   for (const auto &p : stats.params)
     info[p.name] = &p;
   nlohmann::ordered_json params = nlohmann::ordered_json::array();
-  auto slots = ra::codegen::layoutParams(module);
+  const auto &slots = program.params;
   for (const auto &slot : slots) {
     nlohmann::ordered_json p = {{"name", slot.name},
                                 {"shape", slot.shape},
@@ -110,41 +120,18 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
     }
   return {{"format_version", ra::abi::kManifestFormatVersion},
           {"abi_version", ra::abi::kAbiVersion},
+          {"racc_version", RACC_VERSION},
           {"source", stats.source},
           {"targets", targets},
           {"config", report["config"]},
           {"parameter_elements", ra::codegen::paramBufferElements(slots)},
           {"parameters", params},
           {"entry_points", entryJson},
+          {"files", files},
           {"stats",
            {{"parameters", stats.totalParams},
             {"flops_per_token", report["flops_per_token"]},
             {"inference_cache", report["inference_cache"]}}}};
-}
-
-/// Runs a compiler, its output in `log`; false (reported) when it fails.
-static bool runCompiler(const std::string &name, std::vector<std::string> args,
-                        const std::string &log, const std::string &what, double &seconds) {
-  auto program = llvm::sys::findProgramByName(name);
-  if (!program) {
-    fail("cannot find '" + name + "' to compile " + what);
-    return false;
-  }
-  llvm::sys::fs::remove(log); // a fresh log: redirection appends
-  std::vector<llvm::StringRef> argv = {*program};
-  for (const std::string &a : args)
-    argv.push_back(a);
-  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
-                                                llvm::StringRef(log)};
-  auto start = std::chrono::steady_clock::now();
-  std::string err;
-  int rc = llvm::sys::ExecuteAndWait(*program, argv, std::nullopt, redirects, 0, 0, &err);
-  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (rc != 0) {
-    fail("compiling " + what + " failed" + (err.empty() ? "" : ": " + err) + "; see " + log);
-    return false;
-  }
-  return true;
 }
 
 static std::string hostCompiler() {
@@ -173,6 +160,30 @@ static std::string nvccLibDir(const std::string &nvcc) {
   llvm::sys::path::remove_filename(dir); // bin
   llvm::sys::path::append(dir, "lib64");
   return std::string(dir);
+}
+
+/// Prints the parameters' and each entry point's memory on one line, and
+/// warns when one entry point needs more than this machine has.
+static void reportMemory(const ra::codegen::KernelProgram &program) {
+  auto mib = [](double bytes) { return bytes / (1 << 20); };
+  double params = 4.0 * program.parameterElements();
+  uint64_t physical = physicalMemoryBytes();
+  std::string line =
+      llvm::formatv("racc: memory: parameters and optimizer state {0:f1} MiB; arena", mib(params));
+  double scratch = 0;
+  for (const auto &e : program.entries) {
+    line += llvm::formatv("{0} {1} {2:f1} MiB", &e == &program.entries[0] ? "" : ",", e.name,
+                          mib(e.arenaBytes));
+    scratch = std::max(scratch, 4.0 * ra::codegen::scratchFloats(e));
+  }
+  llvm::outs() << line << llvm::formatv("; CUDA scratch up to {0:f1} MiB\n", mib(scratch));
+  for (const auto &e : program.entries) {
+    double total = params + e.arenaBytes + 4.0 * ra::codegen::scratchFloats(e);
+    if (physical && total > double(physical))
+      llvm::errs() << llvm::formatv("racc: warning: {0} needs {1:f1} GiB (parameters, arena and "
+                                    "scratch), more than this machine's {2:f1} GiB of memory\n",
+                                    e.name, total / (1 << 30), double(physical) / (1 << 30));
+  }
 }
 
 int compileCommand(int argc, char **argv) {
@@ -223,6 +234,18 @@ int compileCommand(int argc, char **argv) {
     printing.before = args["print-ir-before"].as<std::vector<std::string>>();
   if (args.count("dump-ir-dir"))
     printing.dumpDir = args["dump-ir-dir"].as<std::string>();
+  std::string out = args.count("output") ? args["output"].as<std::string>()
+                                         : llvm::sys::path::stem(file).str() + ".rac";
+  std::optional<ArtifactStaging> stagingDir;
+  if (emit.empty()) {
+    stagingDir.emplace(out);
+    if (!stagingDir->ok())
+      return 1;
+    // IR dumps into the artifact go where the artifact is being written.
+    std::string prefix = llvm::StringRef(out).rtrim('/').str() + "/";
+    if (llvm::StringRef(printing.dumpDir).startswith(prefix))
+      printing.dumpDir = stagingDir->dir() + "/" + printing.dumpDir.substr(prefix.size());
+  }
   ra::PipelineOptions pipeline;
   if (auto status = fusionOptions(args, pipeline))
     return *status;
@@ -232,45 +255,54 @@ int compileCommand(int argc, char **argv) {
     module->print(llvm::outs());
     return 0;
   }
-  auto entries = ra::codegen::formKernels(*module);
-  if (mlir::failed(entries))
+  auto program = ra::codegen::formKernels(*module);
+  if (mlir::failed(program))
     return 1;
   if (emit == "kernels" || emit == "cpp" || emit == "cuda") {
-    llvm::outs() << (emit == "kernels" ? ra::codegen::printKernelForm(*entries)
-                     : emit == "cpp"   ? ra::codegen::emitCpuSource(*entries, file)
-                                       : ra::codegen::emitCudaSource(*entries, file));
+    llvm::outs() << (emit == "kernels" ? ra::codegen::printKernelForm(*program)
+                     : emit == "cpp"   ? ra::codegen::emitCpuSource(*program, file)
+                                       : ra::codegen::emitCudaSource(*program, file));
     return 0;
   }
+  reportMemory(*program);
+  ArtifactStaging &staging = *stagingDir;
 
   const ra::ModelStats *stats = &session.modelStats();
-  std::string out = args.count("output") ? args["output"].as<std::string>()
-                                         : llvm::sys::path::stem(file).str() + ".rac";
+  // Everything is written into the staging directory, which replaces OUT
+  // only when the artifact is complete.
+  std::string dir = staging.dir();
   for (const char *sub : {"/ir", "/cpu"})
-    if (std::error_code ec = llvm::sys::fs::create_directories(out + sub))
-      return fail("cannot create '" + out + sub + "': " + ec.message());
+    if (std::error_code ec = llvm::sys::fs::create_directories(dir + sub))
+      return fail("cannot create '" + dir + sub + "': " + ec.message());
   std::string ir;
   llvm::raw_string_ostream irStream(ir);
   module->print(irStream);
-  if (!writeAtomically(out + "/ir/model.mlir", irStream.str()))
+  if (!writeFileAtomically(dir + "/ir/model.mlir", irStream.str()))
     return 1;
   std::vector<std::string> targets;
+  auto compiled = [&](bool ok) {
+    if (!ok)
+      staging.keep(); // for its compile logs
+    return ok;
+  };
   if (target == "cpu" || target == "all") {
     double seconds = 0;
-    if (!writeAtomically(out + "/cpu/model.cpp", ra::codegen::emitCpuSource(*entries, file)))
+    std::string cpu = dir + "/cpu";
+    if (!writeFileAtomically(cpu + "/model.cpp", ra::codegen::emitCpuSource(*program, file)))
       return 1;
     for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
-      if (!writeAtomically(out + "/cpu/" + name, text))
+      if (!writeFileAtomically(cpu + "/" + name, text))
         return 1;
-    if (!runCompiler(hostCompiler(),
-                     {"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-I",
-                      out + "/cpu", "-o", out + "/cpu/model.so", out + "/cpu/model.cpp",
-                      "-lopenblas"},
-                     out + "/cpu/compile.log", "the CPU kernels", seconds))
+    if (!compiled(
+            runCompiler(hostCompiler(),
+                        {"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-I",
+                         cpu, "-o", cpu + "/model.so", cpu + "/model.cpp", "-lopenblas"},
+                        cpu + "/compile.log", "the CPU kernels", seconds)))
       return 1;
     targets.push_back("cpu");
     size_t calls = 0;
     std::set<std::string> kernels;
-    for (const auto &e : *entries)
+    for (const auto &e : program->entries)
       for (const auto &c : e.calls) {
         ++calls;
         kernels.insert(c.key());
@@ -279,20 +311,21 @@ int compileCommand(int argc, char **argv) {
                                  kernels.size(), calls, seconds);
   }
   if (target == "cuda" || target == "all") {
-    std::string dir = out + "/cuda";
-    if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-      return fail("cannot create '" + dir + "': " + ec.message());
-    if (!writeAtomically(dir + "/model.cu", ra::codegen::emitCudaSource(*entries, file)))
+    std::string cuda = dir + "/cuda";
+    if (std::error_code ec = llvm::sys::fs::create_directories(cuda))
+      return fail("cannot create '" + cuda + "': " + ec.message());
+    if (!writeFileAtomically(cuda + "/model.cu", ra::codegen::emitCudaSource(*program, file)))
       return 1;
     for (const auto &[name, text] : ra::codegen::kCudaShippedHeaders)
-      if (!writeAtomically(dir + "/" + name, text))
+      if (!writeFileAtomically(cuda + "/" + name, text))
         return 1;
     double emuSeconds = 0, nvccSeconds = 0;
     // The SIMT emulator's build: the CUDA source, compiled for the CPU.
-    if (!runCompiler(hostCompiler(),
-                     {"-x", "c++", "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-I", dir,
-                      "-o", dir + "/model_emu.so", dir + "/model.cu", "-lopenblas"},
-                     dir + "/compile_emu.log", "the CUDA kernels for the emulator", emuSeconds))
+    if (!compiled(runCompiler(
+            hostCompiler(),
+            {"-x", "c++", "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-I", cuda, "-o",
+             cuda + "/model_emu.so", cuda + "/model.cu", "-lopenblas"},
+            cuda + "/compile_emu.log", "the CUDA kernels for the emulator", emuSeconds)))
       return 1;
     targets.push_back("cuda-emu");
     if (nvcc.empty()) {
@@ -301,29 +334,30 @@ int compileCommand(int argc, char **argv) {
       // A library rarun loads for --device cuda: sm_80 and sm_90 code plus
       // PTX, the CUDA runtime linked in, cuBLAS found where nvcc's is.
       std::string lib64 = nvccLibDir(nvcc);
-      if (!runCompiler(nvcc,
-                       {"-std=c++17",
-                        "-O3",
-                        "-I",
-                        dir,
-                        "-gencode",
-                        "arch=compute_80,code=sm_80",
-                        "-gencode",
-                        "arch=compute_90,code=sm_90",
-                        "-gencode",
-                        "arch=compute_90,code=compute_90",
-                        "-shared",
-                        "-Xcompiler",
-                        "-fPIC",
-                        "-o",
-                        dir + "/model.so",
-                        dir + "/model.cu",
-                        "-L",
-                        lib64,
-                        "-lcublas",
-                        "-Xlinker",
-                        "-rpath=" + lib64},
-                       dir + "/compile_nvcc.log", "the CUDA kernels with nvcc", nvccSeconds))
+      if (!compiled(runCompiler(nvcc,
+                                {"-std=c++17",
+                                 "-O3",
+                                 "-I",
+                                 cuda,
+                                 "-gencode",
+                                 "arch=compute_80,code=sm_80",
+                                 "-gencode",
+                                 "arch=compute_90,code=sm_90",
+                                 "-gencode",
+                                 "arch=compute_90,code=compute_90",
+                                 "-shared",
+                                 "-Xcompiler",
+                                 "-fPIC",
+                                 "-o",
+                                 cuda + "/model.so",
+                                 cuda + "/model.cu",
+                                 "-L",
+                                 lib64,
+                                 "-lcublas",
+                                 "-Xlinker",
+                                 "-rpath=" + lib64},
+                                cuda + "/compile_nvcc.log", "the CUDA kernels with nvcc",
+                                nvccSeconds)))
         return 1;
       targets.push_back("cuda");
     }
@@ -332,9 +366,15 @@ int compileCommand(int argc, char **argv) {
         nvcc.empty() ? "absent"
                      : llvm::formatv("{0:f1} s (sm_80, sm_90, PTX)", nvccSeconds).str().c_str());
   }
-  // The manifest last: an artifact with a manifest is complete.
-  if (!writeAtomically(out + "/manifest.json",
-                       manifest(*module, *stats, *entries, targets).dump(2) + "\n"))
+  nlohmann::ordered_json files;
+  if (!fileDigests(dir,
+                   {"ir/model.mlir", "cpu/model.cpp", "cpu/model.so", "cuda/model.cu",
+                    "cuda/model_emu.so", "cuda/model.so"},
+                   files))
+    return 1;
+  if (!writeFileAtomically(dir + "/manifest.json",
+                           manifest(*module, *stats, *program, targets, files).dump(2) + "\n") ||
+      !staging.commit())
     return 1;
   llvm::outs() << "racc: wrote " << out << " (" << stats->totalParams << " parameters)\n";
   return 0;
