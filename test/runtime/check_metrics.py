@@ -2,17 +2,26 @@
 the uniform log(vocab), and a validation loss is recorded.
 
 usage: check_metrics.py METRICS --vocab V --drop NATS
+       check_metrics.py METRICS --unique-steps N  (steps 1..N, each once: a
+       resumed run replaced the records of the steps it trained again)
 """
 import argparse
 import json
 import math
+import sys
 
 parser = argparse.ArgumentParser()
 parser.add_argument("metrics")
 parser.add_argument("--vocab", type=int, default=256)
 parser.add_argument("--drop", type=float, default=1.0)
+parser.add_argument("--unique-steps", type=int)
 args = parser.parse_args()
 records = [json.loads(line) for line in open(args.metrics)]
+if args.unique_steps is not None:
+    seen = [r["step"] for r in records if "loss" in r]
+    assert seen == list(range(1, args.unique_steps + 1)), f"training records at steps {seen}"
+    print(f"steps 1..{args.unique_steps} once each: OK")
+    sys.exit(0)
 steps = [r for r in records if "loss" in r]
 vals = [r for r in records if "val_loss" in r]
 uniform = math.log(args.vocab)

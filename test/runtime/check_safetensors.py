@@ -1,6 +1,7 @@
 """A rarun checkpoint is a valid safetensors file: the header parses, the
-offsets tile the data exactly, every tensor loads as float32.
-usage: check_safetensors.py CKPT"""
+offsets tile the data exactly, every tensor loads as float32. With
+--metadata, prints the header's metadata as `key = value` lines.
+usage: check_safetensors.py CKPT [--metadata]"""
 import json
 import struct
 import sys
@@ -27,3 +28,6 @@ try:  # PyTorch's safetensors, where installed (not a Debian package)
 except ImportError:
     pass
 print(f"safetensors OK: {len(header)} tensors, step {meta['step']}")
+if "--metadata" in sys.argv[2:]:
+    for key, value in sorted(meta.items()):
+        print(f"{key} = {value}")

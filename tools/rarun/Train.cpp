@@ -9,11 +9,15 @@
 //===----------------------------------------------------------------------===//
 #include "Common.h"
 
+#include "RunDirectory.h"
+
 #include "runtime/Checkpoint.h"
+#include "runtime/FileHash.h"
 #include "runtime/Schedule.h"
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <fmt/format.h>
 #include <fstream>
 #include <map>
@@ -24,17 +28,17 @@ namespace rarun {
 
 namespace {
 
-bool makeDirs(const std::string &path) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      if (!partial.empty() && mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
-        return false;
-    }
-    if (i < path.size())
-      partial += path[i];
-  }
-  return true;
+/// Set by SIGINT and SIGTERM: the step in flight finishes, a checkpoint is
+/// written and the run ends.
+volatile std::sig_atomic_t stopRequested = 0;
+void requestStop(int) { stopRequested = 1; }
+
+/// SHA-256 of the corpus' tokens, both splits: what a checkpoint records of
+/// the data it was trained on.
+std::string corpusDigest(const ra::rt::Corpus &corpus) {
+  std::string parts = ra::rt::sha256(corpus.train.data(), corpus.train.size() * 4) +
+                      ra::rt::sha256(corpus.validation.data(), corpus.validation.size() * 4);
+  return ra::rt::sha256(parts.data(), parts.size());
 }
 
 /// `step 12/40 [#####.....] loss 4.1234 | 12,345 tok/s | lr 5.0e-04`
@@ -63,7 +67,8 @@ int trainCommand(int argc, char **argv) {
       .integer("eval-every", "Validation loss every K steps (0: at the end only)", 0, 0)
       .integer("eval-batches", "Batches per validation", 8, 1)
       .integer("ckpt-every", "Checkpoint every K steps (0: at the end only)", 0, 0)
-      .integer("batch", "Batch size; fixed at compile time, checked", std::nullopt, 1);
+      .integer("batch", "Batch size; fixed at compile time, checked", std::nullopt, 1)
+      .integer("keep-last", "Keep only the N newest checkpoints (0: all)", 0, 0);
   auto parsed = parseArtifactCommand(options, argc, argv, &numbers);
   if (!parsed)
     return 0;
@@ -100,31 +105,73 @@ int trainCommand(int argc, char **argv) {
   int64_t ckptEvery = args["ckpt-every"].as<int64_t>();
   int evalBatches = int(args["eval-batches"].as<int64_t>());
   std::string out = args["out"].as<std::string>();
-  if (!makeDirs(out + "/ckpt"))
-    return fail("cannot create '" + out + "/ckpt': " + std::strerror(errno));
+  std::string artifact = args["artifact"].as<std::string>();
+  int64_t keepLast = args["keep-last"].as<int64_t>();
+  RunDirectory run(out);
+  if (std::string err = run.prepare(); !err.empty())
+    return fail(err);
+
+  RunSettings settings;
+  settings.steps = steps;
+  settings.warmup = warmup;
+  settings.lr = peak;
+  settings.seed = seed;
+  settings.batch = shape.batch;
+  settings.seq = shape.seq;
+  settings.data = args["data"].as<std::string>();
+  settings.dataTokens = int64_t(corpus.train.size() + corpus.validation.size());
+  settings.dataSha256 = corpusDigest(corpus);
+  settings.artifact = artifact;
+  ra::rt::FileDigest manifestDigest;
+  if (std::string err = ra::rt::hashFile(artifact + "/manifest.json", manifestDigest); !err.empty())
+    return fail(err);
+  settings.artifactSha256 = manifestDigest.sha256;
 
   model->initialize(seed);
   ra::rt::Batcher batcher(corpus.train, shape.batch, shape.seq, ra::hashName("data", seed));
   int64_t start = 0;
+  std::string resumedFrom;
   if (args.count("resume")) {
+    resumedFrom = args["resume"].as<std::string>();
     ra::rt::CheckpointMeta meta;
-    if (std::string err = readCheckpoint(args["resume"].as<std::string>(), *model, meta);
-        !err.empty())
+    if (std::string err = readCheckpoint(resumedFrom, *model, meta); !err.empty())
       return fail(err);
     start = meta.step;
+    if (start >= steps)
+      return fail(fmt::format("--resume {}: the checkpoint is at step {}, {} --steps {}: there "
+                              "is nothing to train (pass --steps above {})",
+                              resumedFrom, start, start == steps ? "already at" : "past", steps,
+                              start));
     batcher.restore(meta.dataState);
+    RunSettings recorded;
+    if (!RunSettings::load(meta.extra, recorded))
+      fmt::print(stderr,
+                 "rarun: warning: {} records no run settings (an older rarun wrote it); "
+                 "they cannot be compared\n",
+                 resumedFrom);
+    else if (auto differences = settingDifferences(recorded, settings); !differences.empty()) {
+      fmt::print(stderr,
+                 "rarun: warning: resuming with settings that differ from the checkpoint's run; "
+                 "the losses will not be those of an uninterrupted run:\n");
+      for (const std::string &d : differences)
+        fmt::print(stderr, "  {}\n", d);
+    }
+    // The steps after the checkpoint are trained again: their old records go.
+    if (std::string err = run.truncateMetrics(start); !err.empty())
+      return fail(err);
   }
 
-  std::ofstream metrics(out + "/metrics.jsonl",
-                        args.count("resume") ? std::ios::app : std::ios::trunc);
+  std::ofstream metrics(run.metricsPath(), args.count("resume") ? std::ios::app : std::ios::trunc);
   if (!metrics)
-    return fail("cannot write '" + out + "/metrics.jsonl'");
+    return fail("cannot write '" + run.metricsPath() + "'");
   bool tty = isatty(fileno(stdout));
   if (model->deviceName() != "cpu")
     fmt::print("rarun: device {}\n", model->deviceName());
-  fmt::print("rarun: training {} for {} steps on {} ({}), batch {} x {} tokens\n",
-             args["artifact"].as<std::string>(), steps, args["data"].as<std::string>(),
-             corpus.description, shape.batch, shape.seq);
+  fmt::print("rarun: training {} for {} steps on {} ({}), batch {} x {} tokens\n", artifact, steps,
+             args["data"].as<std::string>(), corpus.description, shape.batch, shape.seq);
+  if (!resumedFrom.empty())
+    fmt::print("rarun: resuming from step {} of {}: steps {} to {}\n", start, resumedFrom,
+               start + 1, steps);
 
   // Groups for gradient norms: the first segment of each name (wte, h, ...).
   std::map<std::string, std::vector<int>> groups;
@@ -142,13 +189,25 @@ int trainCommand(int argc, char **argv) {
     meta.step = at;
     meta.dataState = batcher.state();
     meta.extra["source"] = model->manifest().value("source", "");
-    std::string path = fmt::format("{}/ckpt/step_{}.safetensors", out, at);
-    if (std::string err = writeCheckpoint(path, *model, meta); !err.empty()) {
+    settings.store(meta.extra);
+    if (std::string err = writeCheckpoint(run.checkpointPath(at), *model, meta); !err.empty()) {
       fail(err);
       return false;
     }
+    run.pruneCheckpoints(keepLast);
     return true;
   };
+  // Where a failed run can be resumed from.
+  auto lastCheckpoint = [&]() -> std::string {
+    std::vector<int64_t> written = run.checkpointSteps();
+    if (!written.empty())
+      return "the last checkpoint is " + run.checkpointPath(written.back());
+    if (!resumedFrom.empty())
+      return "no checkpoint was written since " + resumedFrom;
+    return "no checkpoint was written (--ckpt-every K writes them)";
+  };
+  for (int s : {SIGINT, SIGTERM})
+    std::signal(s, requestStop);
   auto validate = [&](int64_t at) -> bool {
     double val = 0;
     std::map<std::string, double> reports;
@@ -179,7 +238,7 @@ int trainCommand(int argc, char **argv) {
                     {&loss, &gradNorm, norms.data()});
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!err.empty())
-      return fail(fmt::format("step {}: {}", s, err));
+      return fail(fmt::format("step {}: {}; {}", s, err, lastCheckpoint()));
     if (!std::isfinite(loss) || !std::isfinite(gradNorm)) {
       std::string culprit = "none (the loss itself)";
       for (size_t i = 0; i < norms.size() && i < step->gradNormParams.size(); ++i)
@@ -187,9 +246,9 @@ int trainCommand(int argc, char **argv) {
           culprit = step->gradNormParams[i];
           break;
         }
-      return fail(fmt::format("step {}: the loss is {}; first non-finite parameter gradient: {}. "
-                              "The last good checkpoint is in {}/ckpt",
-                              s, loss, culprit, out));
+      return fail(fmt::format("step {}: the loss is {}; first non-finite parameter gradient: {}; "
+                              "{}",
+                              s, loss, culprit, lastCheckpoint()));
     }
     double tokensPerSecond = shape.batch * shape.seq / seconds;
     nlohmann::ordered_json record = {{"step", s},
@@ -223,6 +282,16 @@ int trainCommand(int argc, char **argv) {
       return 1;
     if (ckptEvery > 0 && s % ckptEvery == 0 && !checkpoint(s))
       return 1;
+    if (stopRequested) {
+      if (tty)
+        fmt::print("\n");
+      if ((ckptEvery <= 0 || s % ckptEvery != 0) && !checkpoint(s))
+        return 1;
+      fmt::print(stderr,
+                 "rarun: interrupted after step {}; checkpoint {} (continue with --resume {})\n", s,
+                 run.checkpointPath(s), run.checkpointPath(s));
+      return 130;
+    }
   }
   if (tty)
     fmt::print("\n");
