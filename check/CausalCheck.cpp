@@ -62,8 +62,12 @@ FailureOr<CausalCheckResult> causalCheck(ModuleOp module, uint64_t seed) {
   for (BlockArgument arg : forward.getArguments())
     if (shapeOf(arg).size() >= 2)
       seq = std::max(seq, shapeOf(arg)[1]);
-  if (seq < 2)
-    return forward.emitError("the causality check needs inputs of shape [batch, seq, ...]");
+  if (seq < 2) {
+    // Point at the model's first input, the line a user would change.
+    Location at = forward.getNumArguments() ? forward.getArgument(0).getLoc() : forward.getLoc();
+    return emitError(at, "the causality check needs an input of shape [batch, seq, ...] with seq "
+                         ">= 2");
+  }
   llvm::DenseMap<Value, SeqInfo> info = inferSequenceAxes(forward);
   auto feedsModel = opsFeedingModelOutputs(forward);
 

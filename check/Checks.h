@@ -50,21 +50,42 @@ struct GradCheckResult {
 /// one is compared absolutely.
 mlir::FailureOr<GradCheckResult> gradCheck(mlir::ModuleOp module, const GradCheckOptions &options);
 
+/// Where two evaluations differ most, by how much of its allowance an
+/// element uses: the entry point, the output (by its .graph name) or the
+/// parameter it wrote, the element and the two values.
+struct PassDifference {
+  std::string pass;           // the pass after which it was seen
+  std::string entry;          // e.g. train_step
+  std::string tensor;         // "output loss" or "parameter h.0.attn.w_q"
+  int64_t index = 0;          // flat, row-major; -1 when the shapes differ
+  std::vector<int64_t> shape; // the tensor's shape before the pass
+  double before = 0, after = 0;
+  double relDiff = 0;         // |after - before| / scale
+  double allowedRelDiff = 0;  // what the element was allowed, / scale
+  double used = 0;            // relDiff / allowedRelDiff: above 1 fails
+  bool roundingBound = false; // the allowance includes the measured rounding noise
+};
+
 struct PassCheckResult {
-  int checked = 0;                    // passes run
-  std::vector<std::string> diverging; // passes that changed a function
+  int checked = 0;                         // passes run
+  std::vector<std::string> diverging;      // passes that changed a function
+  std::vector<PassDifference> differences; // one per diverging pass, its worst element
   double maxRelDiff = 0;
+  PassDifference worst;   // the element nearest its allowance, of any pass
+  PassDifference largest; // the element that differs most relative to its scale
+  int noiseMeasured = 0;  // passes whose difference needed the rounding-noise bound
 };
 
 /// Runs `pipeline` on `module` one pass at a time, evaluating every entry
 /// point before and after each pass on the same random inputs and
 /// parameters; a pass that changes any output or parameter update beyond
-/// `tolerance` (relative) is diverging. As in gradCheck, an element is
-/// compared relative to max(|before|, |after|, 1e-6 * the tensor's largest
-/// magnitude): a gradient entry a million times smaller than its tensor's
-/// largest is mostly float64 cancellation, and an exact rewrite that sums
-/// in another order moves it by more than 1e-10 of itself. A pass that
-/// creates @grad is also checked to give @forward's loss.
+/// what it is allowed is diverging. As in gradCheck, an element is compared
+/// relative to its scale, max(|before|, |after|, 1e-6 * the tensor's largest
+/// magnitude), and allowed `tolerance` of it; an element that differs by
+/// more is allowed a thousand times the float64 rounding noise measured on
+/// it by Monte Carlo arithmetic, before and after the pass (PassCheck.cpp
+/// derives it; docs/checks.md explains it). A pass that creates @grad is
+/// also checked to give @forward's loss.
 mlir::FailureOr<PassCheckResult> passCheck(mlir::ModuleOp module,
                                            const std::vector<PassFactory> &pipeline, uint64_t seed,
                                            double tolerance = 1e-10);

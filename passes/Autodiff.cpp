@@ -40,9 +40,13 @@ struct Autodiff : ra::impl::AutodiffBase<Autodiff> {
     if (!lossIndex)
       return success(); // an inference-only model: nothing to train
     auto lossType = forward.getResultTypes()[*lossIndex].dyn_cast<RankedTensorType>();
-    if (!lossType || lossType.getRank() != 0 || !lossType.getElementType().isF32())
-      return forward.emitError("ra-autodiff: the loss must be a scalar f32, got ")
-             << forward.getResultTypes()[*lossIndex];
+    if (!lossType || lossType.getRank() != 0 || !lossType.getElementType().isF32()) {
+      // The frontend refuses such a model at its `output loss` line; this
+      // guards IR from elsewhere, pointing at what computes the loss.
+      Value loss = forward.getBody().front().getTerminator()->getOperand(*lossIndex);
+      return emitError(loss.getLoc(), "ra-autodiff: the loss must be a scalar f32, got ")
+             << loss.getType();
+    }
 
     OpBuilder b(module.getContext());
     b.setInsertionPointAfter(forward);

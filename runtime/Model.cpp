@@ -3,6 +3,7 @@
 #include "abi/Abi.h"
 #include "abi/Init.h"
 #include "runtime/FileHash.h"
+#include "runtime/SystemMemory.h"
 
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -23,11 +24,10 @@ static std::string allocate(std::vector<T> &buffer, int64_t count, const std::st
   try {
     buffer.assign(size_t(count), T(0));
   } catch (const std::bad_alloc &) {
-    double gib = double(count) * sizeof(T) / double(1 << 30);
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    return fmt::format("cannot allocate {:.2f} GiB for {} (this machine has {:.1f} GiB of memory; "
-                       "compile a smaller batch or model)",
-                       gib, what, double(pages) * double(page) / double(1 << 30));
+    return fmt::format("cannot allocate {} for {} (this machine has {} of memory; compile a "
+                       "smaller batch or model)",
+                       formatBytes(double(count) * sizeof(T)), what,
+                       formatBytes(double(physicalMemoryBytes())));
   }
   return "";
 }

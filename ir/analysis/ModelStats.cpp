@@ -128,8 +128,13 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
         seq = (int64_t)v;
     }
   }
-  if (batch <= 0 || seq <= 0)
-    return module.emitError("per-token figures need the configs 'batch' and 'seq'");
+  if (batch <= 0 || seq <= 0) {
+    // Point at the model's first input: its shape is what the configs size.
+    Location at = forward.getNumArguments() ? forward.getArgument(0).getLoc() : forward.getLoc();
+    return emitError(at, "the model needs `config batch = N` and `config seq = N` (per-token "
+                         "figures and the runtime's batches are sized by them); declare both and "
+                         "use them in this input's shape");
+  }
   stats.tokens = batch * seq;
 
   for (auto p : module.getOps<ParamOp>()) {

@@ -419,6 +419,16 @@ LogicalResult Elaborator::exec(const Stmt &s) {
     auto t = tensorArg(s.values[0]->loc, *v, "output '" + name + "'", /*allowInt=*/true);
     if (failed(t))
       return failure();
+    if (name == "loss") {
+      auto type = t->getType().cast<RankedTensorType>();
+      if (type.getRank() != 0 || !type.getElementType().isF32())
+        return error(s.values[0]->loc,
+                     "output 'loss' is what training minimizes and must be a scalar f32; this one "
+                     "has shape " +
+                         formatShape(type.getShape()) +
+                         (type.getElementType().isF32() ? "" : " and is an integer tensor") +
+                         " (reduce it to a scalar, e.g. with mean(...))");
+    }
     outputs.push_back({name.str(), *t, s.loc});
     return success();
   }

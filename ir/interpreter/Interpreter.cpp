@@ -83,17 +83,22 @@ namespace {
 /// Evaluates one function invocation.
 class Frame {
 public:
-  Frame(Precision precision, ParamStore &params) : precision(precision), params(params) {}
+  Frame(Precision precision, ParamStore &params, double noise = 0, uint64_t noiseSeed = 0)
+      : precision(precision), noise(noise), noiseRng(noiseSeed), params(params) {}
 
   LogicalResult eval(Operation *op);
   const Tensor &get(Value v) { return values.find(v)->second; }
   void bind(Value v, Tensor t) { values[v] = std::move(t); }
+  void drop(Value v) { values.erase(v); }
 
   std::vector<std::pair<std::string, Tensor>> writes;
 
 private:
   void set(Operation *op, std::vector<Tensor> results) {
     for (auto [i, r] : llvm::enumerate(results)) {
+      if (noise > 0 && !r.isInteger)
+        for (Real &x : r.data)
+          x *= 1 + noise * (2 * noiseRng.uniform() - 1);
       if (precision == Precision::F32 && !r.isInteger)
         for (Real &x : r.data)
           x = (float)x;
@@ -127,6 +132,8 @@ private:
   }
 
   Precision precision;
+  double noise;
+  Rng noiseRng;
   ParamStore &params;
   llvm::DenseMap<Value, Tensor> values;
 };
@@ -275,6 +282,12 @@ LogicalResult Frame::eval(Operation *op) {
             return failure();
         }
         Tensor out = get(body.getTerminator()->getOperand(0));
+        // The body's whole-tensor values die with the op.
+        for (BlockArgument arg : body.getArguments())
+          values.erase(arg);
+        for (Operation &inner : body.without_terminator())
+          for (Value r : inner.getResults())
+            values.erase(r);
         set(op, {std::move(out)});
         return success();
       })
@@ -386,7 +399,74 @@ LogicalResult Frame::eval(Operation *op) {
       });
 }
 
+/// For each op of `body`, the values of `body` whose last use it is (a use
+/// inside an op's region counts as a use by that op). Values the terminator
+/// returns never die.
+llvm::DenseMap<Operation *, SmallVector<Value>> lastUses(Block &body) {
+  llvm::DenseMap<Value, Operation *> last;
+  for (Operation &op : body)
+    op.walk([&](Operation *inner) {
+      for (Value v : inner->getOperands())
+        if (v.getParentBlock() == &body)
+          last[v] = &op;
+    });
+  llvm::DenseMap<Operation *, SmallVector<Value>> dying;
+  for (auto [v, op] : last)
+    if (!op->hasTrait<OpTrait::IsTerminator>())
+      dying[op].push_back(v);
+  return dying;
+}
+
+int64_t elementsOf(Type t) {
+  auto shaped = t.dyn_cast<ShapedType>();
+  return shaped && shaped.hasStaticShape() ? shaped.getNumElements() : 1;
+}
+
 } // namespace
+
+FailureOr<uint64_t> peakValueBytes(ModuleOp module, StringRef function) {
+  auto fn = module.lookupSymbol<func::FuncOp>(function);
+  if (!fn)
+    return module.emitError() << "no function @" << function;
+  Block &body = fn.getBody().front();
+  auto dying = lastUses(body);
+  int64_t live = 0, peak = 0;
+  for (BlockArgument a : body.getArguments())
+    live += elementsOf(a.getType());
+  for (Operation &op : body) {
+    int64_t results = 0;
+    for (Value r : op.getResults())
+      results += elementsOf(r.getType());
+    // A fused body holds each input spread to the result's shape and each
+    // inner op's result while it runs.
+    int64_t transient = 0;
+    if (auto fused = dyn_cast<FusedElementwiseOp>(op)) {
+      Block &inner = fused.getBody().front();
+      transient = results * int64_t(inner.getNumArguments() + inner.getOperations().size() - 1);
+    }
+    // The results the terminator copies out live beside the frame's values.
+    if (op.hasTrait<OpTrait::IsTerminator>())
+      transient = [&] {
+        int64_t n = 0;
+        for (Value v : op.getOperands())
+          n += elementsOf(v.getType());
+        return n;
+      }();
+    live += results;
+    peak = std::max(peak, live + transient);
+    for (Value r : op.getResults())
+      if (r.use_empty())
+        live -= elementsOf(r.getType());
+    if (auto it = dying.find(&op); it != dying.end())
+      for (Value v : it->second)
+        live -= elementsOf(v.getType());
+  }
+  int64_t params = 0;
+  for (auto p : module.getOps<ParamOp>())
+    params += elementsOf(p.getTensorType());
+  // The store, and the copies @train_step's writes hold until it returns.
+  return uint64_t(peak + 2 * params) * sizeof(Real);
+}
 
 FailureOr<std::vector<Tensor>>
 Interpreter::run(StringRef function, const std::vector<Tensor> &inputs, ParamStore &params) {
@@ -396,15 +476,18 @@ Interpreter::run(StringRef function, const std::vector<Tensor> &inputs, ParamSto
   if (fn.getNumArguments() != inputs.size())
     return fn.emitError() << "@" << function << " takes " << fn.getNumArguments() << " inputs, got "
                           << inputs.size();
-  Frame frame(precision, params);
+  Frame frame(precision, params, noise, noiseSeed);
   for (auto [arg, input] : llvm::zip(fn.getArguments(), inputs)) {
     if (input.shape != shapeOf(arg.getType()))
       return fn.emitError() << "input " << arg.getArgNumber() << " of @" << function
                             << " has the wrong shape";
     frame.bind(arg, input);
   }
+  Block &body = fn.getBody().front();
+  llvm::DenseMap<Operation *, SmallVector<Value>> dying = lastUses(body);
+  size_t total = body.getOperations().size(), done = 0;
   std::vector<Tensor> results;
-  for (Operation &op : fn.getBody().front()) {
+  for (Operation &op : body) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (Value v : ret.getOperands())
         results.push_back(frame.get(v));
@@ -418,6 +501,16 @@ Interpreter::run(StringRef function, const std::vector<Tensor> &inputs, ParamSto
         outs.push_back(frame.get(r));
       observer(&op, outs);
     }
+    // Values die at their last use, so a run holds its live set, not every
+    // value it made (the README's large config held 17 GB otherwise).
+    for (Value r : op.getResults())
+      if (r.use_empty())
+        frame.drop(r);
+    if (auto it = dying.find(&op); it != dying.end())
+      for (Value v : it->second)
+        frame.drop(v);
+    if (progress)
+      progress(++done, total);
   }
   for (auto &[name, value] : frame.writes)
     params[name] = std::move(value);

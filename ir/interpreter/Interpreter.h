@@ -9,8 +9,8 @@
 #ifndef RA_INTERPRETER_INTERPRETER_H
 #define RA_INTERPRETER_INTERPRETER_H
 
-#include "ir/interpreter/Tensor.h"
 #include "abi/Init.h"
+#include "ir/interpreter/Tensor.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -39,10 +39,31 @@ public:
   /// where a perturbation first shows.
   std::function<void(mlir::Operation *, const std::vector<Tensor> &)> observer;
 
+  /// Called after each op of the function's body with (ops done, ops in all).
+  std::function<void(size_t, size_t)> progress;
+
+  /// Monte Carlo arithmetic (Parker, 1997): with u > 0, every float element
+  /// an op produces is multiplied by (1 + u * xi), xi uniform in [-1, 1),
+  /// before its rounding. At u = 2^-53 a run is one sample of what float64
+  /// rounding at every op boundary does to each output: the pass check
+  /// measures with it how far a rewrite that rounds elsewhere may move an
+  /// ill-conditioned element.
+  void setRoundingNoise(double unitRoundoff, uint64_t seed) {
+    noise = unitRoundoff;
+    noiseSeed = seed;
+  }
+
 private:
   mlir::ModuleOp module;
   Precision precision;
+  double noise = 0;
+  uint64_t noiseSeed = 0;
 };
+
+/// The most memory a run of `function` holds at once: its live values
+/// (each freed after its last use), the parameter store and the copies its
+/// parameter writes hold, in the interpreter's element type.
+mlir::FailureOr<uint64_t> peakValueBytes(mlir::ModuleOp module, llvm::StringRef function);
 
 /// Parameters at their declared initializers, drawn from `seed`. Each
 /// parameter's draw depends only on the seed and its name.

@@ -57,7 +57,7 @@ ArtifactStaging::ArtifactStaging(std::string outDir) : out(std::move(outDir)) {
   std::error_code ec;
   for (llvm::sys::fs::directory_iterator it(parent, ec), end; it != end && !ec; it.increment(ec)) {
     llvm::StringRef name = llvm::sys::path::filename(it->path());
-    llvm::StringRef prefix = base + ".staging-";
+    std::string prefix = base + ".staging-";
     if (!name.startswith(prefix))
       continue;
     pid_t pid = 0;
@@ -149,11 +149,6 @@ bool runCompiler(const std::string &name, const std::vector<std::string> &args,
     return false;
   }
   return true;
-}
-
-uint64_t physicalMemoryBytes() {
-  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && size > 0 ? uint64_t(pages) * uint64_t(size) : 0;
 }
 
 } // namespace racc

@@ -46,9 +46,6 @@ bool writeFileAtomically(const std::string &path, const std::string &contents);
 bool runCompiler(const std::string &name, const std::vector<std::string> &args,
                  const std::string &log, const std::string &what, double &seconds);
 
-/// Bytes of physical memory of this machine (0 if unknown).
-uint64_t physicalMemoryBytes();
-
 } // namespace racc
 
 #endif // RACC_ARTIFACT_H

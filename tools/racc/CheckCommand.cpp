@@ -17,6 +17,7 @@
 #include "llvm/ADT/StringExtras.h"
 
 #include <chrono>
+#include <cmath>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,45 @@ namespace {
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+/// "[3,17]" for flat index 65 of a [4,24] tensor; "[]" for a scalar.
+std::string coordinates(const std::vector<int64_t> &shape, int64_t index) {
+  if (index < 0)
+    return "";
+  std::vector<int64_t> coords(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    coords[d] = shape[d] ? index % shape[d] : 0;
+    index = shape[d] ? index / shape[d] : 0;
+  }
+  return "[" +
+         llvm::join(llvm::map_range(coords, [](int64_t c) { return std::to_string(c); }), ",") +
+         "]";
+}
+
+json differenceJson(const ra::check::PassDifference &d) {
+  return {{"pass", d.pass},
+          {"entry", d.entry},
+          {"tensor", d.tensor},
+          {"index", d.index},
+          {"element", coordinates(d.shape, d.index)},
+          {"before", d.before},
+          {"after", d.after},
+          {"rel_diff", std::isinf(d.relDiff) ? json("inf") : json(d.relDiff)},
+          {"allowed_rel_diff", d.allowedRelDiff},
+          {"allowance_used", std::isinf(d.used) ? json("inf") : json(d.used)},
+          {"rounding_bound", d.roundingBound}};
+}
+
+std::string differenceText(const ra::check::PassDifference &d) {
+  if (d.index < 0)
+    return fmt::format("{}: @{} {} changed shape", d.pass, d.entry, d.tensor);
+  return fmt::format("{}: @{} {}{}: {:.12g} before, {:.12g} after (relative difference {:.2g}; "
+                     "allowed {:.2g}{})",
+                     d.pass, d.entry, d.tensor, coordinates(d.shape, d.index), d.before, d.after,
+                     d.relDiff, d.allowedRelDiff,
+                     d.roundingBound ? ": 1e-10 or a thousand times its float64 rounding noise"
+                                     : "");
+}
+
 } // namespace
 
 int checkCommand(int argc, char **argv) {
@@ -69,15 +109,26 @@ int checkCommand(int argc, char **argv) {
     if (mlir::failed(r))
       return 1;
     ok &= r->diverging.empty();
+    json differences = json::array();
+    for (auto &d : r->differences)
+      differences.push_back(differenceJson(d));
     report["passes"] = {{"checked", r->checked},
                         {"diverging", r->diverging},
+                        {"differences", differences},
                         {"max_rel_diff", r->maxRelDiff},
+                        {"rounding_noise_measured", r->noiseMeasured},
+                        {"worst", differenceJson(r->worst)},
+                        {"largest", differenceJson(r->largest)},
                         {"seconds", secondsSince(start)}};
-    text +=
-        fmt::format("passes  {} passes checked; {}  (max relative difference {:.2g})\n", r->checked,
-                    r->diverging.empty() ? "none changes the function"
-                                         : "CHANGED BY: " + llvm::join(r->diverging, ", "),
-                    r->maxRelDiff);
+    text += fmt::format(
+        "passes  {} passes checked; {}  (max relative difference {:.2g}{})\n", r->checked,
+        r->diverging.empty() ? "none changes the function"
+                             : "CHANGED BY: " + llvm::join(r->diverging, ", "),
+        r->maxRelDiff,
+        r->noiseMeasured ? fmt::format("; {} within float64 rounding noise", r->noiseMeasured)
+                         : "");
+    for (auto &d : r->differences)
+      text += "        " + differenceText(d) + "\n";
   }
 
   // The causality check follows sequence axes through the model's own ops;

@@ -22,6 +22,7 @@
 #include "ir/RaDialect.h"
 #include "ir/analysis/ModelStats.h"
 #include "runtime/FileHash.h"
+#include "runtime/SystemMemory.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/Format.h"
@@ -167,7 +168,7 @@ static std::string nvccLibDir(const std::string &nvcc) {
 static void reportMemory(const ra::codegen::KernelProgram &program) {
   auto mib = [](double bytes) { return bytes / (1 << 20); };
   double params = 4.0 * program.parameterElements();
-  uint64_t physical = physicalMemoryBytes();
+  uint64_t physical = ra::rt::physicalMemoryBytes();
   std::string line =
       llvm::formatv("racc: memory: parameters and optimizer state {0:f1} MiB; arena", mib(params));
   double scratch = 0;

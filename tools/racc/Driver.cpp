@@ -23,6 +23,9 @@ int fail(const std::string &message) {
 Session::Session() {
   // Module-scope IR printing needs a single-threaded context.
   ctx.disableMultithreading();
+  // A diagnostic names the .graph line; printing the operation would print
+  // the whole module for one that sits on the module (seen: 56 MB).
+  ctx.printOpOnDiagnostic(false);
   ra::graph::registerFrontendDialects(ctx);
   sourceHandler = std::make_unique<mlir::SourceMgrDiagnosticHandler>(sources, &ctx);
   // Registered last, so it sees diagnostics first: those without a file
@@ -104,19 +107,31 @@ std::optional<int> loadModel(const cxxopts::ParseResult &args, const cxxopts::Op
 
 namespace {
 /// Writes the IR before the pipeline and after each pass to DIR/NN-pass.mlir.
+/// The first file that cannot be written is reported once and fails the
+/// command: a dump with holes is not what was asked for.
 class DumpToDirectory : public mlir::PassInstrumentation {
 public:
   explicit DumpToDirectory(std::string dir) : dir(std::move(dir)) {}
-  void write(llvm::StringRef name, mlir::Operation *op) {
+  bool ok() const { return !broken; }
+  bool write(llvm::StringRef name, mlir::Operation *op) {
+    if (broken)
+      return false;
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, fmt::format("{:02}-{}.mlir", counter++, name.str()));
     std::error_code ec;
     llvm::raw_fd_ostream os(path, ec);
-    if (ec) {
-      fail("cannot write '" + path.str().str() + "': " + ec.message());
-      return;
+    if (!ec) {
+      op->print(os);
+      os.close();
+      if (os.has_error())
+        ec = os.error();
+      os.clear_error();
     }
-    op->print(os);
+    if (ec) {
+      fail("--dump-ir-dir: cannot write '" + path.str().str() + "': " + ec.message());
+      broken = true;
+    }
+    return !broken;
   }
   void runAfterPass(mlir::Pass *pass, mlir::Operation *op) override {
     write(pass->getArgument(), op);
@@ -125,6 +140,7 @@ public:
 private:
   std::string dir;
   int counter = 0;
+  bool broken = false;
 };
 } // namespace
 
@@ -161,6 +177,7 @@ bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing,
   if (withStats)
     pm.addInstrumentation(std::make_unique<ModelStatsCapture>(stats, statsFailed));
 
+  DumpToDirectory *dumper = nullptr; // owned by pm
   std::vector<std::string> known;
   for (mlir::Pass &p : pm.getPasses())
     known.push_back(p.getArgument().str());
@@ -190,10 +207,14 @@ bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing,
       return false;
     }
     auto dump = std::make_unique<DumpToDirectory>(printing.dumpDir);
-    dump->write("frontend", module);
+    if (!dump->write("frontend", module))
+      return false;
+    dumper = dump.get();
     pm.addInstrumentation(std::move(dump));
   }
   if (mlir::failed(pm.run(module)))
+    return false;
+  if (dumper && !dumper->ok())
     return false;
   return !withStats || (stats && !statsFailed);
 }

@@ -22,9 +22,56 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/FileSystem.h"
 
+#include "runtime/SystemMemory.h"
+
+#include <chrono>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 namespace racc {
+
+namespace {
+/// `racc interpret: @train_step step 1/3, op 1200/5400 (22%), 35 s` on
+/// stderr: rewritten in place on a terminal, a line every 30 s otherwise,
+/// and nothing for a run shorter than 2 s.
+class ProgressLine {
+public:
+  ProgressLine(std::string entry, int steps) : entry(std::move(entry)), steps(steps) {}
+  int step = 1;
+
+  void update(size_t done, size_t total) {
+    double seconds = elapsed();
+    if (seconds < 2 || seconds - lastShown < (tty ? 0.25 : 30))
+      return;
+    lastShown = seconds;
+    std::string line =
+        fmt::format("racc interpret: @{}{}, op {}/{} ({:.0f}%), {:.0f} s", entry,
+                    steps > 1 ? fmt::format(" step {}/{}", step, steps) : "", done, total,
+                    100.0 * double(done) / double(std::max<size_t>(total, 1)), seconds);
+    if (tty)
+      llvm::errs() << "\r" << line;
+    else
+      llvm::errs() << line << "\n";
+    shown = true;
+  }
+  void finish() {
+    if (shown && tty)
+      llvm::errs() << "\n";
+  }
+
+private:
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  std::string entry;
+  int steps;
+  bool tty = isatty(STDERR_FILENO);
+  bool shown = false;
+  double lastShown = 0;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+} // namespace
 
 int interpretCommand(int argc, char **argv) {
   cxxopts::Options options("racc interpret",
@@ -57,6 +104,21 @@ int interpretCommand(int argc, char **argv) {
     return fail("no entry point '" + entry +
                 "' (forward, or grad and train_step for a model with a loss)");
 
+  int steps = entry == "train_step" ? int(args["steps"].as<int64_t>()) : 1;
+  auto peak = ra::interp::peakValueBytes(*module, entry);
+  if (mlir::failed(peak))
+    return 1;
+  // Said first: a large config runs for minutes in tens of GB (seen: the
+  // README's example, 11 minutes and 17 GB, silently).
+  llvm::errs() << fmt::format("racc interpret: @{} runs {} ops{} and holds up to {} in the "
+                              "interpreter's {}-byte floats\n",
+                              entry, fn.getBody().front().getOperations().size() - 1,
+                              steps > 1 ? fmt::format(" {} times", steps) : "",
+                              ra::rt::formatBytes(double(*peak)), sizeof(ra::interp::Real));
+  if (uint64_t memory = ra::rt::physicalMemoryBytes(); memory && *peak > memory)
+    llvm::errs() << fmt::format("racc interpret: warning: that is more than this machine's {} of "
+                                "memory; interpret a smaller config\n",
+                                ra::rt::formatBytes(double(memory)));
   uint64_t seed = args["seed"].as<uint64_t>();
   ra::interp::ParamStore params = ra::interp::checkParams(*module, seed);
   auto inputs = ra::interp::randomInputs(*module, "forward", seed);
@@ -64,8 +126,10 @@ int interpretCommand(int argc, char **argv) {
                                                                   : ra::interp::Precision::F64);
   ra::interp::ParamStore written = params;
   mlir::FailureOr<std::vector<ra::interp::Tensor>> outputs;
-  int steps = entry == "train_step" ? int(args["steps"].as<int64_t>()) : 1;
+  ProgressLine progressLine(entry, steps);
+  interpreter.progress = [&](size_t done, size_t total) { progressLine.update(done, total); };
   for (int step = 1; step <= steps; ++step) {
+    progressLine.step = step;
     auto stepInputs = inputs;
     if (entry == "train_step") {
       stepInputs.push_back(ra::interp::Tensor::scalar(args["lr"].as<double>()));
@@ -75,6 +139,7 @@ int interpretCommand(int argc, char **argv) {
     if (mlir::failed(outputs))
       return 1;
   }
+  progressLine.finish();
 
   std::string dir = args["dump"].as<std::string>();
   if (std::error_code ec = llvm::sys::fs::create_directories(dir))
