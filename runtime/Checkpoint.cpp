@@ -8,6 +8,7 @@
 #include "runtime/Checkpoint.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -55,23 +56,39 @@ std::string readHeader(const std::string &path, std::ifstream &in, nlohmann::jso
   return "";
 }
 
-/// Checks one tensor entry and returns its byte range.
+/// Checks one tensor entry and returns its byte range. Every field is
+/// type-checked before it is read, and the shape's element count is bounded
+/// by the data before it is multiplied out, so no header throws, overflows
+/// or sizes an allocation beyond the file.
 std::string tensorRange(const std::string &path, const std::string &name, const nlohmann::json &e,
                         uint64_t dataBytes, std::vector<int64_t> &shape, uint64_t &begin,
                         uint64_t &end) {
-  if (!e.is_object() || e.value("dtype", "") != "F32" || !e.contains("shape") ||
-      !e.contains("data_offsets") || !e["data_offsets"].is_array() || e["data_offsets"].size() != 2)
-    return "checkpoint '" + path + "': tensor '" + name + "' is not an F32 tensor entry";
-  shape = e["shape"].get<std::vector<int64_t>>();
-  begin = e["data_offsets"][0];
-  end = e["data_offsets"][1];
-  int64_t elements = 1;
-  for (int64_t d : shape)
-    elements *= d;
-  if (end < begin || end > dataBytes || end - begin != uint64_t(elements) * 4)
-    return "checkpoint '" + path + "': tensor '" + name +
-           "' has data offsets outside the file "
-           "or inconsistent with its shape (the file is truncated or corrupt)";
+  std::string bad = "checkpoint '" + path + "': tensor '" + name + "' ";
+  if (!e.is_object() || !e.contains("dtype") || !e["dtype"].is_string() ||
+      e["dtype"].get<std::string>() != "F32")
+    return bad + "is not an F32 tensor entry";
+  const nlohmann::json &dims = e.contains("shape") ? e["shape"] : nlohmann::json();
+  const nlohmann::json &offsets = e.contains("data_offsets") ? e["data_offsets"] : nlohmann::json();
+  if (!dims.is_array() || !offsets.is_array() || offsets.size() != 2 ||
+      !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+    return bad + "has no valid shape and data_offsets (a list of sizes and two byte offsets)";
+  uint64_t elements = 1, limit = dataBytes / 4;
+  shape.clear();
+  for (const nlohmann::json &d : dims) {
+    if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t(INT64_MAX))
+      return bad + "has a shape that is not a list of sizes: " + dims.dump();
+    uint64_t n = d.get<uint64_t>();
+    shape.push_back(int64_t(n));
+    if (n != 0 && elements > limit / n)
+      elements = limit + 1; // more than the file holds; saturate, keep reading the shape
+    else
+      elements *= n;
+  }
+  begin = offsets[0].get<uint64_t>();
+  end = offsets[1].get<uint64_t>();
+  if (end < begin || end > dataBytes || elements > limit || end - begin != elements * 4)
+    return bad + "has data offsets outside the file or inconsistent with its shape (the file is "
+                 "truncated or corrupt)";
   return "";
 }
 

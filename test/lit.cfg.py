@@ -26,7 +26,7 @@ config.substitutions.append(("%torch_python", "/usr/bin/python3"))
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
 tool_dirs = [config.racc_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["racc", "racc-opt", "racc-fuzz-replay", "rarun", "FileCheck", "not", "count", "split-file"], tool_dirs)
+llvm_config.add_tool_substitutions(["racc", "racc-opt", "rarun", "FileCheck", "not", "count", "split-file"], tool_dirs)
 
 # CUDA: compiled in CI wherever the toolkit is (no GPU needed to compile).
 nvcc = "/usr/local/cuda/bin/nvcc"

@@ -140,6 +140,18 @@ static std::string hostCompiler() {
   return env && *env ? env : RACC_HOST_CXX;
 }
 
+/// `flags` followed by RACC_CXXFLAGS split at spaces: the sanitizer job
+/// builds the generated kernels with ASan and UBSan as well.
+static std::vector<std::string> withHostFlags(std::vector<std::string> flags) {
+  if (const char *env = std::getenv("RACC_CXXFLAGS")) {
+    llvm::SmallVector<llvm::StringRef> extra;
+    llvm::StringRef(env).split(extra, ' ', -1, /*KeepEmpty=*/false);
+    for (llvm::StringRef f : extra)
+      flags.push_back(f.str());
+  }
+  return flags;
+}
+
 /// nvcc: RACC_NVCC (`none`: as if absent), else /usr/local/cuda/bin/nvcc,
 /// else on PATH; "" if none.
 static std::string findNvcc() {
@@ -294,11 +306,11 @@ int compileCommand(int argc, char **argv) {
     for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
       if (!writeFileAtomically(cpu + "/" + name, text))
         return 1;
-    if (!compiled(
-            runCompiler(hostCompiler(),
-                        {"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-I",
-                         cpu, "-o", cpu + "/model.so", cpu + "/model.cpp", "-lopenblas"},
-                        cpu + "/compile.log", "the CPU kernels", seconds)))
+    if (!compiled(runCompiler(
+            hostCompiler(),
+            withHostFlags({"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared",
+                           "-I", cpu, "-o", cpu + "/model.so", cpu + "/model.cpp", "-lopenblas"}),
+            cpu + "/compile.log", "the CPU kernels", seconds)))
       return 1;
     targets.push_back("cpu");
     size_t calls = 0;
@@ -324,8 +336,8 @@ int compileCommand(int argc, char **argv) {
     // The SIMT emulator's build: the CUDA source, compiled for the CPU.
     if (!compiled(runCompiler(
             hostCompiler(),
-            {"-x", "c++", "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-I", cuda, "-o",
-             cuda + "/model_emu.so", cuda + "/model.cu", "-lopenblas"},
+            withHostFlags({"-x", "c++", "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-I",
+                           cuda, "-o", cuda + "/model_emu.so", cuda + "/model.cu", "-lopenblas"}),
             cuda + "/compile_emu.log", "the CUDA kernels for the emulator", emuSeconds)))
       return 1;
     targets.push_back("cuda-emu");

@@ -31,7 +31,13 @@ namespace {
 /// Set by SIGINT and SIGTERM: the step in flight finishes, a checkpoint is
 /// written and the run ends.
 volatile std::sig_atomic_t stopRequested = 0;
-void requestStop(int) { stopRequested = 1; }
+// A second signal exits at once: a step can take minutes, and checkpoints are
+// written atomically, so nothing saved is lost.
+void requestStop(int) {
+  if (stopRequested)
+    _exit(130);
+  stopRequested = 1;
+}
 
 /// SHA-256 of the corpus' tokens, both splits: what a checkpoint records of
 /// the data it was trained on.
