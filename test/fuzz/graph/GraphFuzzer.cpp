@@ -4,7 +4,7 @@
 // checks its contract: it never crashes or hangs; when it fails it has
 // reported an error; when it succeeds the module verifies.
 //
-// Build with clang and -DRACC_FUZZ=ON (scripts/fuzz.sh); racc-fuzz-replay
+// Build with clang and -DRACC_FUZZ=ON (scripts/fuzz.sh graph); racc-fuzz-replay-graph
 // runs the same function over the corpus in every test run.
 //
 //===----------------------------------------------------------------------===//
