@@ -56,9 +56,6 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
   text << in.rdbuf();
   if (error = readManifest(text.str(), path, m->manifestData); !error.empty())
     return nullptr;
-  if (error = allocate(m->paramBuffer, m->manifestData.parameterElements, "the parameters");
-      !error.empty())
-    return nullptr;
 
   // The library must be the one the manifest describes: a compile killed
   // halfway, a truncated or swapped file is refused before it is loaded.
@@ -102,6 +99,10 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
     return nullptr;
   }
   if (error = checkLibraryLayout(m->manifestData, lib, parameterElements(), entryLayout);
+      !error.empty())
+    return nullptr;
+  // Memory only once the manifest and the library are known to agree.
+  if (error = allocate(m->paramBuffer, m->manifestData.parameterElements, "the parameters");
       !error.empty())
     return nullptr;
   m->gemmRate = reinterpret_cast<decltype(m->gemmRate)>(dlsym(m->library, "ra_gemm_tflops"));
@@ -157,7 +158,7 @@ std::string Model::loadDevice(const std::string &lib, bool syncEachKernel) {
       deviceBlocks.push_back(out);
     else
       failure = deviceError(
-          fmt::format("allocating {:.2f} MiB for {}", double(bytes) / (1 << 20), what).c_str());
+          fmt::format("allocating {} for {}", formatBytes(double(bytes)), what).c_str());
     return out != nullptr;
   };
   if (!alloc(int64_t(paramBuffer.size()) * 4, deviceParams, "the parameters"))

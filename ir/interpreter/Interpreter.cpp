@@ -446,12 +446,8 @@ FailureOr<uint64_t> peakValueBytes(ModuleOp module, StringRef function) {
     }
     // The results the terminator copies out live beside the frame's values.
     if (op.hasTrait<OpTrait::IsTerminator>())
-      transient = [&] {
-        int64_t n = 0;
-        for (Value v : op.getOperands())
-          n += elementsOf(v.getType());
-        return n;
-      }();
+      for (Value v : op.getOperands())
+        transient += elementsOf(v.getType());
     live += results;
     peak = std::max(peak, live + transient);
     for (Value r : op.getResults())
