@@ -1,11 +1,14 @@
 //===- Data.cpp - token streams for training ------------------------------===//
 #include "runtime/Data.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
 #include <sys/stat.h>
+#include <tuple>
 
 namespace ra::rt {
 
@@ -70,35 +73,116 @@ std::string appendFile(const std::string &path, int64_t vocab, std::vector<int32
 
 } // namespace
 
-std::string loadCorpus(const std::string &path, int64_t vocab, int64_t seq, Corpus &out) {
+std::string listDataFiles(const std::string &path, std::vector<std::string> &files) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0)
     return "cannot read '" + path + "': " + std::strerror(errno);
-  std::vector<int32_t> all;
-  std::vector<std::string> files;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *dir = opendir(path.c_str());
-    if (!dir)
-      return "cannot list '" + path + "': " + std::strerror(errno);
-    while (dirent *e = readdir(dir)) {
-      std::string name = e->d_name, full = path + "/" + name;
-      struct stat fs;
-      // Regular files only; fortune's .dat indexes and .u8 links are not text.
-      if (name[0] == '.' || lstat(full.c_str(), &fs) != 0 || !S_ISREG(fs.st_mode) ||
-          endsWith(name, ".dat") || endsWith(name, ".u8"))
-        continue;
-      files.push_back(full);
-    }
-    closedir(dir);
-    std::sort(files.begin(), files.end());
-  } else {
+  if (!S_ISDIR(st.st_mode)) {
     files.push_back(path);
+    return "";
   }
+  DIR *dir = opendir(path.c_str());
+  if (!dir)
+    return "cannot list '" + path + "': " + std::strerror(errno);
+  std::vector<std::string> found;
+  while (dirent *e = readdir(dir)) {
+    std::string name = e->d_name, full = path + "/" + name;
+    struct stat fs;
+    // Regular files only; fortune's .dat indexes and .u8 links are not text.
+    if (name[0] == '.' || lstat(full.c_str(), &fs) != 0 || !S_ISREG(fs.st_mode) ||
+        endsWith(name, ".dat") || endsWith(name, ".u8"))
+      continue;
+    found.push_back(full);
+  }
+  closedir(dir);
+  std::sort(found.begin(), found.end());
+  files.insert(files.end(), found.begin(), found.end());
+  return "";
+}
+
+bool readTokenizedData(const std::string &dir, TokenizedData &out, std::string &error) {
+  std::string path = dir + "/" + kTokenizedDataFile, text;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return false;
+  if (!readFile(path, text, error))
+    return true;
+  auto fail = [&](const std::string &why) {
+    error = "'" + path + "': " + why;
+    return true;
+  };
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return fail("not a JSON object");
+  auto field = [&](const char *key, auto &value, auto check) -> bool {
+    auto it = j.find(key);
+    if (it == j.end() || !check(*it)) {
+      fail(std::string("the field '") + key + "' is missing or of the wrong type");
+      return false;
+    }
+    it->get_to(value);
+    return true;
+  };
+  auto isString = [](const nlohmann::json &v) { return v.is_string(); };
+  auto isCount = [](const nlohmann::json &v) {
+    return v.is_number_integer() && v.get<int64_t>() >= 0;
+  };
+  if (!field("tokenizer", out.tokenizer, isString) || !field("vocab", out.vocab, isCount) ||
+      !field("train_tokens", out.trainTokens, isCount) ||
+      !field("val_tokens", out.valTokens, isCount))
+    return true;
+  if (out.vocab < 1 || out.vocab > 65536)
+    return fail("vocab " + std::to_string(out.vocab) + " does not fit uint16 tokens");
+  return true;
+}
+
+std::string loadCorpus(const std::string &path, int64_t vocab, int64_t seq, Corpus &out) {
+  std::vector<std::string> files;
+  if (std::string err = listDataFiles(path, files); !err.empty())
+    return err;
   if (files.empty())
     return "'" + path + "' holds no data files";
-  for (const std::string &f : files)
+
+  // A directory rarun tokenize wrote: its own train and validation files.
+  TokenizedData tokenized;
+  std::string error;
+  if (readTokenizedData(path, tokenized, error)) {
+    if (!error.empty())
+      return error;
+    if (tokenized.vocab > vocab)
+      return "'" + path + "' holds " + tokenized.tokenizer + " tokens, a vocabulary of " +
+             std::to_string(tokenized.vocab) + ": the model's vocab is " + std::to_string(vocab) +
+             " (compile it with -D vocab=" + std::to_string(tokenized.vocab) + ")";
+    std::string train = path + "/train.bin", val = path + "/val.bin";
+    if (std::string err = appendFile(train, vocab, out.train); !err.empty())
+      return err;
+    if (std::string err = appendFile(val, vocab, out.validation); !err.empty())
+      return err;
+    for (auto [file, count, expected] :
+         {std::tuple{&train, out.train.size(), tokenized.trainTokens},
+          std::tuple{&val, out.validation.size(), tokenized.valTokens}})
+      if (int64_t(count) != expected)
+        return "'" + *file + "' holds " + std::to_string(count) + " tokens, " + kTokenizedDataFile +
+               " says " + std::to_string(expected);
+    if ((int64_t)out.train.size() < seq + 1 || (int64_t)out.validation.size() < seq + 1)
+      return "'" + path + "' has " + std::to_string(out.train.size()) + " training and " +
+             std::to_string(out.validation.size()) + " validation tokens: too few for windows of " +
+             std::to_string(seq + 1);
+    out.tokenizer = tokenized.tokenizer;
+    out.description = std::to_string(out.train.size() + out.validation.size()) + " " +
+                      tokenized.tokenizer + " tokens (" + std::to_string(out.validation.size()) +
+                      " for validation)";
+    return "";
+  }
+
+  std::vector<int32_t> all;
+  bool text = false, bin = false;
+  for (const std::string &f : files) {
+    (endsWith(f, ".bin") ? bin : text) = true;
     if (std::string err = appendFile(f, vocab, all); !err.empty())
       return err;
+  }
+  out.tokenizer = text && !bin ? "bytes" : "";
   size_t split = all.size() * 9 / 10;
   out.train.assign(all.begin(), all.begin() + split);
   out.validation.assign(all.begin() + split, all.end());

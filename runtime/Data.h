@@ -5,6 +5,11 @@
 // tokens) or, without that header, nanoGPT's raw uint16 tokens. Every id is
 // checked against the vocabulary. The last 10% is the validation split.
 //
+// A directory `rarun tokenize` wrote holds train.bin, val.bin and data.json
+// (the tokenizer, its vocabulary and the token counts): its splits are those
+// two files, and a model whose vocabulary is smaller than the tokenizer's is
+// refused before any token is read.
+//
 //===----------------------------------------------------------------------===//
 #ifndef RA_RUNTIME_DATA_H
 #define RA_RUNTIME_DATA_H
@@ -20,7 +25,25 @@ namespace ra::rt {
 struct Corpus {
   std::vector<int32_t> train, validation;
   std::string description; // "2,801,234 byte tokens from 47 files"
+  /// The tokenizer that made the ids: "bytes" for text, data.json's for a
+  /// tokenized directory, "" when unknown (a bare .bin file).
+  std::string tokenizer;
 };
+
+/// The data files of PATH: itself, or a directory's regular files in name
+/// order without dot files and fortune's .dat indexes and .u8 links. Empty
+/// string or an error naming the path.
+std::string listDataFiles(const std::string &path, std::vector<std::string> &files);
+
+/// What `rarun tokenize` records beside its token files.
+struct TokenizedData {
+  std::string tokenizer;
+  int64_t vocab = 0;
+  int64_t trainTokens = 0, valTokens = 0;
+};
+constexpr const char *kTokenizedDataFile = "data.json";
+/// Reads DIR/data.json; false with no error when there is none.
+bool readTokenizedData(const std::string &dir, TokenizedData &out, std::string &error);
 
 /// Reads PATH. Returns an error message naming the file (and the position of
 /// a bad token), empty on success.

@@ -13,6 +13,8 @@ PACKAGES=(
   libfmt-dev libcxxopts-dev catch2 nlohmann-json3-dev libopenblas-dev
   # SHA-256 of artifacts and checkpoints' provenance
   libssl-dev
+  # GPT-2's tokenizer: Unicode character classes (ICU); pip fetches its ranks
+  libicu-dev python3-pip
   # generated CPU kernels: OpenMP for clang-16
   libomp-16-dev
   # the default training corpus: text under /usr/share/games/fortunes/
@@ -28,11 +30,13 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-echo "setup: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# GPT-2's BPE ranks, once, hash-checked (data/gpt2.tiktoken).
+bash "$(dirname "$0")/fetch_gpt2_ranks.sh"

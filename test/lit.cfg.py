@@ -23,7 +23,7 @@ config.substitutions.append(("%rarun_bin", os.path.join(config.racc_tools_dir, "
 # python3 comes first on PATH.
 config.substitutions.append(("%torch_python", "/usr/bin/python3"))
 
-llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.with_system_environment(["HOME", "TMPDIR", "RACC_GPT2_RANKS", "RACC_PEER_PYTHON"])
 llvm_config.use_default_substitutions()
 tool_dirs = [config.racc_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["racc", "racc-opt", "rarun", "FileCheck", "not", "count", "split-file"], tool_dirs)
@@ -36,3 +36,13 @@ if os.path.exists(nvcc):
 # A GPU with its driver: the real-device tests run (tools/gpu-check.sh).
 if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("cuda-device")
+
+# The peers from PyPI (tiktoken, transformers with PyTorch 2.x) live in a
+# virtual environment outside the repo (scripts/peer_venv.sh); tests that
+# need one run when $RACC_PEER_PYTHON is its interpreter and has the package.
+peer = os.environ.get("RACC_PEER_PYTHON")
+if peer:
+    config.substitutions.append(("%peer_python", peer))
+    for package in ["tiktoken", "transformers"]:
+        if subprocess.run([peer, "-c", "import " + package], capture_output=True).returncode == 0:
+            config.available_features.add(package)

@@ -1,8 +1,8 @@
 //===- Npy.h - writing tensors as NumPy .npy files ----------------*- C++ -*-===//
 //
-// The .npy format (version 1.0): magic, a Python-dict header padded to 64
-// bytes, raw little-endian data. Read by numpy.load and so by the PyTorch
-// reference tests.
+// The reference interpreter's tensors through runtime/Npy.h (the one .npy
+// writer): float64, or int64 for integer tensors. Read by numpy.load and so
+// by the PyTorch reference tests.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RACC_NPY_H

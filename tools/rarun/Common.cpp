@@ -67,13 +67,25 @@ bool batchShape(const ra::rt::Model &model, BatchShape &out) {
   return true;
 }
 
+int logitsOutput(const ra::rt::Model &model, const BatchShape &shape) {
+  const ra::rt::EntryInfo *forward = model.entry("forward");
+  for (size_t i = 0; forward && i < forward->outputs.size(); ++i)
+    if (forward->outputs[i].name == "logits" &&
+        forward->outputs[i].shape == std::vector<int64_t>{shape.batch, shape.seq, shape.vocab})
+      return int(i);
+  fail("the artifact's forward has no logits output of [" + std::to_string(shape.batch) + ", " +
+       std::to_string(shape.seq) + ", " + std::to_string(shape.vocab) + "]");
+  return -1;
+}
+
 std::unique_ptr<ra::rt::Model> loadCheckpointed(const std::string &artifact, const Device &device,
                                                 const std::string &ckpt, BatchShape &shape,
                                                 ra::rt::CheckpointMeta &meta) {
   auto model = loadModel(artifact, device);
   if (!model || !batchShape(*model, shape))
     return nullptr;
-  if (std::string err = readCheckpoint(ckpt, *model, meta); !err.empty()) {
+  if (std::string err = readCheckpoint(ckpt, *model, meta, ra::rt::CheckpointContents::Weights);
+      !err.empty()) {
     fail(err);
     return nullptr;
   }

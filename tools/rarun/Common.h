@@ -53,8 +53,12 @@ struct BatchShape {
 };
 bool batchShape(const ra::rt::Model &model, BatchShape &out);
 
-/// Loads ART for a device with CKPT's parameters, and its batch shape; null
-/// after reporting why not.
+/// The index of @forward's `logits` output of [batch, seq, vocab]; -1 after
+/// reporting that there is none.
+int logitsOutput(const ra::rt::Model &model, const BatchShape &shape);
+
+/// Loads ART for a device with CKPT's trainable parameters (a weights-only
+/// checkpoint does), and its batch shape; null after reporting why not.
 std::unique_ptr<ra::rt::Model> loadCheckpointed(const std::string &artifact, const Device &device,
                                                 const std::string &ckpt, BatchShape &shape,
                                                 ra::rt::CheckpointMeta &meta);
@@ -85,6 +89,10 @@ int evalCommand(int argc, char **argv);
 int inspectCommand(int argc, char **argv);
 int benchCommand(int argc, char **argv);
 int sampleCommand(int argc, char **argv);
+int tokenizeCommand(int argc, char **argv);
+int forwardCommand(int argc, char **argv);
+int importCommand(int argc, char **argv);
+int exportCommand(int argc, char **argv);
 
 } // namespace rarun
 

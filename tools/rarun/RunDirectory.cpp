@@ -56,6 +56,8 @@ void RunSettings::store(std::map<std::string, std::string> &m) const {
   m["run.data_sha256"] = dataSha256;
   m["run.artifact"] = artifact;
   m["run.artifact_sha256"] = artifactSha256;
+  m["run.tokenizer"] = tokenizer;
+  m["run.init_from"] = initFrom;
 }
 
 bool RunSettings::load(const std::map<std::string, std::string> &m, RunSettings &out) {
@@ -79,7 +81,8 @@ bool RunSettings::load(const std::map<std::string, std::string> &m, RunSettings 
   for (auto [key, field] :
        {std::pair{"run.data", &out.data}, std::pair{"run.data_sha256", &out.dataSha256},
         std::pair{"run.artifact", &out.artifact},
-        std::pair{"run.artifact_sha256", &out.artifactSha256}})
+        std::pair{"run.artifact_sha256", &out.artifactSha256},
+        std::pair{"run.tokenizer", &out.tokenizer}, std::pair{"run.init_from", &out.initFrom}})
     if (const std::string *v = get(key))
       *field = *v;
   return true;

@@ -25,6 +25,11 @@ struct RunSettings {
   double lr = 0;
   uint64_t seed = 0;
   std::string data, dataSha256, artifact, artifactSha256;
+  /// The tokenizer of the data ("bytes", "gpt2"; "" unknown): how sample
+  /// and generate read prompts and print tokens.
+  std::string tokenizer;
+  /// --init-from: the checkpoint whose weights the run started from ("" none).
+  std::string initFrom;
   int64_t dataTokens = 0;
 
   /// Into / from a checkpoint's metadata (strings).

@@ -5,11 +5,16 @@
 // places the last seq tokens of every sample (up to batch samples at once)
 // at positions 0.., reads the logits at the last of them and draws the next
 // token (greedy at temperature 0, else softmax(logits / T) over the top k).
+// Prompts are encoded and samples printed with the tokenizer of the data the
+// checkpoint was trained on (bytes, GPT-2's BPE) unless --tokenizer says.
 // Padding after the window cannot change those logits in a causal model.
 // There is no KV cache: a step costs a whole forward call.
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
+
+#include "RunDirectory.h"
+#include "tokenizer/Tokenizer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -62,9 +67,13 @@ bool parseIds(const std::string &text, int64_t vocab, std::vector<int32_t> &out)
 int sampleCommand(int argc, char **argv) {
   cxxopts::Options options("rarun sample", "Generate text from a checkpoint");
   options.add_options()("ckpt", "Checkpoint (safetensors)", cxxopts::value<std::string>())(
-      "prompt", "Text to continue (byte vocabularies)",
-      cxxopts::value<std::string>()->default_value("\n"))(
-      "prompt-ids", "Token ids to continue, comma-separated (any vocabulary)",
+      "prompt", "Text to continue (default: a newline; <|endoftext|> for GPT-2 tokens)",
+      cxxopts::value<std::string>())("prompt-ids",
+                                     "Token ids to continue, comma-separated (any vocabulary)",
+                                     cxxopts::value<std::string>())(
+      "tokenizer",
+      "gpt2, bytes or ids (print token ids); default: the tokenizer of the data the "
+      "checkpoint was trained on",
       cxxopts::value<std::string>());
   ra::tools::NumericOptions numbers(options);
   numbers.integer("tokens", "Tokens to generate", 200, 1, 1 << 20)
@@ -90,36 +99,55 @@ int sampleCommand(int argc, char **argv) {
   if (!model)
     return 1;
   const ra::rt::EntryInfo *forward = model->entry("forward");
-  int logitsIndex = -1;
-  for (size_t i = 0; i < forward->outputs.size(); ++i)
-    if (forward->outputs[i].name == "logits" &&
-        forward->outputs[i].shape == std::vector<int64_t>{shape.batch, shape.seq, shape.vocab})
-      logitsIndex = int(i);
+  int logitsIndex = logitsOutput(*model, shape);
   if (logitsIndex < 0)
-    return fail(fmt::format("the artifact's forward has no logits output of [{}, {}, {}]",
-                            shape.batch, shape.seq, shape.vocab));
+    return 1;
   if (samples > shape.batch)
     return fail(fmt::format("--samples {}: at most the compiled batch, {}", samples, shape.batch));
 
-  // The prompt: bytes for a byte vocabulary, else ids.
-  bool bytes = shape.vocab <= 256;
+  // How text becomes tokens and back: as the training data was tokenized.
+  std::string tokenizerName;
+  if (args.count("tokenizer")) {
+    tokenizerName = args["tokenizer"].as<std::string>();
+  } else {
+    RunSettings run;
+    if (RunSettings::load(meta.extra, run))
+      tokenizerName = run.tokenizer;
+    if (tokenizerName.empty())
+      tokenizerName = shape.vocab <= 256 ? "bytes" : "ids";
+  }
+  std::unique_ptr<ra::tok::Tokenizer> tokenizer;
+  if (tokenizerName != "ids") {
+    std::string error;
+    if (!(tokenizer = ra::tok::makeTokenizer(tokenizerName, error)))
+      return fail(error);
+    // A byte model may use fewer ids than 256 (each prompt byte is checked).
+    if (tokenizerName != "bytes" && tokenizer->vocabSize() > shape.vocab)
+      return fail(fmt::format("the {} tokenizer has {} tokens: the model's vocab is {} (use "
+                              "--tokenizer ids, or compile with -D vocab={})",
+                              tokenizerName, tokenizer->vocabSize(), shape.vocab,
+                              tokenizer->vocabSize()));
+  }
+
   std::vector<int32_t> prompt;
   if (args.count("prompt-ids")) {
     if (!parseIds(args["prompt-ids"].as<std::string>(), shape.vocab, prompt))
       return 1;
-  } else if (!bytes) {
-    return fail(fmt::format("the vocabulary ({} tokens) is not bytes: give the prompt as "
-                            "--prompt-ids",
+  } else if (!tokenizer) {
+    return fail(fmt::format("the vocabulary ({} tokens) has no tokenizer here: give the prompt "
+                            "as --prompt-ids, or name one with --tokenizer",
                             shape.vocab));
+  } else if (args.count("prompt")) {
+    tokenizer->encode(args["prompt"].as<std::string>(), prompt);
+    for (size_t i = 0; i < prompt.size(); ++i)
+      if (prompt[i] >= shape.vocab)
+        return fail(fmt::format("--prompt: {} {} at position {} is outside the vocabulary of {}",
+                                tokenizerName == "bytes" ? "byte" : "token", prompt[i], i,
+                                shape.vocab));
+  } else if (tokenizer->endOfText() >= 0) {
+    prompt.push_back(tokenizer->endOfText()); // a document's start, as GPT-2 samples
   } else {
-    const std::string text = args["prompt"].as<std::string>();
-    for (size_t i = 0; i < text.size(); ++i) {
-      int32_t b = (unsigned char)text[i];
-      if (b >= shape.vocab)
-        return fail(fmt::format("--prompt: byte {} at position {} is outside the vocabulary of {}",
-                                b, i, shape.vocab));
-      prompt.push_back(b);
-    }
+    tokenizer->encode("\n", prompt);
   }
   if (prompt.empty())
     return fail("the prompt is empty");
@@ -148,9 +176,18 @@ int sampleCommand(int argc, char **argv) {
   for (int s = 0; s < samples; ++s) {
     if (samples > 1)
       fmt::print("{}--- sample {}\n", s ? "\n" : "", s + 1);
-    std::string text;
-    for (int32_t id : seqs[s])
-      text += bytes ? std::string(1, char(id)) : fmt::format("{} ", id);
+    std::string text, error;
+    if (!tokenizer) {
+      for (int32_t id : seqs[s])
+        text += fmt::format("{} ", id);
+    } else {
+      // Ids the model has beyond its tokenizer's (a padded vocabulary) print as <|id|>.
+      for (int32_t id : seqs[s])
+        if (id >= tokenizer->vocabSize())
+          text += fmt::format("<|{}|>", id);
+        else if (!tokenizer->decode({&id, 1}, text, error))
+          return fail(error);
+    }
     fmt::print("{}\n", text);
   }
   return 0;

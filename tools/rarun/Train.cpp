@@ -64,7 +64,11 @@ int trainCommand(int argc, char **argv) {
                         "Corpus: a text file, a directory of text files, or .bin token files",
                         cxxopts::value<std::string>()->default_value("/usr/share/games/fortunes"))(
       "resume", "Continue from a checkpoint", cxxopts::value<std::string>())(
-      "out", "Run directory for metrics.jsonl and ckpt/", cxxopts::value<std::string>());
+      "init-from",
+      "Start from a checkpoint's weights (weights-only or full) with fresh optimizer state, "
+      "at step 0",
+      cxxopts::value<std::string>())("out", "Run directory for metrics.jsonl and ckpt/",
+                                     cxxopts::value<std::string>());
   ra::tools::NumericOptions numbers(options);
   numbers.integer("steps", "Total steps", 100, 1)
       .real("lr", "Peak learning rate", 6e-4, 0, /*minExclusive=*/true)
@@ -83,6 +87,8 @@ int trainCommand(int argc, char **argv) {
     return fail("rarun train needs an artifact (racc compile -o ART.rac)");
   if (!args.count("out"))
     return fail("rarun train needs --out RUNDIR");
+  if (args.count("resume") && args.count("init-from"))
+    return fail("--resume continues a run, --init-from starts a new one from weights: give one");
   auto model = loadModel(args["artifact"].as<std::string>(), deviceOf(args));
   if (!model)
     return 1;
@@ -127,6 +133,9 @@ int trainCommand(int argc, char **argv) {
   settings.data = args["data"].as<std::string>();
   settings.dataTokens = int64_t(corpus.train.size() + corpus.validation.size());
   settings.dataSha256 = corpusDigest(corpus);
+  settings.tokenizer = corpus.tokenizer;
+  if (args.count("init-from"))
+    settings.initFrom = args["init-from"].as<std::string>();
   settings.artifact = artifact;
   ra::rt::FileDigest manifestDigest;
   if (std::string err = ra::rt::hashFile(artifact + "/manifest.json", manifestDigest); !err.empty())
@@ -134,6 +143,13 @@ int trainCommand(int argc, char **argv) {
   settings.artifactSha256 = manifestDigest.sha256;
 
   model->initialize(seed);
+  if (!settings.initFrom.empty()) {
+    ra::rt::CheckpointMeta from;
+    if (std::string err =
+            readCheckpoint(settings.initFrom, *model, from, ra::rt::CheckpointContents::Weights);
+        !err.empty())
+      return fail(err);
+  }
   ra::rt::Batcher batcher(corpus.train, shape.batch, shape.seq, ra::hashName("data", seed));
   int64_t start = 0;
   std::string resumedFrom;
@@ -178,6 +194,9 @@ int trainCommand(int argc, char **argv) {
   if (!resumedFrom.empty())
     fmt::print("rarun: resuming from step {} of {}: steps {} to {}\n", start, resumedFrom,
                start + 1, steps);
+  if (!settings.initFrom.empty())
+    fmt::print("rarun: starting from the weights of {} (fresh optimizer state)\n",
+               settings.initFrom);
 
   // Groups for gradient norms: the first segment of each name (wte, h, ...).
   std::map<std::string, std::vector<int>> groups;

@@ -5,6 +5,10 @@
 //   rarun inspect CKPT
 //   rarun bench ART [--vs ART2] [--json]
 //   rarun sample ART --ckpt CKPT [--prompt TEXT] [--tokens N]
+//   rarun tokenize --tokenizer gpt2|bytes INPUT... -o DIR
+//   rarun forward ART --ckpt CKPT --tokens TOKENS.npy --out LOGITS.npy
+//   rarun import hf HF_DIR --artifact ART -o CKPT
+//   rarun export hf CKPT --artifact ART -o HF_DIR
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
@@ -20,6 +24,10 @@ commands:
   inspect CKPT parameter table and learned scalars of a checkpoint
   bench ART    ms/step, tokens/s, MFU; --vs ART2 compares two (rarun bench --help)
   sample ART   generate text from a checkpoint (rarun sample --help)
+  tokenize IN  text files to llm.c token files (rarun tokenize --help)
+  forward ART  logits of given tokens on a checkpoint, as .npy
+  import hf D  a Hugging Face GPT-2 into a checkpoint of an artifact
+  export hf C  a checkpoint as a Hugging Face GPT-2 (GPT2LMHeadModel)
 )";
 
 int main(int argc, char **argv) {
@@ -39,6 +47,14 @@ int main(int argc, char **argv) {
       return rarun::benchCommand(argc - 1, argv + 1);
     if (command == "sample")
       return rarun::sampleCommand(argc - 1, argv + 1);
+    if (command == "tokenize")
+      return rarun::tokenizeCommand(argc - 1, argv + 1);
+    if (command == "forward")
+      return rarun::forwardCommand(argc - 1, argv + 1);
+    if (command == "import")
+      return rarun::importCommand(argc - 1, argv + 1);
+    if (command == "export")
+      return rarun::exportCommand(argc - 1, argv + 1);
   } catch (const cxxopts::exceptions::exception &e) {
     return rarun::fail(std::string(e.what()) + " (see rarun " + command + " --help)");
   } catch (const std::exception &e) { // device copies of the parameters

@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       elements *= uint64_t(d);
     }
     fuzzCheck(t.data.size() == elements, "a tensor holds its shape's elements");
-    bytes += 4 * elements;
+    fuzzCheck(t.dtype == "F32" || t.dtype == "F16" || t.dtype == "BF16", "a float dtype");
+    bytes += (t.dtype == "F32" ? 4 : 2) * elements;
   }
   fuzzCheck(bytes <= size, "the tensors fit in the file");
   return 0;
