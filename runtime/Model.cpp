@@ -248,9 +248,13 @@ std::optional<int64_t> Model::config(const std::string &name) const {
 }
 
 void Model::initialize(uint64_t seed) {
-  float *buffer = mutableParameters();
   for (const ParamInfo &p : manifestData.params)
-    ra::initialize(buffer + p.offset, p.elements(), *parseInit(p.init), p.initValue, p.name, seed);
+    initialize(p, seed);
+}
+
+void Model::initialize(const ParamInfo &p, uint64_t seed) {
+  ra::initialize(mutableParameters() + p.offset, p.elements(), *parseInit(p.init), p.initValue,
+                 p.name, seed);
 }
 
 const float *Model::parameters() {

@@ -86,6 +86,8 @@ public:
   /// Every parameter at its initializer, drawn from `seed` exactly as the
   /// reference interpreter draws them.
   void initialize(uint64_t seed);
+  /// One parameter at its initializer, the values initialize(seed) gives it.
+  void initialize(const ParamInfo &param, uint64_t seed);
 
   /// Calls an entry point with host inputs and outputs. Token ids are checked
   /// against their bounds first, on every device. Returns an error message,

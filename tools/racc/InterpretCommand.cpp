@@ -22,6 +22,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/FileSystem.h"
 
+#include "runtime/Npy.h"
+#include "runtime/Safetensors.h"
 #include "runtime/SystemMemory.h"
 
 #include <chrono>
@@ -71,6 +73,52 @@ private:
   double lastShown = 0;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
+/// Replaces the seeded parameters with a checkpoint's: every trainable
+/// parameter must be there with its shape; optimizer state is taken if
+/// present (a weights-only checkpoint has none).
+std::string loadParams(mlir::ModuleOp module, const std::string &path,
+                       ra::interp::ParamStore &params) {
+  ra::rt::SafetensorsFile file;
+  if (std::string err = file.open(path, "checkpoint"); !err.empty())
+    return err;
+  for (const ra::rt::SafetensorsEntry &e : file.entries())
+    if (!params.count(e.name))
+      return file.named() + " holds tensor '" + e.name + "', which the model does not have";
+  std::vector<float> values;
+  for (auto p : module.getOps<ra::ParamOp>()) {
+    std::string name = p.getSymName().str();
+    const ra::rt::SafetensorsEntry *e = file.find(name);
+    if (!e) {
+      if (p.getTrainable())
+        return file.named() + " lacks tensor '" + name + "' that the model needs";
+      continue;
+    }
+    ra::interp::Tensor &t = params[name];
+    if (e->shape != t.shape)
+      return fmt::format("{}: tensor '{}' has shape {}, the model's is {}", file.named(), name,
+                         nlohmann::json(e->shape).dump(), nlohmann::json(t.shape).dump());
+    values.resize(e->elements());
+    if (std::string err = file.read(*e, values.data()); !err.empty())
+      return err;
+    std::copy(values.begin(), values.end(), t.data.begin());
+  }
+  return "";
+}
+
+/// Replaces a seeded input with a .npy array of exactly its shape.
+std::string loadInput(const std::string &path, ra::interp::Tensor &input) {
+  ra::rt::NpyArray array;
+  if (std::string err = ra::rt::readNpy(path, array); !err.empty())
+    return err;
+  if (array.shape != input.shape)
+    return fmt::format("'{}' has shape {}: the model's forward takes {}", path,
+                       nlohmann::json(array.shape).dump(), nlohmann::json(input.shape).dump());
+  if (input.isInteger && !array.integer)
+    return fmt::format("'{}' holds {} values: token ids are integers", path, array.descr);
+  std::copy(array.values.begin(), array.values.end(), input.data.begin());
+  return "";
+}
+
 } // namespace
 
 int interpretCommand(int argc, char **argv) {
@@ -80,7 +128,15 @@ int interpretCommand(int argc, char **argv) {
   options.add_options()("entry", "forward, grad or train_step",
                         cxxopts::value<std::string>()->default_value("grad"))(
       "precision", "f64 or f32", cxxopts::value<std::string>()->default_value("f64"))(
-      "dump", "Directory for the .npy files", cxxopts::value<std::string>());
+      "dump", "Directory for the .npy files", cxxopts::value<std::string>())(
+      "ckpt",
+      "Parameters from a safetensors checkpoint (weights-only or full) instead of seeded "
+      "random ones",
+      cxxopts::value<std::string>())(
+      "tokens", "Token ids (.npy, the forward's [batch, seq]) instead of random ones",
+      cxxopts::value<std::string>())("targets",
+                                     "Targets (.npy, [batch, seq]) instead of random ones",
+                                     cxxopts::value<std::string>());
   ra::tools::NumericOptions numbers(options);
   numbers.integer("steps", "train_step: how many steps", 1, 1)
       .real("lr", "train_step: the learning rate", 1e-3, 0, true)
@@ -122,6 +178,22 @@ int interpretCommand(int argc, char **argv) {
   uint64_t seed = args["seed"].as<uint64_t>();
   ra::interp::ParamStore params = ra::interp::checkParams(*module, seed);
   auto inputs = ra::interp::randomInputs(*module, "forward", seed);
+  if (args.count("ckpt"))
+    if (std::string err = loadParams(*module, args["ckpt"].as<std::string>(), params); !err.empty())
+      return fail(err);
+  auto forwardFn = module->lookupSymbol<mlir::func::FuncOp>("forward");
+  auto inputNames = forwardFn->getAttrOfType<mlir::ArrayAttr>(ra::RaDialect::kInputsAttr);
+  for (const char *option : {"tokens", "targets"}) {
+    if (!args.count(option))
+      continue;
+    size_t i = 0;
+    while (i < inputs.size() && inputNames[i].cast<mlir::StringAttr>().str() != option)
+      ++i;
+    if (i == inputs.size())
+      return fail(fmt::format("--{}: the model's forward has no input '{}'", option, option));
+    if (std::string err = loadInput(args[option].as<std::string>(), inputs[i]); !err.empty())
+      return fail(err);
+  }
   ra::interp::Interpreter interpreter(*module, precision == "f32" ? ra::interp::Precision::F32
                                                                   : ra::interp::Precision::F64);
   ra::interp::ParamStore written = params;
@@ -168,8 +240,6 @@ int interpretCommand(int argc, char **argv) {
     if (entry == "train_step" && !dump("updated", name, written[name]))
       return 1;
   }
-  auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
-  auto inputNames = forward->getAttrOfType<mlir::ArrayAttr>(ra::RaDialect::kInputsAttr);
   for (auto [i, t] : llvm::enumerate(inputs))
     if (!dump("input", inputNames[i].cast<mlir::StringAttr>().str(), t))
       return 1;

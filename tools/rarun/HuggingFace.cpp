@@ -17,12 +17,14 @@
 #include "Common.h"
 
 #include "HfGpt2Names.h"
+#include "MlaSvdInit.h"
 #include "runtime/AtomicFile.h"
 #include "runtime/Safetensors.h"
 
 #include <chrono>
 #include <fmt/format.h>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sys/stat.h>
@@ -137,7 +139,11 @@ int importCommand(int argc, char **argv) {
   options.add_options()("h,help", "Show this help")("kind", "hf", cxxopts::value<std::string>())(
       "dir", "HF_DIR: config.json and model.safetensors", cxxopts::value<std::string>())(
       "artifact", "The compiled model to fill", cxxopts::value<std::string>())(
-      "o,out", "The checkpoint to write (weights only)", cxxopts::value<std::string>());
+      "o,out", "The checkpoint to write (weights only)", cxxopts::value<std::string>())(
+      "mla-init",
+      "MLA's latent projections: random (racc's initializer) or svd (the truncated SVD of "
+      "GPT-2's key and value projections)",
+      cxxopts::value<std::string>()->default_value("random"));
   ra::tools::NumericOptions numbers(options);
   numbers.seed("seed", "Seed of racc's initializer for the parameters GPT-2 does not have");
   options.parse_positional({"kind", "dir"});
@@ -154,6 +160,9 @@ int importCommand(int argc, char **argv) {
     return fail("rarun import hf needs HF_DIR, --artifact ART and -o CKPT");
   auto start = std::chrono::steady_clock::now();
   std::string dir = args["dir"].as<std::string>(), artifact = args["artifact"].as<std::string>();
+  std::string mlaInit = args["mla-init"].as<std::string>();
+  if (mlaInit != "random" && mlaInit != "svd")
+    return fail(fmt::format("--mla-init {}: random or svd", mlaInit));
 
   Gpt2Sizes hf, racc;
   if (!readHfConfig(dir, hf))
@@ -186,7 +195,9 @@ int importCommand(int argc, char **argv) {
                               weights.named()));
   }
 
-  model->initialize(args["seed"].as<uint64_t>());
+  // Only what is not copied whole needs racc's initializer (at 124M, drawing
+  // every parameter would be most of the import's time).
+  uint64_t seed = args["seed"].as<uint64_t>();
   float *params = model->mutableParameters();
   std::set<std::string> used;
   struct Row {
@@ -205,6 +216,8 @@ int importCommand(int argc, char **argv) {
         fmt::format("new ({})", p.init == "normal" || p.init == "const"
                                     ? fmt::format("{}({:g})", p.init, p.initValue)
                                     : p.init);
+    if (!e || e->shape != p.shape || !place->whole())
+      model->initialize(p, seed);
     if (!e) {
       report.push_back(
           {p.name, shapeText(p.shape),
@@ -258,9 +271,81 @@ int importCommand(int argc, char **argv) {
     }
   }
 
+  int derived = 0;
+  if (mlaInit == "svd") {
+    std::map<std::string, size_t> rowOf;
+    for (size_t i = 0; i < report.size(); ++i)
+      rowOf[report[i].name] = i;
+    bool any = false;
+    for (int64_t l = 0; l < racc.nLayer; ++l) {
+      std::string at = fmt::format("h.{}.attn.", l);
+      const ra::rt::ParamInfo *kd = model->param(at + "w_kd"), *ql = model->param(at + "w_ql"),
+                              *vd = model->param(at + "w_vd"), *vu = model->param(at + "w_vu"),
+                              *bo = model->param(at + "b_o");
+      if (!kd)
+        continue;
+      any = true;
+      const auto *cAttn = findTensor(at + "c_attn.weight");
+      if (!cAttn) // a layer beyond the pretrained model's: its latents stay new
+        continue;
+      int64_t d = racc.dModel, r = kd->shape.back();
+      if (!ql || !vd || !vu || kd->shape != std::vector<int64_t>{d, r} || vd->shape != kd->shape ||
+          vu->shape != std::vector<int64_t>{r, d} ||
+          ql->shape != std::vector<int64_t>{racc.nHead, d / racc.nHead, r} ||
+          cAttn->shape != std::vector<int64_t>{d, 3 * d})
+        return fail(fmt::format("--mla-init svd: layer {} is not MLA as models.md defines it "
+                                "(w_kd [D, R], w_ql [H, hd, R], w_vd [D, R], w_vu [R, D])",
+                                l));
+      std::vector<float> qkv(cAttn->elements()), wK(d * d), wV(d * d);
+      if (std::string err = weights.read(*cAttn, qkv.data()); !err.empty())
+        return fail(err);
+      for (int64_t i = 0; i < d; ++i) {
+        std::copy_n(qkv.data() + i * 3 * d + d, d, wK.data() + i * d);
+        std::copy_n(qkv.data() + i * 3 * d + 2 * d, d, wV.data() + i * d);
+      }
+      MlaLatents latents;
+      if (std::string err = mlaLatentsFromSvd(wK, wV, d, racc.nHead, r, latents); !err.empty())
+        return fail(err);
+      for (auto [p, values] : {std::pair{kd, &latents.wKd}, std::pair{ql, &latents.wQl},
+                               std::pair{vd, &latents.wVd}, std::pair{vu, &latents.wVu}}) {
+        std::copy(values->begin(), values->end(), params + p->offset);
+        bool key = p == kd || p == ql;
+        report[rowOf[p->name]].what =
+            fmt::format("from the rank-{} SVD of {} columns {}:{} ({:.1f}% of its squared norm)", r,
+                        cAttn->name, key ? d : 2 * d, key ? 2 * d : 3 * d,
+                        100 * (key ? latents.keyEnergy : latents.valueEnergy));
+        --fresh;
+        ++derived;
+        copiedElements += p->elements();
+      }
+      // The value bias reaches the output as b_v W_o (softmax weights sum to
+      // one), so it folds into b_o exactly; the key bias adds the same to
+      // every score of a query, which softmax ignores.
+      const auto *cBias = findTensor(at + "c_attn.bias"), *cProj = findTensor(at + "c_proj.weight");
+      if (bo && cBias && cProj && cBias->elements() == uint64_t(3 * d) &&
+          cProj->shape == std::vector<int64_t>{d, d}) {
+        std::vector<float> bias(3 * d), wO(d * d);
+        if (std::string err = weights.read(*cBias, bias.data()); !err.empty())
+          return fail(err);
+        if (std::string err = weights.read(*cProj, wO.data()); !err.empty())
+          return fail(err);
+        for (int64_t j = 0; j < d; ++j) {
+          double sum = 0;
+          for (int64_t i = 0; i < d; ++i)
+            sum += double(bias[2 * d + i]) * wO[i * d + j];
+          params[bo->offset + j] += float(sum);
+        }
+        report[rowOf[bo->name]].what += " + the value bias through c_proj";
+      }
+    }
+    if (!any)
+      return fail("--mla-init svd: the artifact has no MLA latents (h.N.attn.w_kd)");
+  }
+
   ra::rt::CheckpointMeta meta;
   meta.extra["source"] = model->manifest().value("source", "");
   meta.extra["import.from"] = dir;
+  meta.extra["import.mla_init"] = mlaInit;
   meta.extra["run.artifact"] = artifact;
   if (racc.vocab >= 50257)
     meta.extra["run.tokenizer"] = "gpt2"; // GPT-2's ids: sample prints GPT-2 text
@@ -284,9 +369,10 @@ int importCommand(int argc, char **argv) {
     fmt::print("not used: {} pretrained tensors ({}{})\n", unused.size(), unused[0],
                unused.size() > 1 ? ", ..." : "");
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("rarun: {} parameters: {} copied, {} copied in part, {} new ({:.1f}% of {} values "
+  fmt::print("rarun: {} parameters: {} copied, {} copied in part, {}{} new ({:.1f}% of {} values "
              "from {}); wrote {} in {:.1f} s\n",
-             copied + partial + fresh, copied, partial, fresh,
+             copied + partial + fresh + derived, copied, partial,
+             derived ? fmt::format("{} from the SVD, ", derived) : "", fresh,
              100.0 * double(copiedElements) / double(std::max<int64_t>(total, 1)), total, dir, out,
              seconds);
   return 0;
