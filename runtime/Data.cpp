@@ -205,4 +205,9 @@ void Batcher::next(std::vector<int32_t> &tokens, std::vector<int32_t> &targets) 
   }
 }
 
+void Batcher::skip() {
+  for (int64_t b = 0; b < batch; ++b)
+    rng.next();
+}
+
 } // namespace ra::rt

@@ -56,6 +56,9 @@ public:
   Batcher(const std::vector<int32_t> &data, int64_t batch, int64_t seq, uint64_t seed)
       : data(data), batch(batch), seq(seq), rng(seed) {}
   void next(std::vector<int32_t> &tokens, std::vector<int32_t> &targets);
+  /// Draws what next() would and discards it: a rank passes over the
+  /// micro-batches of the others, so every rank's state stays the same.
+  void skip();
   uint64_t state() const { return rng.state; }
   void restore(uint64_t s) { rng.state = s; }
 

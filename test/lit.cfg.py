@@ -28,6 +28,11 @@ llvm_config.use_default_substitutions()
 tool_dirs = [config.racc_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["racc", "racc-opt", "rarun", "FileCheck", "not", "count", "split-file"], tool_dirs)
 
+# Data parallel: rarun built with MPI, and mpirun to launch it.
+if config.racc_have_mpi.upper() in ("TRUE", "ON", "1") and shutil.which("mpirun"):
+    config.available_features.add("mpi")
+    config.substitutions.append(("%mpirun", "mpirun --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS=1"))
+
 # CUDA: compiled in CI wherever the toolkit is (no GPU needed to compile).
 nvcc = "/usr/local/cuda/bin/nvcc"
 if os.path.exists(nvcc):

@@ -110,15 +110,15 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
                          {"kernel_calls", e.calls.size()},
                          {"kernels", kernels.size()}});
   }
-  if (auto step = module.lookupSymbol<mlir::func::FuncOp>("train_step"))
-    if (auto order = step->getAttrOfType<mlir::ArrayAttr>(ra::RaDialect::kGradNormParamsAttr)) {
-      std::vector<std::string> names;
-      for (auto n : order)
-        names.push_back(n.cast<mlir::StringAttr>().str());
-      for (auto &e : entryJson)
-        if (e["name"] == "train_step")
-          e["grad_norm_params"] = names;
-    }
+  // @train_step and @apply: which parameter each entry of grad_norms is.
+  for (auto &e : entryJson)
+    if (auto fn = module.lookupSymbol<mlir::func::FuncOp>(e["name"].get<std::string>()))
+      if (auto order = fn->getAttrOfType<mlir::ArrayAttr>(ra::RaDialect::kGradNormParamsAttr)) {
+        std::vector<std::string> names;
+        for (auto n : order)
+          names.push_back(n.cast<mlir::StringAttr>().str());
+        e["grad_norm_params"] = names;
+      }
   return {{"format_version", ra::abi::kManifestFormatVersion},
           {"abi_version", ra::abi::kAbiVersion},
           {"racc_version", RACC_VERSION},

@@ -1,12 +1,17 @@
 //===- Common.cpp - what the rarun commands share -------------------------===//
 #include "Common.h"
 
+#include "Communicator.h"
+
 #include <cstdio>
 
 namespace rarun {
 
 int fail(const std::string &message) {
-  std::fprintf(stderr, "rarun: error: %s\n", message.c_str());
+  // With several ranks, which one failed.
+  const Communicator &world = Communicator::world();
+  std::string rank = world.size() > 1 ? "rank " + std::to_string(world.rank()) + ": " : "";
+  std::fprintf(stderr, "rarun: error: %s%s\n", rank.c_str(), message.c_str());
   return 1;
 }
 

@@ -58,6 +58,8 @@ void RunSettings::store(std::map<std::string, std::string> &m) const {
   m["run.artifact_sha256"] = artifactSha256;
   m["run.tokenizer"] = tokenizer;
   m["run.init_from"] = initFrom;
+  m["run.ranks"] = std::to_string(ranks);
+  m["run.grad_accum"] = std::to_string(gradAccum);
 }
 
 bool RunSettings::load(const std::map<std::string, std::string> &m, RunSettings &out) {
@@ -75,6 +77,9 @@ bool RunSettings::load(const std::map<std::string, std::string> &m, RunSettings 
     out.batch = std::stoll(*get("run.batch"));
     out.seq = std::stoll(*get("run.seq"));
     out.dataTokens = std::stoll(*get("run.data_tokens"));
+    // Older checkpoints: one process, one micro-batch.
+    out.ranks = get("run.ranks") ? std::stoll(*get("run.ranks")) : 1;
+    out.gradAccum = get("run.grad_accum") ? std::stoll(*get("run.grad_accum")) : 1;
   } catch (const std::exception &) {
     return false;
   }
@@ -101,6 +106,10 @@ std::vector<std::string> settingDifferences(const RunSettings &was, const RunSet
   if (was.dataSha256 != now.dataSha256)
     d.push_back(fmt::format("--data {} ({} tokens; the run trained on {}, {} tokens, other text)",
                             now.data, now.dataTokens, was.data, was.dataTokens));
+  if (was.ranks * was.gradAccum != now.ranks * now.gradAccum)
+    d.push_back(fmt::format("{} ranks x --grad-accum {} micro-batches per step (the run had {} x "
+                            "{}: another global batch)",
+                            now.ranks, now.gradAccum, was.ranks, was.gradAccum));
   if (was.batch != now.batch || was.seq != now.seq)
     d.push_back(
         fmt::format("batch {} x {} (the run had {} x {})", now.batch, now.seq, was.batch, was.seq));

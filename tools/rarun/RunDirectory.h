@@ -30,6 +30,8 @@ struct RunSettings {
   std::string tokenizer;
   /// --init-from: the checkpoint whose weights the run started from ("" none).
   std::string initFrom;
+  /// Ranks and micro-batches per rank: the global batch is their product.
+  int64_t ranks = 1, gradAccum = 1;
   int64_t dataTokens = 0;
 
   /// Into / from a checkpoint's metadata (strings).

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "Common.h"
 
+#include "AccumulatedStep.h"
+#include "Communicator.h"
 #include "RunDirectory.h"
 
 #include "runtime/Checkpoint.h"
@@ -78,7 +80,11 @@ int trainCommand(int argc, char **argv) {
       .integer("eval-batches", "Batches per validation", 8, 1)
       .integer("ckpt-every", "Checkpoint every K steps (0: at the end only)", 0, 0)
       .integer("batch", "Batch size; fixed at compile time, checked", std::nullopt, 1)
-      .integer("keep-last", "Keep only the N newest checkpoints (0: all)", 0, 0);
+      .integer("keep-last", "Keep only the N newest checkpoints (0: all)", 0, 0)
+      .integer("grad-accum",
+               "Micro-batches per step (per rank under mpirun): their gradients are summed "
+               "before one update",
+               1, 1, 1 << 20);
   auto parsed = parseArtifactCommand(options, argc, argv, &numbers);
   if (!parsed)
     return 0;
@@ -119,9 +125,14 @@ int trainCommand(int argc, char **argv) {
   std::string out = args["out"].as<std::string>();
   std::string artifact = args["artifact"].as<std::string>();
   int64_t keepLast = args["keep-last"].as<int64_t>();
+  // Under mpirun every rank trains; rank 0 alone writes the run directory.
+  Communicator &world = Communicator::world();
+  bool lead = world.rank() == 0;
+  int accum = int(args["grad-accum"].as<int64_t>());
   RunDirectory run(out);
-  if (std::string err = run.prepare(); !err.empty())
-    return fail(err);
+  if (lead)
+    if (std::string err = run.prepare(); !err.empty())
+      return fail(err);
 
   RunSettings settings;
   settings.steps = steps;
@@ -134,6 +145,8 @@ int trainCommand(int argc, char **argv) {
   settings.dataTokens = int64_t(corpus.train.size() + corpus.validation.size());
   settings.dataSha256 = corpusDigest(corpus);
   settings.tokenizer = corpus.tokenizer;
+  settings.ranks = world.size();
+  settings.gradAccum = accum;
   if (args.count("init-from"))
     settings.initFrom = args["init-from"].as<std::string>();
   settings.artifact = artifact;
@@ -183,14 +196,40 @@ int trainCommand(int argc, char **argv) {
       return fail(err);
   }
 
-  std::ofstream metrics(run.metricsPath(), args.count("resume") ? std::ios::app : std::ios::trunc);
-  if (!metrics)
-    return fail("cannot write '" + run.metricsPath() + "'");
+  // Every rank starts from rank 0's parameters (and moments), whatever its
+  // own initialization or file system gave it.
+  if (world.size() > 1) {
+    float *params = model->mutableParameters();
+    const auto &all = model->params();
+    int64_t elements = 0;
+    for (const auto &p : all)
+      elements = std::max(elements, p.offset + p.elements());
+    world.broadcast(params, size_t(elements));
+  }
+  AccumulatedStep accumulated;
+  bool useAccumulated = accum > 1 || world.size() > 1;
+  if (useAccumulated)
+    if (std::string err = accumulated.prepare(*model, accum, world); !err.empty())
+      return fail(err);
+
+  std::ofstream metrics;
+  if (lead) {
+    metrics.open(run.metricsPath(), args.count("resume") ? std::ios::app : std::ios::trunc);
+    if (!metrics)
+      return fail("cannot write '" + run.metricsPath() + "'");
+  }
+  // Only rank 0 speaks (and writes); the others' output would interleave.
+  if (!lead)
+    std::freopen("/dev/null", "w", stdout);
   bool tty = isatty(fileno(stdout));
   if (model->deviceName() != "cpu")
     fmt::print("rarun: device {}\n", model->deviceName());
-  fmt::print("rarun: training {} for {} steps on {} ({}), batch {} x {} tokens\n", artifact, steps,
-             args["data"].as<std::string>(), corpus.description, shape.batch, shape.seq);
+  fmt::print("rarun: training {} for {} steps on {} ({}), batch {} x {} tokens{}\n", artifact,
+             steps, args["data"].as<std::string>(), corpus.description, shape.batch, shape.seq,
+             useAccumulated
+                 ? fmt::format(" x {} micro-batches x {} ranks: {} tokens per step", accum,
+                               world.size(), shape.batch * shape.seq * accum * world.size())
+                 : std::string());
   if (!resumedFrom.empty())
     fmt::print("rarun: resuming from step {} of {}: steps {} to {}\n", start, resumedFrom,
                start + 1, steps);
@@ -215,6 +254,8 @@ int trainCommand(int argc, char **argv) {
     meta.dataState = batcher.state();
     meta.extra["source"] = model->manifest().value("source", "");
     settings.store(meta.extra);
+    if (!lead)
+      return true;
     if (std::string err = writeCheckpoint(run.checkpointPath(at), *model, meta); !err.empty()) {
       fail(err);
       return false;
@@ -256,14 +297,25 @@ int trainCommand(int argc, char **argv) {
     double lr = ra::rt::learningRate(s, steps, warmup, peak);
     lrValue = float(lr);
     stepValue = float(s);
-    batcher.next(tokens, targets);
     auto t0 = std::chrono::steady_clock::now();
-    std::string err =
-        model->call("train_step", {tokens.data(), targets.data(), &lrValue, &stepValue},
-                    {&loss, &gradNorm, norms.data()});
+    std::string err;
+    AccumulatedStep::Result result;
+    if (useAccumulated) {
+      err = accumulated.run(batcher, s, lrValue, result);
+      loss = result.loss;
+      gradNorm = result.gradNorm;
+      std::copy(result.norms.begin(), result.norms.end(), norms.begin());
+    } else {
+      batcher.next(tokens, targets);
+      err = model->call("train_step", {tokens.data(), targets.data(), &lrValue, &stepValue},
+                        {&loss, &gradNorm, norms.data()});
+    }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!err.empty())
       return fail(fmt::format("step {}: {}; {}", s, err, lastCheckpoint()));
+    if (result.nonFiniteRank >= 0)
+      return fail(fmt::format("step {}: the loss of rank {}'s micro-batches is not finite; {}", s,
+                              result.nonFiniteRank, lastCheckpoint()));
     if (!std::isfinite(loss) || !std::isfinite(gradNorm)) {
       std::string culprit = "none (the loss itself)";
       for (size_t i = 0; i < norms.size() && i < step->gradNormParams.size(); ++i)
@@ -275,12 +327,14 @@ int trainCommand(int argc, char **argv) {
                               "{}",
                               s, loss, culprit, lastCheckpoint()));
     }
-    double tokensPerSecond = shape.batch * shape.seq / seconds;
+    double tokensPerSecond = double(shape.batch * shape.seq * accum * world.size()) / seconds;
     nlohmann::ordered_json record = {{"step", s},
                                      {"loss", loss},
                                      {"lr", lr},
                                      {"tokens_per_s", tokensPerSecond},
                                      {"grad_norm", gradNorm}};
+    if (world.size() > 1)
+      record["allreduce_s"] = result.reduceSeconds;
     nlohmann::ordered_json groupNorms = nlohmann::ordered_json::object();
     for (const auto &[g, members] : groups) {
       double sq = 0;
@@ -307,7 +361,8 @@ int trainCommand(int argc, char **argv) {
       return 1;
     if (ckptEvery > 0 && s % ckptEvery == 0 && !checkpoint(s))
       return 1;
-    if (stopRequested) {
+    // Every rank stops after the same step, whichever one got the signal.
+    if (world.size() > 1 ? world.firstRankWhere(stopRequested != 0) >= 0 : stopRequested) {
       if (tty)
         fmt::print("\n");
       if ((ckptEvery <= 0 || s % ckptEvery != 0) && !checkpoint(s))

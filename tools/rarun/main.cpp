@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
+#include "Communicator.h"
 
 #include <cstring>
 #include <iostream>
@@ -30,12 +31,7 @@ commands:
   export hf C  a checkpoint as a Hugging Face GPT-2 (GPT2LMHeadModel)
 )";
 
-int main(int argc, char **argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
-    std::cout << kUsage;
-    return argc < 2 ? 1 : 0;
-  }
-  std::string command = argv[1];
+static int dispatch(const std::string &command, int argc, char **argv) {
   try {
     if (command == "train")
       return rarun::trainCommand(argc - 1, argv + 1);
@@ -61,4 +57,23 @@ int main(int argc, char **argv) {
     return rarun::fail(e.what());
   }
   return rarun::fail("unknown command '" + command + "'\n" + kUsage);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    std::cout << kUsage;
+    return argc < 2 ? 1 : 0;
+  }
+  std::string command = argv[1];
+  if (std::string err = rarun::Communicator::init(&argc, &argv); !err.empty())
+    return rarun::fail(err);
+  rarun::Communicator &world = rarun::Communicator::world();
+  if (world.size() > 1 && command != "train") {
+    rarun::fail("only rarun train runs on several ranks (mpirun -np 1 for the others)");
+    world.finish(1);
+    return 1;
+  }
+  int status = dispatch(command, argc, argv);
+  world.finish(status); // aborts every rank when this one failed
+  return status;
 }
