@@ -44,8 +44,14 @@ struct Evaluation {
 using Evaluations = std::map<std::string, Evaluation>;
 
 /// Inputs for an entry point: @grad and @train_step see @forward's data,
-/// and @train_step a learning rate of 1e-3 at step 1.
+/// @train_step and @apply (random gradients) a learning rate of 1e-3 at step 1.
 std::vector<interp::Tensor> inputsFor(ModuleOp module, StringRef fn, uint64_t seed) {
+  if (fn == "apply") {
+    auto inputs = interp::randomInputs(module, fn, seed);
+    inputs[inputs.size() - 2] = interp::Tensor::scalar(1e-3);
+    inputs[inputs.size() - 1] = interp::Tensor::scalar(1);
+    return inputs;
+  }
   if (fn != "grad" && fn != "train_step")
     return interp::randomInputs(module, fn, seed);
   auto inputs = interp::randomInputs(module, "forward", seed);

@@ -1,5 +1,5 @@
 // RUN: racc-opt %s --ra-autodiff --ra-optimizer | FileCheck %s
-// ra-optimizer derives @train_step from @grad: AdamW moments declared as
+// ra-optimizer derives @train_step and @apply from @grad: AdamW moments declared as
 // non-trainable parameters, the gradient norms (per parameter and global),
 // clipping, and each parameter and moment written with set_param; decay
 // only where the parameter says so.
@@ -35,6 +35,20 @@ ra.param @b : tensor<4xf32> {init = "zeros", decay = false}
 // CHECK-NEXT:    ra.set_param @adam.m.b,
 // CHECK-NEXT:    ra.set_param @adam.v.b,
 // CHECK:         return %{{.*}}, %{{.*}}, %[[NORMS]] : tensor<f32>, tensor<f32>, tensor<2xf32>
+// @apply is the same update from gradients the host passes in (summed over
+// micro-batches and ranks): its inputs are the gradients themselves.
+// CHECK-LABEL: func.func @apply(%arg0: tensor<4x4xf32>, %arg1: tensor<4xf32>, %arg2: tensor<f32>, %arg3: tensor<f32>)
+// CHECK-SAME:    -> (tensor<f32>, tensor<2xf32>)
+// CHECK-SAME:    ra.grad_norm_params = ["w", "b"], ra.inputs = ["grad.w", "grad.b", "lr", "step"], ra.outputs = ["grad_norm", "grad_norms"]
+// CHECK:         ra.mul %arg0, %arg0 : tensor<4x4xf32>
+// CHECK:         ra.maximum
+// CHECK:         ra.set_param @w,
+// CHECK-NEXT:    ra.set_param @adam.m.w,
+// CHECK-NEXT:    ra.set_param @adam.v.w,
+// CHECK:         ra.set_param @b,
+// CHECK-NEXT:    ra.set_param @adam.m.b,
+// CHECK-NEXT:    ra.set_param @adam.v.b,
+// CHECK:         return %{{.*}}, %{{.*}} : tensor<f32>, tensor<2xf32>
 func.func @forward(%x: tensor<2x4xf32>, %t: tensor<2xi32>) -> tensor<f32> attributes {ra.inputs = ["x", "t"], ra.outputs = ["loss"]} {
   %w = ra.get_param @w : tensor<4x4xf32>
   %b = ra.get_param @b : tensor<4xf32>
