@@ -71,8 +71,35 @@ bool readHfConfig(const std::string &dir, Gpt2Sizes &s) {
   };
   if (c.is_discarded() || !c.is_object())
     return bad("not a JSON object");
-  if (c.value("model_type", std::string()) != "gpt2")
-    return bad(fmt::format("model_type is '{}', not gpt2", c.value("model_type", std::string())));
+  // Optional fields of the wrong type are errors too, never exceptions.
+  std::string wrongType;
+  auto text = [&](const char *key, const std::string &fallback) {
+    if (!c.contains(key))
+      return fallback;
+    if (!c[key].is_string()) {
+      wrongType = key;
+      return fallback;
+    }
+    return c[key].get<std::string>();
+  };
+  auto flag = [&](const char *key, bool fallback) {
+    if (!c.contains(key))
+      return fallback;
+    if (!c[key].is_boolean()) {
+      wrongType = key;
+      return fallback;
+    }
+    return c[key].get<bool>();
+  };
+  std::string modelType = text("model_type", "");
+  std::string act = text("activation_function", "gelu_new");
+  bool scaled = flag("scale_attn_weights", true);
+  bool byLayer = flag("scale_attn_by_inverse_layer_idx", false);
+  bool tied = flag("tie_word_embeddings", true);
+  if (!wrongType.empty())
+    return bad(fmt::format("'{}' is of the wrong type", wrongType));
+  if (modelType != "gpt2")
+    return bad(fmt::format("model_type is '{}', not gpt2", modelType));
   for (auto [key, field] : {std::pair{"n_embd", &s.dModel}, std::pair{"n_head", &s.nHead},
                             std::pair{"n_layer", &s.nLayer}, std::pair{"vocab_size", &s.vocab},
                             std::pair{"n_positions", &s.ctx}}) {
@@ -86,7 +113,6 @@ bool readHfConfig(const std::string &dir, Gpt2Sizes &s) {
       return bad("'n_inner' is not a positive integer or null");
     s.dMlp = c["n_inner"].get<int64_t>();
   }
-  std::string act = c.value("activation_function", std::string("gelu_new"));
   if (act != "gelu_new" && act != "gelu_pytorch_tanh")
     return bad(fmt::format("activation_function '{}': racc's GPT-2 uses the tanh GELU "
                            "(gelu_new)",
@@ -94,9 +120,9 @@ bool readHfConfig(const std::string &dir, Gpt2Sizes &s) {
   if (c.contains("layer_norm_epsilon") &&
       (!c["layer_norm_epsilon"].is_number() || c["layer_norm_epsilon"].get<double>() != 1e-5))
     return bad("layer_norm_epsilon is not 1e-5, racc's LayerNorm's");
-  if (!c.value("scale_attn_weights", true) || c.value("scale_attn_by_inverse_layer_idx", false))
+  if (!scaled || byLayer)
     return bad("the attention is scaled otherwise than by 1/sqrt(head dim)");
-  if (!c.value("tie_word_embeddings", true))
+  if (!tied)
     return bad("tie_word_embeddings is false: racc's LM head is wte");
   return true;
 }
