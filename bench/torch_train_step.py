@@ -3,7 +3,11 @@ compiles: forward, backward, clip_grad_norm_(1.0), AdamW. For `rarun bench`
 comparisons; run with /usr/bin/python3 (Debian's python3-torch).
 
 usage: torch_train_step.py --n_layer 4 --d_model 128 --n_head 4 --vocab 256 \
-           --ctx 128 --batch 16 --seq 128 [--steps 10] [--threads 2] [--device cuda]
+           --ctx 128 --batch 16 --seq 128 [--steps 10] [--threads 2] [--device cuda] [--compile]
+
+--compile runs the loss and its backward through torch.compile (PyTorch 2.x,
+from PyPI in a venv outside the repo: scripts/peer_venv.sh DIR all); the
+optimizer step stays eager, as in most training scripts.
 
 On --device cuda (tools/gpu-check.sh) the step is timed between
 torch.cuda.synchronize() calls; float32 matmuls stay float32 (no TF32), as
@@ -23,6 +27,7 @@ from gpt2_reference import gpt2_loss  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="cpu")
+parser.add_argument("--compile", action="store_true")
 for name, default in [("n_layer", 4), ("d_model", 128), ("n_head", 4), ("vocab", 256), ("ctx", 128),
                       ("batch", 16), ("seq", 128), ("steps", 10), ("warmup", 2), ("threads", 2)]:
     parser.add_argument("--" + name, type=int, default=default)
@@ -55,13 +60,14 @@ decay = [t for n, t in P.items() if t.dim() >= 2]
 rest = [t for n, t in P.items() if t.dim() < 2]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
                         lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
+loss_fn = torch.compile(gpt2_loss) if args.compile else gpt2_loss
 times = []
 for step in range(args.warmup + args.steps):
     if cuda:
         torch.cuda.synchronize()
     t = time.perf_counter()
     opt.zero_grad(set_to_none=True)
-    loss = gpt2_loss(P, tokens, targets, cfg)
+    loss = loss_fn(P, tokens, targets, cfg)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(list(P.values()), 1.0)
     opt.step()
@@ -72,5 +78,6 @@ for step in range(args.warmup + args.steps):
 times.sort()
 ms = times[len(times) // 2]
 print(json.dumps({"torch": torch.__version__, "device": args.device, "threads": args.threads,
+                  "compiled": args.compile,
                   "ms_per_step": ms,
                   "tokens_per_s": args.batch * args.seq / (ms / 1e3)}))

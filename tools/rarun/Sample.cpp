@@ -13,7 +13,6 @@
 //===----------------------------------------------------------------------===//
 #include "Common.h"
 
-#include "RunDirectory.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <algorithm>
@@ -110,9 +109,9 @@ int sampleCommand(int argc, char **argv) {
   if (args.count("tokenizer")) {
     tokenizerName = args["tokenizer"].as<std::string>();
   } else {
-    RunSettings run;
-    if (RunSettings::load(meta.extra, run))
-      tokenizerName = run.tokenizer;
+    // Recorded by rarun train, and by rarun import for GPT-2's vocabulary.
+    if (auto it = meta.extra.find("run.tokenizer"); it != meta.extra.end())
+      tokenizerName = it->second;
     if (tokenizerName.empty())
       tokenizerName = shape.vocab <= 256 ? "bytes" : "ids";
   }
