@@ -1,6 +1,8 @@
 //===- Data.cpp - token streams for training ------------------------------===//
 #include "runtime/Data.h"
 
+#include "runtime/AtomicFile.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -15,15 +17,17 @@ namespace ra::rt {
 namespace {
 
 constexpr int32_t kLlmcMagic = 20240520;
+constexpr const char *kTrainFile = "train.bin", *kValFile = "val.bin";
 
-bool readFile(const std::string &path, std::string &bytes, std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read '" + path + "': " + std::strerror(errno);
-    return false;
-  }
-  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return true;
+/// An llm.c token file: 256 int32 (magic, version 1, count), uint16 tokens.
+std::string writeTokenFile(const std::string &path, const uint16_t *tokens, size_t count) {
+  if (count > UINT32_MAX)
+    return "'" + path + "': " + std::to_string(count) +
+           " tokens do not fit llm.c's header (at most " + std::to_string(UINT32_MAX) + ")";
+  int32_t header[256] = {kLlmcMagic, 1, int32_t(uint32_t(count))};
+  return writeFileAtomically(path, "token file", [&](const WriteBytes &write) {
+    return write(header, sizeof header) && write(tokens, 2 * count);
+  });
 }
 
 bool endsWith(const std::string &s, const std::string &suffix) {
@@ -72,6 +76,16 @@ std::string appendFile(const std::string &path, int64_t vocab, std::vector<int32
 }
 
 } // namespace
+
+bool readFile(const std::string &path, std::string &bytes, std::string &error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
 
 std::string listDataFiles(const std::string &path, std::vector<std::string> &files) {
   struct stat st;
@@ -136,6 +150,30 @@ bool readTokenizedData(const std::string &dir, TokenizedData &out, std::string &
   return true;
 }
 
+std::string writeTokenizedData(const std::string &dir, const TokenizedData &meta,
+                               const uint16_t *tokens) {
+  if (std::string err = writeTokenFile(dir + "/" + kTrainFile, tokens, size_t(meta.trainTokens));
+      !err.empty())
+    return err;
+  if (std::string err =
+          writeTokenFile(dir + "/" + kValFile, tokens + meta.trainTokens, size_t(meta.valTokens));
+      !err.empty())
+    return err;
+  nlohmann::ordered_json j = {{"format", "rarun-tokens-1"},
+                              {"tokenizer", meta.tokenizer},
+                              {"vocab", meta.vocab},
+                              {"train_tokens", meta.trainTokens},
+                              {"val_tokens", meta.valTokens},
+                              {"source_files", meta.sourceFiles},
+                              {"source_bytes", meta.sourceBytes}};
+  if (!meta.ranksSha256.empty())
+    j["ranks_sha256"] = meta.ranksSha256;
+  std::string text = j.dump(2) + "\n";
+  return writeFileAtomically(
+      dir + "/" + kTokenizedDataFile, "data description",
+      [&](const WriteBytes &write) { return write(text.data(), text.size()); });
+}
+
 std::string loadCorpus(const std::string &path, int64_t vocab, int64_t seq, Corpus &out) {
   std::vector<std::string> files;
   if (std::string err = listDataFiles(path, files); !err.empty())
@@ -153,7 +191,7 @@ std::string loadCorpus(const std::string &path, int64_t vocab, int64_t seq, Corp
       return "'" + path + "' holds " + tokenized.tokenizer + " tokens, a vocabulary of " +
              std::to_string(tokenized.vocab) + ": the model's vocab is " + std::to_string(vocab) +
              " (compile it with -D vocab=" + std::to_string(tokenized.vocab) + ")";
-    std::string train = path + "/train.bin", val = path + "/val.bin";
+    std::string train = path + "/" + kTrainFile, val = path + "/" + kValFile;
     if (std::string err = appendFile(train, vocab, out.train); !err.empty())
       return err;
     if (std::string err = appendFile(val, vocab, out.validation); !err.empty())

@@ -35,15 +35,26 @@ struct Corpus {
 /// string or an error naming the path.
 std::string listDataFiles(const std::string &path, std::vector<std::string> &files);
 
-/// What `rarun tokenize` records beside its token files.
+/// Reads a whole file; false and `error` naming it when it cannot.
+bool readFile(const std::string &path, std::string &bytes, std::string &error);
+
+/// What `rarun tokenize` records beside its token files (data.json). The
+/// reader needs the first four; the rest describe where the tokens came from.
 struct TokenizedData {
   std::string tokenizer;
   int64_t vocab = 0;
   int64_t trainTokens = 0, valTokens = 0;
+  int64_t sourceFiles = 0, sourceBytes = 0;
+  std::string ranksSha256; // the BPE ranks' hash, "" for bytes
 };
 constexpr const char *kTokenizedDataFile = "data.json";
 /// Reads DIR/data.json; false with no error when there is none.
 bool readTokenizedData(const std::string &dir, TokenizedData &out, std::string &error);
+/// Writes a tokenized directory, each file atomically: DIR/train.bin (the
+/// first meta.trainTokens of `tokens`), DIR/val.bin (the next
+/// meta.valTokens), both llm.c token files, and DIR/data.json. "" or an error.
+std::string writeTokenizedData(const std::string &dir, const TokenizedData &meta,
+                               const uint16_t *tokens);
 
 /// Reads PATH. Returns an error message naming the file (and the position of
 /// a bad token), empty on success.

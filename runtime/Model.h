@@ -54,6 +54,8 @@ public:
 
   const nlohmann::json &manifest() const { return manifestData.json; }
   const std::vector<ParamInfo> &params() const { return manifestData.params; }
+  /// The floats of the parameter buffer (weights and optimizer state).
+  int64_t parameterElements() const { return manifestData.parameterElements; }
   /// The racc that compiled the artifact.
   const std::string &raccVersion() const { return manifestData.raccVersion; }
   const ParamInfo *param(const std::string &name) const;

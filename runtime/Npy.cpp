@@ -2,11 +2,11 @@
 #include "runtime/Npy.h"
 
 #include "runtime/AtomicFile.h"
+#include "runtime/Data.h"
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
 
 namespace ra::rt {
@@ -51,10 +51,9 @@ double halfValue(uint16_t h) {
 } // namespace
 
 std::string readNpy(const std::string &path, NpyArray &out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return "cannot read '" + path + "': " + std::strerror(errno);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes, error;
+  if (!readFile(path, bytes, error))
+    return error;
   auto bad = [&](const std::string &why) { return "'" + path + "' is not a .npy array: " + why; };
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
     return bad("no NumPy magic");

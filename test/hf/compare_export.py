@@ -5,18 +5,11 @@ model config fields, and the metadata transformers needs ({"format": "pt"}).
 Needs only the standard library.
     compare_export.py EXPORTED_DIR FIXTURE_DIR"""
 import json
-import struct
+import os
 import sys
 
-
-def tensors(path):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    return meta, {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runtime", "Inputs"))
+from safetensors_file import read as tensors  # noqa: E402
 
 out, fixture = sys.argv[1], sys.argv[2]
 meta, ours = tensors(out + "/model.safetensors")

@@ -23,7 +23,6 @@
 
 #include <chrono>
 #include <fmt/format.h>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -59,12 +58,12 @@ bool artifactSizes(const ra::rt::Model &model, Gpt2Sizes &s) {
 /// the LM head tied to wte.
 bool readHfConfig(const std::string &dir, Gpt2Sizes &s) {
   std::string path = dir + "/config.json";
-  std::ifstream in(path);
-  if (!in) {
-    fail(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+  std::string bytes, error;
+  if (!ra::rt::readFile(path, bytes, error)) {
+    fail(error);
     return false;
   }
-  nlohmann::json c = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json c = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   auto bad = [&](const std::string &why) {
     fail(fmt::format("'{}': {}", path, why));
     return false;

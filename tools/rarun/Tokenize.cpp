@@ -16,14 +16,11 @@
 //===----------------------------------------------------------------------===//
 #include "Common.h"
 
-#include "runtime/AtomicFile.h"
 #include "tokenizer/Gpt2Pretokenizer.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <chrono>
 #include <fmt/format.h>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +28,6 @@ namespace rarun {
 
 namespace {
 
-constexpr int32_t kLlmcMagic = 20240520;
 constexpr size_t kPartBytes = 4 << 20; // encoded at a time, between progress updates
 
 /// `rarun tokenize: 12.3/45.6 MB (27%), 3,456,789 tokens, 15.2 MB/s` on
@@ -65,26 +61,6 @@ private:
   double shownAt = 0;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
-
-std::string writeTokenFile(const std::string &path, const uint16_t *tokens, size_t count) {
-  if (count > UINT32_MAX)
-    return fmt::format("'{}': {} tokens do not fit llm.c's header (at most {})", path, count,
-                       UINT32_MAX);
-  int32_t header[256] = {kLlmcMagic, 1, int32_t(uint32_t(count))};
-  return ra::rt::writeFileAtomically(path, "token file", [&](const ra::rt::WriteBytes &write) {
-    return write(header, sizeof header) && write(tokens, 2 * count);
-  });
-}
-
-bool readWhole(const std::string &path, std::string &bytes, std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = fmt::format("cannot read '{}': {}", path, std::strerror(errno));
-    return false;
-  }
-  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return true;
-}
 
 std::string hex(std::string_view bytes) {
   std::string s;
@@ -148,7 +124,7 @@ int tokenizeCommand(int argc, char **argv) {
   uint64_t doneBytes = 0;
   std::string text;
   for (const std::string &f : files) {
-    if (!readWhole(f, text, error))
+    if (!ra::rt::readFile(f, text, error))
       return fail(error);
     if (print == "pieces") {
       ra::tok::forEachGpt2Piece(text, [](std::string_view p) { fmt::print("{}\n", hex(p)); });
@@ -189,24 +165,16 @@ int tokenizeCommand(int argc, char **argv) {
     return fail(fmt::format("the inputs hold {} tokens: too few to split into training and "
                             "validation",
                             tokens.size()));
-  if (std::string err = writeTokenFile(dir + "/train.bin", tokens.data(), train); !err.empty())
-    return fail(err);
-  if (std::string err = writeTokenFile(dir + "/val.bin", tokens.data() + train, val); !err.empty())
-    return fail(err);
-  nlohmann::ordered_json meta = {{"format", "rarun-tokens-1"},
-                                 {"tokenizer", tokenizer->name()},
-                                 {"vocab", tokenizer->vocabSize()},
-                                 {"train_tokens", train},
-                                 {"val_tokens", val},
-                                 {"source_files", files.size()},
-                                 {"source_bytes", doneBytes}};
-  if (tokenizer->name() == "gpt2")
-    meta["ranks_sha256"] = ra::tok::kGpt2RanksSha256;
-  std::string json = meta.dump(2) + "\n";
-  if (std::string err = ra::rt::writeFileAtomically(
-          dir + "/" + ra::rt::kTokenizedDataFile, "data description",
-          [&](const ra::rt::WriteBytes &write) { return write(json.data(), json.size()); });
-      !err.empty())
+  ra::rt::TokenizedData meta;
+  meta.tokenizer = tokenizer->name();
+  meta.vocab = tokenizer->vocabSize();
+  meta.trainTokens = int64_t(train);
+  meta.valTokens = int64_t(val);
+  meta.sourceFiles = int64_t(files.size());
+  meta.sourceBytes = int64_t(doneBytes);
+  if (meta.tokenizer == "gpt2")
+    meta.ranksSha256 = ra::tok::kGpt2RanksSha256;
+  if (std::string err = ra::rt::writeTokenizedData(dir, meta, tokens.data()); !err.empty())
     return fail(err);
   fmt::print("rarun: {} {} tokens from {} files ({:.1f} MB, {:.1f} MB/s): {}/train.bin {}, "
              "{}/val.bin {}\n",

@@ -198,14 +198,8 @@ int trainCommand(int argc, char **argv) {
 
   // Every rank starts from rank 0's parameters (and moments), whatever its
   // own initialization or file system gave it.
-  if (world.size() > 1) {
-    float *params = model->mutableParameters();
-    const auto &all = model->params();
-    int64_t elements = 0;
-    for (const auto &p : all)
-      elements = std::max(elements, p.offset + p.elements());
-    world.broadcast(params, size_t(elements));
-  }
+  if (world.size() > 1)
+    world.broadcast(model->mutableParameters(), size_t(model->parameterElements()));
   AccumulatedStep accumulated;
   bool useAccumulated = accum > 1 || world.size() > 1;
   if (useAccumulated)
