@@ -17,19 +17,6 @@ namespace rarun {
 
 namespace {
 
-bool makeDirs(const std::string &path) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      if (!partial.empty() && mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
-        return false;
-    }
-    if (i < path.size())
-      partial += path[i];
-  }
-  return true;
-}
-
 std::vector<std::string> listDirectory(const std::string &dir) {
   std::vector<std::string> names;
   if (DIR *d = opendir(dir.c_str())) {
@@ -43,6 +30,19 @@ std::vector<std::string> listDirectory(const std::string &dir) {
 bool processAlive(long pid) { return kill(pid_t(pid), 0) == 0 || errno == EPERM; }
 
 } // namespace
+
+bool makeDirectories(const std::string &path) {
+  std::string partial;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!partial.empty() && mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
+        return false;
+    }
+    if (i < path.size())
+      partial += path[i];
+  }
+  return true;
+}
 
 void RunSettings::store(std::map<std::string, std::string> &m) const {
   m["run.steps"] = std::to_string(steps);
@@ -121,7 +121,7 @@ std::vector<std::string> settingDifferences(const RunSettings &was, const RunSet
 
 std::string RunDirectory::prepare() {
   std::string ckpt = root + "/ckpt";
-  if (!makeDirs(ckpt))
+  if (!makeDirectories(ckpt))
     return "cannot create '" + ckpt + "': " + std::strerror(errno);
   // step_N.safetensors.tmp.PID of writes that were killed (the checkpoint
   // they would have replaced is whole).

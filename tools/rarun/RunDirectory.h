@@ -19,6 +19,9 @@
 
 namespace rarun {
 
+/// `mkdir -p PATH`; false (errno set) when a part cannot be created.
+bool makeDirectories(const std::string &path);
+
 /// What a training run was started with, as its checkpoints record it.
 struct RunSettings {
   int64_t steps = 0, warmup = 0, batch = 0, seq = 0;

@@ -81,6 +81,10 @@ int trainCommand(int argc, char **argv) {
       .integer("ckpt-every", "Checkpoint every K steps (0: at the end only)", 0, 0)
       .integer("batch", "Batch size; fixed at compile time, checked", std::nullopt, 1)
       .integer("keep-last", "Keep only the N newest checkpoints (0: all)", 0, 0)
+      .integer("grad-norms-every",
+               "Every K steps (and at step 1), the gradient norm of every parameter in "
+               "metrics.jsonl (0: per group only)",
+               0, 0)
       .integer("grad-accum",
                "Micro-batches per step (per rank under mpirun): their gradients are summed "
                "before one update",
@@ -125,6 +129,7 @@ int trainCommand(int argc, char **argv) {
   std::string out = args["out"].as<std::string>();
   std::string artifact = args["artifact"].as<std::string>();
   int64_t keepLast = args["keep-last"].as<int64_t>();
+  int64_t gradNormsEvery = args["grad-norms-every"].as<int64_t>();
   // Under mpirun every rank trains; rank 0 alone writes the run directory.
   Communicator &world = Communicator::world();
   bool lead = world.rank() == 0;
@@ -337,6 +342,13 @@ int trainCommand(int argc, char **argv) {
       groupNorms[g] = std::sqrt(sq);
     }
     record["grad_norm_groups"] = groupNorms;
+    // Gradient flow per parameter (rarun study names those that stay near 0).
+    if (gradNormsEvery > 0 && (s % gradNormsEvery == 0 || s == 1)) {
+      nlohmann::ordered_json each = nlohmann::ordered_json::object();
+      for (size_t i = 0; i < step->gradNormParams.size() && i < norms.size(); ++i)
+        each[step->gradNormParams[i]] = norms[i];
+      record["grad_norms"] = each;
+    }
     if (!scalars.empty()) {
       nlohmann::ordered_json values = nlohmann::ordered_json::object();
       for (const auto *p : scalars)
