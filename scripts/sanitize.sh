@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=build-asan
 TARGETS=(racc rarun racc-unit-tests)
-FUZZ=(graph safetensors manifest tokens text bpe ranks tokenized npy)
+FUZZ=(graph safetensors manifest tokens text bpe ranks tokenized npy study)
 for t in "${FUZZ[@]}"; do TARGETS+=("racc-fuzz-replay-$t"); done
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -G Ninja -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \

@@ -15,6 +15,8 @@ PACKAGES=(
   libssl-dev
   # GPT-2's tokenizer: Unicode character classes (ICU); pip fetches its ranks
   libicu-dev python3-pip
+  # rarun study: study files (TOML) and the report's plots
+  libtomlplusplus-dev python3-matplotlib
   # data-parallel training: mpirun -np N rarun train
   libopenmpi-dev openmpi-bin
   # generated CPU kernels: OpenMP for clang-16

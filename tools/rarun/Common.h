@@ -93,6 +93,7 @@ int tokenizeCommand(int argc, char **argv);
 int forwardCommand(int argc, char **argv);
 int importCommand(int argc, char **argv);
 int exportCommand(int argc, char **argv);
+int studyCommand(int argc, char **argv);
 
 } // namespace rarun
 

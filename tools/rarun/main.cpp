@@ -9,6 +9,7 @@
 //   rarun forward ART --ckpt CKPT --tokens TOKENS.npy --out LOGITS.npy
 //   rarun import hf HF_DIR --artifact ART -o CKPT
 //   rarun export hf CKPT --artifact ART -o HF_DIR
+//   rarun study STUDY.toml --out DIR [--jobs N]
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
@@ -29,6 +30,7 @@ commands:
   forward ART  logits of given tokens on a checkpoint, as .npy
   import hf D  a Hugging Face GPT-2 into a checkpoint of an artifact
   export hf C  a checkpoint as a Hugging Face GPT-2 (GPT2LMHeadModel)
+  study FILE   train a study's variants over seeds; report with verdicts
 )";
 
 static int dispatch(const std::string &command, int argc, char **argv) {
@@ -51,6 +53,8 @@ static int dispatch(const std::string &command, int argc, char **argv) {
       return rarun::importCommand(argc - 1, argv + 1);
     if (command == "export")
       return rarun::exportCommand(argc - 1, argv + 1);
+    if (command == "study")
+      return rarun::studyCommand(argc - 1, argv + 1);
   } catch (const cxxopts::exceptions::exception &e) {
     return rarun::fail(std::string(e.what()) + " (see rarun " + command + " --help)");
   } catch (const std::exception &e) { // device copies of the parameters
