@@ -1,6 +1,7 @@
 //===- ModelStats.cpp - what `racc stats` reports about a model -----------===//
 #include "ir/analysis/ModelStats.h"
 #include "ir/IRUtils.h"
+#include "ir/analysis/InferenceCache.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
@@ -48,51 +49,6 @@ std::vector<ParamOp> findUnusedParams(ModuleOp module) {
     if (param.getTrainable() && !reached.contains(param.getSymNameAttr()))
       unused.push_back(param);
   return unused;
-}
-
-/// Elements per token of `v`, a tensor with `tokens` positions.
-static int64_t perToken(Value v, int64_t tokens) {
-  return v.getType().cast<ShapedType>().getNumElements() / tokens;
-}
-
-std::vector<std::pair<Value, int64_t>> findCachedValues(func::FuncOp forward) {
-  std::vector<std::pair<Value, int64_t>> cached;
-  llvm::DenseSet<Value> seen;
-  // Every forward attention form, before or after fusion.
-  forward.walk([&](AttentionOpInterface attention) {
-    if (attention.isGradient())
-      return;
-    auto q = attention.getQ().getType().cast<ShapedType>().getShape();
-    int64_t tokens =
-        q[0] * attention.getK().getType().cast<ShapedType>().getShape().drop_back().back();
-    for (Value operand : {attention.getK(), attention.getV()}) {
-      Value best = operand, v = operand;
-      for (;;) {
-        Operation *def = v.getDefiningOp();
-        if (!def)
-          break;
-        if (isa<ReshapeOp, TransposeOp>(def)) {
-          v = def->getOperand(0);
-        } else if (auto mm = dyn_cast<MatmulOp>(def)) {
-          // x @ W with W a weight and fewer features in than out: decoding
-          // keeps x and folds W into the attention (weight absorption).
-          auto lhs = mm.getLhs().getType().cast<ShapedType>();
-          auto out = mm.getType().cast<ShapedType>();
-          if (!mm.getRhs().getDefiningOp<GetParamOp>() || mm.getTransposeLhs() ||
-              lhs.getShape().back() >= out.getShape().back())
-            break;
-          v = mm.getLhs();
-        } else {
-          break;
-        }
-        if (perToken(v, tokens) < perToken(best, tokens))
-          best = v;
-      }
-      if (seen.insert(best).second)
-        cached.push_back({best, perToken(best, tokens)});
-    }
-  });
-  return cached;
 }
 
 static std::string describeValue(Value v) {
@@ -176,10 +132,14 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
   if (auto grad = module.lookupSymbol<func::FuncOp>("grad"))
     grad.walk([&](CostOpInterface op) { stats.gradFlops += op.getFlops(); });
   forward.walk([&](AttentionOpInterface op) { stats.attentionOps += !op.isGradient(); });
-  for (auto [v, n] : findCachedValues(forward)) {
-    stats.cache.push_back({describeValue(v), n});
-    stats.cacheElementsPerToken += n;
+  InferenceCache cache = analyzeInferenceCache(forward);
+  for (const CachedTensor &t : cache.tensors) {
+    CacheEntry entry{describeValue(t.value), t.role, kindName(t.kind), t.elements, t.entries};
+    (t.kind == CachedTensor::Kind::PerToken ? stats.cache : stats.sequenceState)
+        .push_back(std::move(entry));
   }
+  stats.cacheElementsPerToken = cache.elementsPerToken;
+  stats.cacheElementsPerSequence = cache.elementsPerSequence;
   return stats;
 }
 

@@ -1,7 +1,8 @@
 //===- ModelStats.h - what `racc stats` reports about a model ----*- C++ -*-===//
 //
 // Parameters (total, per top-level group, per mechanism, unused), FLOPs per
-// token from the ops' cost interface, and the inference cache per token.
+// token from the ops' cost interface, and the inference cache per token and
+// per sequence (ir/analysis/InferenceCache.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_ANALYSIS_MODELSTATS_H
@@ -27,10 +28,13 @@ struct ParamInfo {
   std::string mechanism;
 };
 
-/// One tensor an autoregressive decoder keeps per past token.
+/// One tensor an autoregressive decoder keeps (ir/analysis/InferenceCache.h).
 struct CacheEntry {
-  std::string value; // what is cached, e.g. `ra.matmul` at models/lib/...:12:7
-  int64_t elementsPerToken = 0;
+  std::string value;    // what is cached, e.g. `ra.matmul` at models/lib/...:12:7
+  std::string role;     // keys, values, queries, running sum
+  std::string kind;     // per token, query ring, running sum
+  int64_t elements = 0; // per token (per token), per slot (query ring), in all (running sum)
+  int64_t entries = 1;  // the ring's slots
 };
 
 struct ModelStats {
@@ -46,8 +50,10 @@ struct ModelStats {
   int64_t forwardFlops = 0;
   int64_t gradFlops = 0; // forward + backward (@grad), 0 without a loss
   std::map<std::string, int64_t> forwardFlopsByOp;
-  std::vector<CacheEntry> cache;
+  std::vector<CacheEntry> cache;         // growing with the sequence
+  std::vector<CacheEntry> sequenceState; // of fixed size per sequence
   int64_t cacheElementsPerToken = 0;
+  int64_t cacheElementsPerSequence = 0;
   int attentionOps = 0;
 };
 
@@ -56,11 +62,6 @@ mlir::func::FuncOp getForward(mlir::ModuleOp module);
 
 /// Parameters no output named `loss` (or, without one, no output) depends on.
 std::vector<ParamOp> findUnusedParams(mlir::ModuleOp module);
-
-/// The per-token tensors a decoder must keep for each attention op: each
-/// key/value operand, traced back through layout ops and up-projections by a
-/// weight (which decoding absorbs, as MLA's W_vu), to its narrowest form.
-std::vector<std::pair<mlir::Value, int64_t>> findCachedValues(mlir::func::FuncOp forward);
 
 /// Everything above. Fails, with a diagnostic, when the module has no
 /// `@forward` or lacks the `batch` and `seq` configs.

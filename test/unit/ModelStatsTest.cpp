@@ -61,3 +61,47 @@ TEST_CASE("stats: MLA caches the latents, not the up-projected values", "[stats]
   auto s = statsOf(c);
   CHECK(s.cacheElementsPerToken == 2 * 2);
 }
+
+TEST_CASE("stats: RA keeps a ring of band queries per sequence", "[stats]") {
+  // 12 layers x band 64 x the queries q (D = 768 per token, before W_ql).
+  Compiled c(std::string(RACC_SOURCE_DIR) + "/models/gpt2_mla_ra.graph", {}, /*isPath=*/true);
+  auto s = statsOf(c);
+  CHECK(2 * s.cacheElementsPerToken == 6144); // MLA's latents, unchanged by RA
+  REQUIRE(s.sequenceState.size() == 12);
+  CHECK(s.sequenceState[0].role == "queries");
+  CHECK(s.sequenceState[0].kind == "query ring");
+  CHECK(s.sequenceState[0].entries == 64);
+  CHECK(s.sequenceState[0].elements == 768);
+  CHECK(s.cacheElementsPerSequence == 12 * 64 * 768);
+}
+
+TEST_CASE("stats: a band past the window makes RA's queries per token", "[stats]") {
+  Compiled c(std::string(RACC_SOURCE_DIR) + "/models/gpt2_ra.graph",
+             {{"n_layer", "2"},
+              {"d_model", "32"},
+              {"n_head", "2"},
+              {"vocab", "64"},
+              {"ctx", "16"},
+              {"band", "15"}},
+             /*isPath=*/true);
+  auto s = statsOf(c);
+  CHECK(s.sequenceState.empty());
+  CHECK(s.cacheElementsPerToken == 2 * (2 * 32 + 32)); // K, V and q per layer
+}
+
+TEST_CASE("stats: mechanism 2 caches every past MLP activation, mechanism 1 a running sum",
+          "[stats]") {
+  Compiled c(std::string(RACC_SOURCE_DIR) + "/models/gpt2_mla_ra_all.graph", {}, /*isPath=*/true);
+  auto s = statsOf(c);
+  // Per layer: MLA's 2R = 256 latents and F = 3072 activations `a`.
+  CHECK(s.cacheElementsPerToken == 12 * (256 + 3072));
+  // RA's rings, and 64 summed gate inputs in each of the 11 producing blocks.
+  int sums = 0;
+  for (const auto &e : s.sequenceState)
+    if (e.kind == "running sum") {
+      ++sums;
+      CHECK(e.elements == 64);
+    }
+  CHECK(sums == 11);
+  CHECK(s.cacheElementsPerSequence == 12 * 64 * 768 + 11 * 64);
+}

@@ -30,9 +30,15 @@ json statsToJson(const ra::ModelStats &s) {
                        {"init_value", p.initValue},
                        {"decay", p.decay},
                        {"mechanism", p.mechanism}});
-  json cached = json::array();
+  json cached = json::array(), perSequence = json::array();
   for (const auto &c : s.cache)
-    cached.push_back({{"value", c.value}, {"elements_per_token", c.elementsPerToken}});
+    cached.push_back({{"value", c.value}, {"role", c.role}, {"elements_per_token", c.elements}});
+  for (const auto &c : s.sequenceState)
+    perSequence.push_back({{"value", c.value},
+                           {"role", c.role},
+                           {"kind", c.kind},
+                           {"elements", c.elements * c.entries},
+                           {"entries", c.entries}});
   return json{
       {"source", s.source},
       {"config", config},
@@ -61,7 +67,11 @@ json statsToJson(const ra::ModelStats &s) {
         {"bytes_per_token_fp16", 2 * s.cacheElementsPerToken},
         {"bytes_per_token_fp32", 4 * s.cacheElementsPerToken},
         {"attention_ops", s.attentionOps},
-        {"cached", cached}}},
+        {"cached", cached},
+        {"elements_per_sequence", s.cacheElementsPerSequence},
+        {"bytes_per_sequence_fp16", 2 * s.cacheElementsPerSequence},
+        {"bytes_per_sequence_fp32", 4 * s.cacheElementsPerSequence},
+        {"per_sequence", perSequence}}},
   };
 }
 
@@ -109,6 +119,11 @@ std::string statsToText(const ra::ModelStats &s) {
   out += fmt::format("cache/token  {} bytes at fp16 ({} values over {} attention ops)\n",
                      grouped(2 * s.cacheElementsPerToken), grouped(s.cacheElementsPerToken),
                      s.attentionOps);
+  if (s.cacheElementsPerSequence)
+    out +=
+        fmt::format("cache/seq    {} bytes at fp16, fixed ({} values: RA's query rings, "
+                    "running sums)\n",
+                    grouped(2 * s.cacheElementsPerSequence), grouped(s.cacheElementsPerSequence));
   return out;
 }
 

@@ -88,7 +88,8 @@ int trainCommand(int argc, char **argv);
 int evalCommand(int argc, char **argv);
 int inspectCommand(int argc, char **argv);
 int benchCommand(int argc, char **argv);
-int sampleCommand(int argc, char **argv);
+/// rarun generate; `asSample`: rarun sample, the full window sliding past `seq`.
+int generateCommand(int argc, char **argv, bool asSample);
 int tokenizeCommand(int argc, char **argv);
 int forwardCommand(int argc, char **argv);
 int importCommand(int argc, char **argv);

@@ -4,6 +4,7 @@
 //   rarun eval ART --ckpt CKPT --data PATH
 //   rarun inspect CKPT
 //   rarun bench ART [--vs ART2] [--json]
+//   rarun generate ART --ckpt CKPT [--prompt TEXT | --prompts FILE] [--tokens N] [--no-cache]
 //   rarun sample ART --ckpt CKPT [--prompt TEXT] [--tokens N]
 //   rarun tokenize --tokenizer gpt2|bytes INPUT... -o DIR
 //   rarun forward ART --ckpt CKPT --tokens TOKENS.npy --out LOGITS.npy
@@ -25,7 +26,8 @@ commands:
   eval ART     validation loss of a checkpoint (rarun eval --help)
   inspect CKPT parameter table and learned scalars of a checkpoint
   bench ART    ms/step, tokens/s, MFU; --vs ART2 compares two (rarun bench --help)
-  sample ART   generate text from a checkpoint (rarun sample --help)
+  generate ART generate text from a checkpoint (rarun generate --help)
+  sample ART   generate --no-cache, sliding past the window (rarun sample --help)
   tokenize IN  text files to llm.c token files (rarun tokenize --help)
   forward ART  logits of given tokens on a checkpoint, as .npy
   import hf D  a Hugging Face GPT-2 into a checkpoint of an artifact
@@ -43,8 +45,8 @@ static int dispatch(const std::string &command, int argc, char **argv) {
       return rarun::inspectCommand(argc - 1, argv + 1);
     if (command == "bench")
       return rarun::benchCommand(argc - 1, argv + 1);
-    if (command == "sample")
-      return rarun::sampleCommand(argc - 1, argv + 1);
+    if (command == "generate" || command == "sample")
+      return rarun::generateCommand(argc - 1, argv + 1, command == "sample");
     if (command == "tokenize")
       return rarun::tokenizeCommand(argc - 1, argv + 1);
     if (command == "forward")
