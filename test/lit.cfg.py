@@ -25,6 +25,10 @@ config.substitutions.append(("%torch_python", "/usr/bin/python3"))
 
 llvm_config.with_system_environment(["HOME", "TMPDIR", "RACC_GPT2_RANKS", "RACC_PEER_PYTHON"])
 llvm_config.use_default_substitutions()
+# racc's compile cache (tools/racc/CompileCache.h): the suite's own, in the
+# build tree, so its tiny models compile once per checkout and never reuse
+# the user's ~/.cache/racc.
+config.environment["RACC_CACHE_DIR"] = os.path.join(config.test_exec_root, "racc-cache")
 tool_dirs = [config.racc_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["racc", "racc-opt", "rarun", "FileCheck", "not", "count", "split-file"], tool_dirs)
 

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "Artifact.h"
 #include "Commands.h"
+#include "CompileCache.h"
 #include "Driver.h"
 #include "StatsReport.h"
 
@@ -135,6 +136,31 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
             {"inference_cache", report["inference_cache"]}}}};
 }
 
+/// runCompiler through the compile cache: on a hit (`hit` set) the library
+/// is copied from it; a fresh one is stored.
+static bool compileCached(const CompileCache &cache, const std::string &compiler,
+                          const std::vector<std::string> &args,
+                          const std::vector<std::string> &inputs, const std::string &output,
+                          const std::string &staging, const std::string &log,
+                          const std::string &what, double &seconds, bool &hit) {
+  auto start = std::chrono::steady_clock::now();
+  std::string key = cache.key(compiler, args, inputs, staging);
+  if ((hit = cache.fetch(key, output))) {
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return true;
+  }
+  if (!runCompiler(compiler, args, log, what, seconds))
+    return false;
+  cache.store(key, output);
+  return true;
+}
+
+/// "compiled in 12.3 s" or "from the compile cache in 0.0 s".
+static std::string compiledHow(bool hit, double seconds) {
+  return llvm::formatv("{0} in {1:f1} s", hit ? "from the compile cache" : "compiled", seconds)
+      .str();
+}
+
 static std::string hostCompiler() {
   const char *env = std::getenv("RACC_CXX");
   return env && *env ? env : RACC_HOST_CXX;
@@ -217,11 +243,15 @@ int compileCommand(int argc, char **argv) {
       "target",
       "cpu (C++ with OpenMP and OpenBLAS, compiled here), cuda (CUDA with cuBLAS, built by nvcc, "
       "and its emulator build), all (both) or none (IR and manifest only)",
-      cxxopts::value<std::string>()->default_value("cpu"));
+      cxxopts::value<std::string>()->default_value("cpu"))(
+      "no-compile-cache",
+      "Compile the kernels even when the compile cache holds them (RACC_CACHE_DIR=off: always)");
   addFusionOptions(options);
   auto args = options.parse(argc, argv);
   std::string emit = args.count("emit") ? args["emit"].as<std::string>() : "";
   std::string target = args["target"].as<std::string>();
+  const CompileCache cache =
+      args.count("no-compile-cache") ? CompileCache::disabled() : CompileCache::fromEnvironment();
   if (target != "cpu" && target != "cuda" && target != "all" && target != "none")
     return fail("--target takes cpu, cuda, all or none, got '" + target + "'");
   std::string nvcc = findNvcc();
@@ -306,11 +336,15 @@ int compileCommand(int argc, char **argv) {
     for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
       if (!writeFileAtomically(cpu + "/" + name, text))
         return 1;
-    if (!compiled(runCompiler(
-            hostCompiler(),
+    std::vector<std::string> inputs = {cpu + "/model.cpp"};
+    for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
+      inputs.push_back(cpu + "/" + name);
+    bool hit = false;
+    if (!compiled(compileCached(
+            cache, hostCompiler(),
             withHostFlags({"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared",
                            "-I", cpu, "-o", cpu + "/model.so", cpu + "/model.cpp", "-lopenblas"}),
-            cpu + "/compile.log", "the CPU kernels", seconds)))
+            inputs, cpu + "/model.so", dir, cpu + "/compile.log", "the CPU kernels", seconds, hit)))
       return 1;
     targets.push_back("cpu");
     size_t calls = 0;
@@ -320,8 +354,8 @@ int compileCommand(int argc, char **argv) {
         ++calls;
         kernels.insert(c.key());
       }
-    llvm::outs() << llvm::format("racc: cpu: %zu distinct kernels, %zu calls; compiled in %.1f s\n",
-                                 kernels.size(), calls, seconds);
+    llvm::outs() << llvm::format("racc: cpu: %zu distinct kernels, %zu calls; %s\n", kernels.size(),
+                                 calls, compiledHow(hit, seconds).c_str());
   }
   if (target == "cuda" || target == "all") {
     std::string cuda = dir + "/cuda";
@@ -333,12 +367,17 @@ int compileCommand(int argc, char **argv) {
       if (!writeFileAtomically(cuda + "/" + name, text))
         return 1;
     double emuSeconds = 0, nvccSeconds = 0;
+    std::vector<std::string> inputs = {cuda + "/model.cu"};
+    for (const auto &[name, text] : ra::codegen::kCudaShippedHeaders)
+      inputs.push_back(cuda + "/" + name);
+    bool emuHit = false, nvccHit = false;
     // The SIMT emulator's build: the CUDA source, compiled for the CPU.
-    if (!compiled(runCompiler(
-            hostCompiler(),
+    if (!compiled(compileCached(
+            cache, hostCompiler(),
             withHostFlags({"-x", "c++", "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-I",
                            cuda, "-o", cuda + "/model_emu.so", cuda + "/model.cu", "-lopenblas"}),
-            cuda + "/compile_emu.log", "the CUDA kernels for the emulator", emuSeconds)))
+            inputs, cuda + "/model_emu.so", dir, cuda + "/compile_emu.log",
+            "the CUDA kernels for the emulator", emuSeconds, emuHit)))
       return 1;
     targets.push_back("cuda-emu");
     if (nvcc.empty()) {
@@ -347,37 +386,37 @@ int compileCommand(int argc, char **argv) {
       // A library rarun loads for --device cuda: sm_80 and sm_90 code plus
       // PTX, the CUDA runtime linked in, cuBLAS found where nvcc's is.
       std::string lib64 = nvccLibDir(nvcc);
-      if (!compiled(runCompiler(nvcc,
-                                {"-std=c++17",
-                                 "-O3",
-                                 "-I",
-                                 cuda,
-                                 "-gencode",
-                                 "arch=compute_80,code=sm_80",
-                                 "-gencode",
-                                 "arch=compute_90,code=sm_90",
-                                 "-gencode",
-                                 "arch=compute_90,code=compute_90",
-                                 "-shared",
-                                 "-Xcompiler",
-                                 "-fPIC",
-                                 "-o",
-                                 cuda + "/model.so",
-                                 cuda + "/model.cu",
-                                 "-L",
-                                 lib64,
-                                 "-lcublas",
-                                 "-Xlinker",
-                                 "-rpath=" + lib64},
-                                cuda + "/compile_nvcc.log", "the CUDA kernels with nvcc",
-                                nvccSeconds)))
+      if (!compiled(compileCached(cache, nvcc,
+                                  {"-std=c++17",
+                                   "-O3",
+                                   "-I",
+                                   cuda,
+                                   "-gencode",
+                                   "arch=compute_80,code=sm_80",
+                                   "-gencode",
+                                   "arch=compute_90,code=sm_90",
+                                   "-gencode",
+                                   "arch=compute_90,code=compute_90",
+                                   "-shared",
+                                   "-Xcompiler",
+                                   "-fPIC",
+                                   "-o",
+                                   cuda + "/model.so",
+                                   cuda + "/model.cu",
+                                   "-L",
+                                   lib64,
+                                   "-lcublas",
+                                   "-Xlinker",
+                                   "-rpath=" + lib64},
+                                  inputs, cuda + "/model.so", dir, cuda + "/compile_nvcc.log",
+                                  "the CUDA kernels with nvcc", nvccSeconds, nvccHit)))
         return 1;
       targets.push_back("cuda");
     }
     llvm::outs() << llvm::format(
-        "racc: cuda: emulator build %.1f s, nvcc %s\n", emuSeconds,
+        "racc: cuda: emulator build %s, nvcc %s\n", compiledHow(emuHit, emuSeconds).c_str(),
         nvcc.empty() ? "absent"
-                     : llvm::formatv("{0:f1} s (sm_80, sm_90, PTX)", nvccSeconds).str().c_str());
+                     : (compiledHow(nvccHit, nvccSeconds) + " (sm_80, sm_90, PTX)").c_str());
   }
   nlohmann::ordered_json files;
   if (!fileDigests(dir,
