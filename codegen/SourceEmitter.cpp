@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 namespace ra::codegen {
 
 static int64_t elementsOf(const TensorSig &t) {
@@ -19,6 +21,17 @@ static int64_t elementsOf(const TensorSig &t) {
   for (int64_t d : t.shape)
     n *= d;
   return n;
+}
+
+std::string Target::preamble(const std::vector<EntryPoint> &entries, const KernelIds &ids) const {
+  std::set<int> emitted;
+  std::string kernels;
+  for (const EntryPoint &e : entries)
+    for (const KernelCall &c : e.calls)
+      if (c.family == Family::FusedElementwise && emitted.insert(ids.at(c.key())).second)
+        kernels += fusedDefinition(c, ids.at(c.key()));
+  return kernels.empty() ? ""
+                         : "// Fused elementwise kernels (fuse-elementwise).\n" + kernels + "\n";
 }
 
 std::string emitSource(const KernelProgram &program, const std::string &source,
@@ -79,9 +92,9 @@ std::string emitSource(const KernelProgram &program, const std::string &source,
   s += "  return nullptr;\n}\n";
   for (const EntryPoint &e : entries) {
     s += fmt::format("\n// {}: {} kernel calls, arena {} bytes\n"
-                     "int ra_{}(float *P, char *A, const void *const *in, void *const *out, "
+                     "{}int ra_{}(float *P, char *A, const void *const *in, void *const *out, "
                      "char *error, int64_t errorSize) {{\n",
-                     e.name, e.calls.size(), e.arenaBytes, e.name);
+                     e.name, e.calls.size(), e.arenaBytes, target.entryAttributes(), e.name);
     s += target.entryPrologue(e);
     for (const KernelCall &c : e.calls) {
       int id = ids.at(c.key());

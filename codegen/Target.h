@@ -29,12 +29,15 @@ public:
   virtual const char *ns() const = 0;
   /// The header the source includes (and the artifact ships).
   virtual const char *header() const = 0;
-  /// Kernels and definitions before the `extern "C"` block.
-  virtual std::string preamble(const std::vector<EntryPoint> &, const KernelIds &) const {
-    return "";
-  }
+  /// Kernels and definitions before the `extern "C"` block: each distinct
+  /// fused elementwise kernel's definition, once (SourceEmitter.cpp).
+  virtual std::string preamble(const std::vector<EntryPoint> &entries, const KernelIds &ids) const;
+  /// The definition of the fused elementwise kernel `ra_fused_ID`.
+  virtual std::string fusedDefinition(const KernelCall &, int id) const = 0;
   /// ABI functions beside ra_abi_version.
   virtual std::string abiFunctions() const { return ""; }
+  /// What precedes an entry point's definition (attributes).
+  virtual const char *entryAttributes() const { return ""; }
   /// The start of an entry point's body.
   virtual std::string entryPrologue(const EntryPoint &) const { return ""; }
   /// Before a call whose family reads token ids: their check.

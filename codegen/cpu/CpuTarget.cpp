@@ -1,9 +1,12 @@
 //===- CpuTarget.cpp - what only the CPU renderer does --------------------===//
 //
 // Token ids checked on the way into the kernels that index a table (the
-// CPU can report them; see idCheck), fused elementwise kernels as an OpenMP
-// loop in place, parameter writes as memcpy, and the GEMM rate rarun bench
-// measures MFU against.
+// CPU can report them; see idCheck), fused elementwise kernels as one
+// OpenMP loop function per distinct kernel (a training step calls a few
+// hundred of them thousands of times, AdamW's update once per parameter:
+// inlined at every call they made the generated source 20x larger and its
+// compile minutes long), parameter writes as memcpy, and the GEMM rate
+// rarun bench measures MFU against.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Target.h"
@@ -14,10 +17,28 @@
 namespace ra::codegen {
 namespace {
 
+/// One fused elementwise kernel: its length is static, its buffers are
+/// arguments (`o` may be one of the inputs: updates in place).
+std::string fusedFunction(const KernelCall &c, int id) {
+  std::string params;
+  for (size_t k = 0; k < c.operands.size(); ++k)
+    params += fmt::format("const float *x{}, ", k);
+  int64_t n = c.get<FusedParams>().n;
+  return fmt::format("static void ra_fused_{}({}float *o) {{\n"
+                     "#pragma omp parallel for simd if ({} > ra_cpu::kParallelMin)\n"
+                     "  for (int64_t i = 0; i < {}; ++i) {{\n{}  }}\n}}\n",
+                     id, params, n, n, fusedBody(c));
+}
+
 class CpuTarget : public Target {
 public:
   const char *ns() const override { return "ra_cpu"; }
   const char *header() const override { return "ra_cpu_kernels.h"; }
+  /// Entry points unoptimized, the kernels they call optimized (ra_cpu_common.h).
+  const char *entryAttributes() const override { return "RA_ENTRY_POINT "; }
+  std::string fusedDefinition(const KernelCall &c, int id) const override {
+    return fusedFunction(c, id);
+  }
   std::string abiFunctions() const override {
     return "\n// The GEMM rate rarun bench measures MFU against (float32 here).\n"
            "double ra_gemm_tflops(int n, int, char *, int64_t) { return ra_cpu::gemmTflops(n); }\n";
@@ -33,19 +54,15 @@ public:
                        pointer(ids, true), ids.elements, idBound(c), cEscaped(c.origin),
                        qualified("badId"));
   }
-  std::optional<std::string> ownCall(const KernelCall &c, int) const override {
+  std::optional<std::string> ownCall(const KernelCall &c, int id) const override {
     if (c.family == Family::SetParam)
       return fmt::format("  std::memcpy({}, {}, {} * sizeof(float));\n", resultPointer(c, 0),
                          operandPointer(c, 0), c.get<CopyParams>().n);
     if (c.family == Family::FusedElementwise) {
-      std::string pointers;
+      std::string args;
       for (size_t k = 0; k < c.operands.size(); ++k)
-        pointers += fmt::format("    const float *x{} = {};\n", k, operandPointer(c, k));
-      pointers += fmt::format("    float *o = {};\n", resultPointer(c, 0));
-      int64_t n = c.get<FusedParams>().n;
-      return fmt::format("  {{\n{}#pragma omp parallel for simd if ({} > ra_cpu::kParallelMin)\n"
-                         "    for (int64_t i = 0; i < {}; ++i) {{\n{}    }}\n  }}\n",
-                         pointers, n, n, fusedBody(c));
+        args += operandPointer(c, k) + ", ";
+      return fmt::format("  ra_fused_{}({}{});\n", id, args, resultPointer(c, 0));
     }
     return std::nullopt;
   }

@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 
-#include <set>
 
 namespace ra::codegen {
 namespace {
@@ -40,16 +39,8 @@ public:
   const char *ns() const override { return "ra_cuda"; }
   const char *header() const override { return "ra_cuda_device.cuh"; }
   /// The fused kernels, before the entry points (they have C++ linkage).
-  std::string preamble(const std::vector<EntryPoint> &entries,
-                       const KernelIds &ids) const override {
-    std::set<int> emitted;
-    std::string kernels;
-    for (const EntryPoint &e : entries)
-      for (const KernelCall &c : e.calls)
-        if (c.family == Family::FusedElementwise && emitted.insert(ids.at(c.key())).second)
-          kernels += fusedKernel(c, ids.at(c.key()));
-    return kernels.empty() ? ""
-                           : "// Fused elementwise kernels (fuse-elementwise).\n" + kernels + "\n";
+  std::string fusedDefinition(const KernelCall &c, int id) const override {
+    return fusedKernel(c, id);
   }
   /// Scratch for fixed-order sums, after the planned arena.
   std::string entryPrologue(const EntryPoint &e) const override {
