@@ -1,6 +1,8 @@
 //===- InferenceCache.cpp - what a decoder keeps between positions --------===//
 #include "ir/analysis/InferenceCache.h"
+#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
+#include "ir/analysis/PositionMixing.h"
 
 #include "llvm/ADT/DenseSet.h"
 
@@ -92,6 +94,18 @@ InferenceCache analyzeInferenceCache(func::FuncOp forward) {
            perToken(mean.getInput(), tokens), 1});
     }
   });
+  // One line per source location: a library function's op is every layer's.
+  std::vector<std::pair<std::string, int>> seenAt;
+  for (const PositionMixing &m : findPositionMixing(forward)) {
+    std::string line = sourceLocation(m.op) + ": " + m.reason;
+    auto it = llvm::find_if(seenAt, [&](auto &p) { return p.first == line; });
+    if (it == seenAt.end())
+      seenAt.push_back({line, 1});
+    else
+      ++it->second;
+  }
+  for (auto &[line, n] : seenAt)
+    cache.obstacles.push_back(n > 1 ? line + " (" + std::to_string(n) + " ops)" : line);
   return cache;
 }
 

@@ -16,6 +16,10 @@
 // weight (which decoding absorbs, as MLA's W_vu) to its narrowest form, and
 // a tensor two consumers share is counted once.
 //
+// Decoding with this state alone is possible only when nothing else combines
+// positions; every op that does (a full-sequence mean, attention without its
+// mask, a product over positions) is an obstacle, named with its location.
+//
 //===----------------------------------------------------------------------===//
 #ifndef RA_ANALYSIS_INFERENCECACHE_H
 #define RA_ANALYSIS_INFERENCECACHE_H
@@ -42,6 +46,10 @@ struct CachedTensor {
 
 struct InferenceCache {
   std::vector<CachedTensor> tensors;
+  /// Why decoding cannot keep only these (an op that mixes positions other
+  /// than causally, ir/analysis/PositionMixing.h), as `FILE:LINE:COL: why`;
+  /// empty when it can.
+  std::vector<std::string> obstacles;
   int64_t elementsPerToken = 0;    // sum over PerToken tensors
   int64_t elementsPerSequence = 0; // sum of elements x entries over the fixed-size ones
 };

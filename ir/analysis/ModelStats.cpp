@@ -140,6 +140,7 @@ FailureOr<ModelStats> computeStats(ModuleOp module) {
   }
   stats.cacheElementsPerToken = cache.elementsPerToken;
   stats.cacheElementsPerSequence = cache.elementsPerSequence;
+  stats.decodingObstacles = cache.obstacles;
   return stats;
 }
 

@@ -54,6 +54,7 @@ struct ModelStats {
   std::vector<CacheEntry> sequenceState; // of fixed size per sequence
   int64_t cacheElementsPerToken = 0;
   int64_t cacheElementsPerSequence = 0;
+  std::vector<std::string> decodingObstacles; // empty: decoding needs only the cache
   int attentionOps = 0;
 };
 

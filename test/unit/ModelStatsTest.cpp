@@ -105,3 +105,21 @@ TEST_CASE("stats: mechanism 2 caches every past MLP activation, mechanism 1 a ru
   CHECK(sums == 11);
   CHECK(s.cacheElementsPerSequence == 12 * 64 * 768 + 11 * 64);
 }
+
+TEST_CASE("stats: decoding needs only the cache unless positions mix otherwise", "[stats]") {
+  Compiled gpt2(
+      std::string(RACC_SOURCE_DIR) + "/models/gpt2.graph",
+      {{"n_layer", "1"}, {"d_model", "16"}, {"n_head", "2"}, {"vocab", "32"}, {"ctx", "8"}},
+      /*isPath=*/true);
+  CHECK(statsOf(gpt2).decodingObstacles.empty());
+  // x^T x sums over every position: no cache can stand for it.
+  Compiled gram("config batch = 1\nconfig seq = 4\ninput x: f32[batch, seq, 3]\n"
+                "param w: [3, 3] = normal(0.02)\n"
+                "output y = (transpose(x, [0, 2, 1]) @ x) @ w\n");
+  auto s = statsOf(gram);
+  REQUIRE(s.decodingObstacles.size() == 1);
+  CHECK(s.decodingObstacles[0].find("'ra.matmul' contracts over the sequence axis") !=
+        std::string::npos);
+  INFO(s.decodingObstacles[0]);
+  CHECK(s.decodingObstacles[0].rfind("test.graph:5:37: ", 0) == 0); // the inner @
+}

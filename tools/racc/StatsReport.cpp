@@ -71,7 +71,9 @@ json statsToJson(const ra::ModelStats &s) {
         {"elements_per_sequence", s.cacheElementsPerSequence},
         {"bytes_per_sequence_fp16", 2 * s.cacheElementsPerSequence},
         {"bytes_per_sequence_fp32", 4 * s.cacheElementsPerSequence},
-        {"per_sequence", perSequence}}},
+        {"per_sequence", perSequence},
+        {"decoding",
+         {{"cacheable", s.decodingObstacles.empty()}, {"obstacles", s.decodingObstacles}}}}},
   };
 }
 
@@ -124,6 +126,11 @@ std::string statsToText(const ra::ModelStats &s) {
         fmt::format("cache/seq    {} bytes at fp16, fixed ({} values: RA's query rings, "
                     "running sums)\n",
                     grouped(2 * s.cacheElementsPerSequence), grouped(s.cacheElementsPerSequence));
+  if (s.decodingObstacles.empty())
+    out += "decoding     cacheable: a position needs only the cache above\n";
+  else
+    for (const std::string &o : s.decodingObstacles)
+      out += fmt::format("decoding     NOT cacheable: {}\n", o);
   return out;
 }
 
