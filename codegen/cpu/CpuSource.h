@@ -15,6 +15,13 @@ namespace ra::codegen {
 /// the kernels that index a table: a bad one returns 1 with a message.
 std::string emitCpuSource(const KernelProgram &program, const std::string &source);
 
+/// The kernels every model shares and that take their shapes at run time
+/// (attention's), as one translation unit: racc compiles it once into an
+/// object (kept in the compile cache) linked into each model.so, whose
+/// source is compiled with RA_CPU_KERNELS_PRECOMPILED and sees only their
+/// declarations.
+std::string cpuLibrarySource();
+
 /// The headers the CPU source includes, (file name, text), embedded in racc
 /// at build time and written next to it.
 extern const std::vector<std::pair<const char *, const char *>> kCpuShippedHeaders;

@@ -10,8 +10,21 @@
 #include "ra_cpu_common.h"
 
 namespace ra_cpu {
-
 using ra_attention::AttentionShape;
+} // namespace ra_cpu
+
+#ifdef RA_CPU_KERNELS_PRECOMPILED
+// Declarations only in a model's source (see ra_cpu_flash_attention.h).
+namespace ra_cpu {
+void attention(const AttentionShape &s, const float *q, const float *k, const float *v,
+               const float *alpha, float *out);
+void attentionGrad(const AttentionShape &s, const float *q, const float *k, const float *v,
+                   const float *alpha, const float *dy, float *dq, float *dk, float *dv,
+                   float *dalpha);
+} // namespace ra_cpu
+#else
+
+namespace ra_cpu {
 
 /// Scores S over the whole matrix (the reciprocal term reads S[j, i]) and
 /// probabilities P of the masked S_ra.
@@ -132,5 +145,7 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
 }
 
 } // namespace ra_cpu
+
+#endif // RA_CPU_KERNELS_PRECOMPILED
 
 #endif // RA_CPU_ATTENTION_H

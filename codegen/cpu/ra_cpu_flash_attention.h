@@ -25,6 +25,28 @@
 #include <utility>
 #include <vector>
 
+#ifdef RA_CPU_KERNELS_PRECOMPILED
+// A model's source sees declarations only: the definitions below take their
+// shapes at run time, so racc compiles them once (ra_cpu_library.cpp, kept in
+// the compile cache) and links them into every model.so instead of
+// compiling them again for each model.
+namespace ra_cpu {
+using ra_attention::AttentionShape;
+void flashAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
+                    const float *alpha, float *out, float *lse, const float *gate = nullptr,
+                    float *gated = nullptr);
+void flashAttentionGrad(const AttentionShape &s, const float *q, const float *k, const float *v,
+                        const float *alpha, const float *y, const float *lse, const float *dy,
+                        float *dq, float *dk, float *dv, float *dalpha, const float *gate = nullptr,
+                        float *dgate = nullptr);
+void headMeanAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
+                       const float *alpha, const float *lse, float *out);
+void headMeanAttentionGrad(const AttentionShape &s, const float *q, const float *k, const float *v,
+                           const float *alpha, const float *lse, const float *dmean, float *dq,
+                           float *dk, float *dv, float *dalpha);
+} // namespace ra_cpu
+#else
+
 namespace ra_cpu {
 
 namespace flash {
@@ -395,5 +417,7 @@ inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const
 }
 
 } // namespace ra_cpu
+
+#endif // RA_CPU_KERNELS_PRECOMPILED
 
 #endif // RA_CPU_FLASH_ATTENTION_H

@@ -336,16 +336,35 @@ int compileCommand(int argc, char **argv) {
     for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
       if (!writeFileAtomically(cpu + "/" + name, text))
         return 1;
-    std::vector<std::string> inputs = {cpu + "/model.cpp"};
+    // The shared kernels first (ra_cpu_library.o, once per machine through
+    // the cache), then the model's own source, linked with them.
+    if (!writeFileAtomically(cpu + "/ra_cpu_library.cpp", ra::codegen::cpuLibrarySource()))
+      return 1;
+    std::vector<std::string> headers;
     for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
-      inputs.push_back(cpu + "/" + name);
-    bool hit = false;
+      headers.push_back(cpu + "/" + name);
+    std::vector<std::string> libraryInputs = headers, inputs = headers;
+    libraryInputs.push_back(cpu + "/ra_cpu_library.cpp");
+    bool libraryHit = false, hit = false;
+    double librarySeconds = 0;
+    if (!compiled(compileCached(
+            cache, hostCompiler(),
+            withHostFlags({"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-c", "-I",
+                           cpu, "-o", cpu + "/ra_cpu_library.o", cpu + "/ra_cpu_library.cpp"}),
+            libraryInputs, cpu + "/ra_cpu_library.o", dir, cpu + "/compile_library.log",
+            "the shared CPU kernels", librarySeconds, libraryHit)))
+      return 1;
+    inputs.push_back(cpu + "/model.cpp");
+    inputs.push_back(cpu + "/ra_cpu_library.o");
     if (!compiled(compileCached(
             cache, hostCompiler(),
             withHostFlags({"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared",
-                           "-I", cpu, "-o", cpu + "/model.so", cpu + "/model.cpp", "-lopenblas"}),
+                           "-DRA_CPU_KERNELS_PRECOMPILED", "-I", cpu, "-o", cpu + "/model.so",
+                           cpu + "/model.cpp", cpu + "/ra_cpu_library.o", "-lopenblas"}),
             inputs, cpu + "/model.so", dir, cpu + "/compile.log", "the CPU kernels", seconds, hit)))
       return 1;
+    seconds += librarySeconds;
+    hit = hit && libraryHit;
     targets.push_back("cpu");
     size_t calls = 0;
     std::set<std::string> kernels;
