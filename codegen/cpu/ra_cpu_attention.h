@@ -54,8 +54,8 @@ inline void scoresAndProbs(const AttentionShape &s, const float *q, const float 
   }
 }
 
-inline void attention(const AttentionShape &s, const float *q, const float *k, const float *v,
-                      const float *alpha, float *out) {
+RA_CPU_SHARED_KERNEL void attention(const AttentionShape &s, const float *q, const float *k,
+                                    const float *v, const float *alpha, float *out) {
 #pragma omp parallel
   {
     std::vector<float> sc(s.tq * s.tk), p(s.tq * s.tk);
@@ -80,9 +80,9 @@ inline void attention(const AttentionShape &s, const float *q, const float *k, c
 }
 
 /// dq, dk, dv (zeroed here; shared k/v sum over heads) and dalpha.
-inline void attentionGrad(const AttentionShape &s, const float *q, const float *k, const float *v,
-                          const float *alpha, const float *dy, float *dq, float *dk, float *dv,
-                          float *dalpha) {
+RA_CPU_SHARED_KERNEL void attentionGrad(const AttentionShape &s, const float *q, const float *k,
+                                        const float *v, const float *alpha, const float *dy,
+                                        float *dq, float *dk, float *dv, float *dalpha) {
   std::memset(dq, 0, sizeof(float) * s.b * s.h * s.tq * s.e);
   std::memset(dk, 0, sizeof(float) * s.b * (s.kShared ? 1 : s.h) * s.tk * s.e);
   std::memset(dv, 0, sizeof(float) * s.b * (s.vShared ? 1 : s.h) * s.tk * s.dv);

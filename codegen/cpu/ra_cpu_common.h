@@ -35,6 +35,17 @@
 #define RA_ENTRY_POINT
 #endif
 
+// The kernels every model shares (attention's) are compiled once, in
+// ra_cpu_library.cpp, which defines RA_CPU_KERNEL_LIBRARY: there they are
+// ordinary definitions for model.so to link; a model's source, compiled
+// with RA_CPU_KERNELS_PRECOMPILED, sees their declarations only; anywhere
+// else (a standalone --emit=cpp, the tests) they are inline.
+#ifdef RA_CPU_KERNEL_LIBRARY
+#define RA_CPU_SHARED_KERNEL
+#else
+#define RA_CPU_SHARED_KERNEL inline
+#endif
+
 namespace ra_cpu {
 
 using i64 = int64_t;

@@ -211,9 +211,9 @@ inline double backwardRow(const AttentionShape &s, float a, i64 i, const HeadGra
 
 /// With `gate` ([B, H, Tq], a factor per row), also `gated` = out * gate,
 /// written as each row is finished (gated_flash_attention's epilogue).
-inline void flashAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
-                           const float *alpha, float *out, float *lse, const float *gate = nullptr,
-                           float *gated = nullptr) {
+RA_CPU_SHARED_KERNEL void flashAttention(const AttentionShape &s, const float *q, const float *k,
+                                         const float *v, const float *alpha, float *out, float *lse,
+                                         const float *gate = nullptr, float *gated = nullptr) {
   const float a = alpha ? *alpha : 0.f;
   flash::Transposed t(s, q, k);
 #pragma omp parallel
@@ -253,10 +253,11 @@ inline void flashAttention(const AttentionShape &s, const float *q, const float 
 /// order) and d alpha, from the forward's result `y` and `lse`. With `gate`
 /// (gated_flash_attention_grad), `dy` is the gated output's gradient: each
 /// row is scaled by its gate as it is read, and `dgate` = rowsum(dy * y).
-inline void flashAttentionGrad(const AttentionShape &s, const float *q, const float *k,
-                               const float *v, const float *alpha, const float *y, const float *lse,
-                               const float *dy, float *dq, float *dk, float *dv, float *dalpha,
-                               const float *gate = nullptr, float *dgate = nullptr) {
+RA_CPU_SHARED_KERNEL void flashAttentionGrad(const AttentionShape &s, const float *q,
+                                             const float *k, const float *v, const float *alpha,
+                                             const float *y, const float *lse, const float *dy,
+                                             float *dq, float *dk, float *dv, float *dalpha,
+                                             const float *gate = nullptr, float *dgate = nullptr) {
   const float a = alpha ? *alpha : 0.f;
   const i64 kStride = s.tk * s.e, vStride = s.tk * s.dv;
   // Heads that share k or v accumulate into their own slice, summed after.
@@ -356,8 +357,9 @@ inline double headMeanRow(const AttentionShape &s, float a, i64 b, i64 i, const 
 /// P_h = exp(S_h - lse_h), the sibling attention's probabilities: averaged
 /// over heads ([B, Tq, Tk], H times smaller than the per-head ones), then
 /// one sgemm per batch entry with the shared v ([B, Tk, Dv]).
-inline void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
-                              const float *v, const float *alpha, const float *lse, float *out) {
+RA_CPU_SHARED_KERNEL void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
+                                            const float *v, const float *alpha, const float *lse,
+                                            float *out) {
   const float a = alpha ? *alpha : 0.f;
   flash::Transposed t(s, q, k);
   std::vector<float> pbar(s.b * s.tq * s.tk, 0.f);
@@ -381,10 +383,10 @@ inline void headMeanAttention(const AttentionShape &s, const float *q, const flo
 /// parallel over the batch, rows and heads in order inside, so a shared k
 /// sums in a fixed order), then dv = pbar^T dmean (one sgemm per batch
 /// entry).
-inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const float *k,
-                                  const float *v, const float *alpha, const float *lse,
-                                  const float *dmean, float *dq, float *dk, float *dv,
-                                  float *dalpha) {
+RA_CPU_SHARED_KERNEL void headMeanAttentionGrad(const AttentionShape &s, const float *q,
+                                                const float *k, const float *v, const float *alpha,
+                                                const float *lse, const float *dmean, float *dq,
+                                                float *dk, float *dv, float *dalpha) {
   const float a = alpha ? *alpha : 0.f;
   std::memset(dq, 0, sizeof(float) * s.b * s.h * s.tq * s.e);
   std::memset(dk, 0, sizeof(float) * s.b * (s.kShared ? 1 : s.h) * s.tk * s.e);
