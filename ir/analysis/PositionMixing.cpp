@@ -19,14 +19,14 @@ std::vector<PositionMixing> findPositionMixing(func::FuncOp forward) {
     if (!feedsModel.contains(&op))
       continue;
     auto add = [&](const std::string &reason, bool leak) { found.push_back({&op, reason, leak}); };
-    if (auto r = dyn_cast<ReduceSumOp>(op); r && mixes(r.getInput(), r.getAxis()))
-      add("'ra.reduce_sum' over the sequence axis mixes every position", true);
-    else if (auto r = dyn_cast<ReduceMeanOp>(op); r && mixes(r.getInput(), r.getAxis()))
-      add("'ra.reduce_mean' over the sequence axis mixes every position", true);
-    else if (auto r = dyn_cast<ReduceMaxOp>(op); r && mixes(r.getInput(), r.getAxis()))
-      add("'ra.reduce_max' over the sequence axis mixes every position", true);
-    else if (auto a = dyn_cast<AttentionOpInterface>(op);
-             a && !a.isGradient() && !a.isCausal() && mixes(a.getQ(), 2))
+    if (isa<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>(op)) {
+      // The three reductions share their operands: the input and `axis`.
+      if (mixes(op.getOperand(0), op.getAttrOfType<IntegerAttr>("axis").getInt()))
+        add("'" + op.getName().getStringRef().str() +
+                "' over the sequence axis mixes every position",
+            true);
+    } else if (auto a = dyn_cast<AttentionOpInterface>(op);
+               a && !a.isGradient() && !a.isCausal() && mixes(a.getQ(), 2))
       add("attention without the causal mask lets every query read every key", true);
     else if (auto m = dyn_cast<MatmulOp>(op)) {
       int64_t rl = m.getLhs().getType().cast<ShapedType>().getRank();

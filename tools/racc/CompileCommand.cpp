@@ -333,16 +333,16 @@ int compileCommand(int argc, char **argv) {
     std::string cpu = dir + "/cpu";
     if (!writeFileAtomically(cpu + "/model.cpp", ra::codegen::emitCpuSource(*program, file)))
       return 1;
-    for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
-      if (!writeFileAtomically(cpu + "/" + name, text))
+    std::vector<std::string> headers;
+    for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders) {
+      headers.push_back(cpu + "/" + name);
+      if (!writeFileAtomically(headers.back(), text))
         return 1;
+    }
     // The shared kernels first (ra_cpu_library.o, once per machine through
     // the cache), then the model's own source, linked with them.
     if (!writeFileAtomically(cpu + "/ra_cpu_library.cpp", ra::codegen::cpuLibrarySource()))
       return 1;
-    std::vector<std::string> headers;
-    for (const auto &[name, text] : ra::codegen::kCpuShippedHeaders)
-      headers.push_back(cpu + "/" + name);
     std::vector<std::string> libraryInputs = headers, inputs = headers;
     libraryInputs.push_back(cpu + "/ra_cpu_library.cpp");
     bool libraryHit = false, hit = false;
@@ -382,13 +382,13 @@ int compileCommand(int argc, char **argv) {
       return fail("cannot create '" + cuda + "': " + ec.message());
     if (!writeFileAtomically(cuda + "/model.cu", ra::codegen::emitCudaSource(*program, file)))
       return 1;
-    for (const auto &[name, text] : ra::codegen::kCudaShippedHeaders)
-      if (!writeFileAtomically(cuda + "/" + name, text))
-        return 1;
-    double emuSeconds = 0, nvccSeconds = 0;
     std::vector<std::string> inputs = {cuda + "/model.cu"};
-    for (const auto &[name, text] : ra::codegen::kCudaShippedHeaders)
+    for (const auto &[name, text] : ra::codegen::kCudaShippedHeaders) {
       inputs.push_back(cuda + "/" + name);
+      if (!writeFileAtomically(inputs.back(), text))
+        return 1;
+    }
+    double emuSeconds = 0, nvccSeconds = 0;
     bool emuHit = false, nvccHit = false;
     // The SIMT emulator's build: the CUDA source, compiled for the CPU.
     if (!compiled(compileCached(

@@ -37,7 +37,6 @@ namespace {
 struct Sequence {
   std::string name; // its heading when several are printed
   std::vector<int32_t> ids;
-  size_t promptLength = 0;
   int generated = 0;
   bool done = false;
 };
@@ -245,7 +244,7 @@ int generateCommand(int argc, char **argv, bool asSample) {
                          : prompts.size() == 1         ? fmt::format("sample {}", s + 1)
                          : samples == 1                ? prompts[p].origin
                                         : fmt::format("{} sample {}", prompts[p].origin, s + 1);
-      seqs.push_back({name, prompts[p].ids, prompts[p].ids.size(), 0, false});
+      seqs.push_back({name, prompts[p].ids, 0, false});
       // Seeded by row, as rarun sample always has: one prompt's samples draw as before.
       samplers.emplace_back(sampling, ra::hashName(fmt::format("sample.{}", seqs.size() - 1),
                                                    args["seed"].as<uint64_t>()));
