@@ -54,6 +54,35 @@ struct AttentionShape {
   int64_t headMeanAttentionGradScratch() const { return 2 * rows() + 2 * b * tq * tk; }
 };
 
+/// ra.cached_attention's static parameters: one query per sequence (its
+/// position lengths[b] is data) against `tc` cached positions.
+struct CachedAttentionShape {
+  int64_t b, h, tc, e, dv;
+  bool kShared, vShared; // [B, T, .] shared by every head (MLA latents)
+  float scale;
+  bool reciprocal;
+  int64_t band; // < 0: every earlier position
+  int64_t ring; // RA: the kept queries (position j in slot j % ring)
+  int64_t er;   // RA: their width
+
+  /// Where head (b, h) starts in the caches, the new rows and q_past.
+  RA_HD int64_t kPastAt(int64_t bb, int64_t hh) const {
+    return (kShared ? bb : bb * h + hh) * tc * e;
+  }
+  RA_HD int64_t vPastAt(int64_t bb, int64_t hh) const {
+    return (vShared ? bb : bb * h + hh) * tc * dv;
+  }
+  RA_HD int64_t kNewAt(int64_t bb, int64_t hh) const { return (kShared ? bb : bb * h + hh) * e; }
+  RA_HD int64_t vNewAt(int64_t bb, int64_t hh) const { return (vShared ? bb : bb * h + hh) * dv; }
+  RA_HD int64_t ringAt(int64_t bb, int64_t hh) const { return (bb * h + hh) * ring * er; }
+  /// Whether RA's term reaches back from position p to j.
+  RA_HD bool reciprocalAt(int64_t p, int64_t j) const {
+    return reciprocal && j <= p && (band < 0 || p - j <= band);
+  }
+  /// The CUDA kernel's scratch: a score per cached position and head.
+  int64_t scratch() const { return b * h * (tc + 1); }
+};
+
 } // namespace ra_attention
 
 #endif // RA_ATTENTION_SHAPE_H

@@ -57,9 +57,8 @@ std::string fusedBody(const KernelCall &c) {
   std::string s;
   for (size_t k = 0; k < body.size(); ++k) {
     const FusedStep &st = body[k];
-    std::string value = st.kind == FusedStep::Constant
-                            ? floatLiteral(st.value)
-                            : fusedStepExpression(st, StepSyntax::Code);
+    std::string value = st.kind == FusedStep::Constant ? floatLiteral(st.value)
+                                                       : fusedStepExpression(st, StepSyntax::Code);
     s += fmt::format("      const float v{} = {};\n", k, value);
   }
   return s + fmt::format("      o[i] = v{};\n", body.size() - 1);
@@ -250,6 +249,25 @@ const std::map<Family, Renderer> &renderers() {
     t[Family::HeadMeanAttentionGrad] = [](const KernelCall &c, const Target &tg) {
       return fmt::format("  {}({}, {}, {}, {}{});\n", tg.qualified("headMeanAttentionGrad"),
                          qkv(c, tg), after(c, 0), after(c, 1), grads(c), tg.scratchArgument());
+    };
+    // Operands q, k_past, k_new, v_past, v_new, lengths (alpha, q_past, k_recip).
+    t[Family::CachedAttention] = [](const KernelCall &c, const Target &tg) {
+      const CachedAttentionShape &s = c.get<CachedAttentionShape>();
+      std::string shape =
+          fmt::format("{}::CachedAttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}",
+                      tg.ns(), s.b, s.h, s.tc, s.e, s.dv, boolean(s.kShared), boolean(s.vShared),
+                      floatLiteral(s.scale), boolean(s.reciprocal), s.band, s.ring, s.er);
+      bool ra = s.reciprocal;
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
+                         tg.qualified("cachedAttention"), shape, in(c, 0), in(c, 1), in(c, 2),
+                         in(c, 3), in(c, 4), in(c, 5), ra ? in(c, 6) : "nullptr",
+                         ra ? in(c, 7) : "nullptr", ra ? in(c, 8) : "nullptr", out(c, 0),
+                         tg.scratchArgument());
+    };
+    t[Family::RunningMean] = [](const KernelCall &c, const Target &tg) {
+      const auto &p = c.get<RowShape>();
+      return fmt::format("  {}({}, {}, {}, {}, {}, {});\n", tg.qualified("runningMean"), in(c, 0),
+                         in(c, 1), in(c, 2), out(c, 0), p.rows, p.width);
     };
     return t;
   }();

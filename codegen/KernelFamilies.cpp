@@ -30,6 +30,7 @@ int64_t flashGrad(const KernelCall &c) {
                                                            Family::GatedFlashAttentionGrad);
 }
 int64_t headMean(const KernelCall &c) { return c.get<AttentionShape>().headMeanAttentionScratch(); }
+int64_t cachedAttention(const KernelCall &c) { return c.get<CachedAttentionShape>().scratch(); }
 int64_t headMeanGrad(const KernelCall &c) {
   return c.get<AttentionShape>().headMeanAttentionGradScratch();
 }
@@ -68,6 +69,8 @@ const Entry kFamilies[] = {
     {{Family::GatedFlashAttentionGrad, "gated_flash_attention_grad"}, flashGrad},
     {{Family::HeadMeanAttention, "head_mean_attention"}, headMean},
     {{Family::HeadMeanAttentionGrad, "head_mean_attention_grad"}, headMeanGrad},
+    {{Family::CachedAttention, "cached_attention"}, cachedAttention},
+    {{Family::RunningMean, "running_mean"}, noScratch},
     {{Family::FusedElementwise, "fused_elementwise"}, noScratch},
 };
 
@@ -178,6 +181,20 @@ std::vector<Field> fields(const AttentionShape &s) {
           boolField("causal", s.causal),
           boolField("reciprocal", s.reciprocal),
           intField("band", s.band)};
+}
+std::vector<Field> fields(const CachedAttentionShape &s) {
+  return {intField("b", s.b),
+          intField("h", s.h),
+          intField("tc", s.tc),
+          intField("e", s.e),
+          intField("dv", s.dv),
+          boolField("k_shared", s.kShared),
+          boolField("v_shared", s.vShared),
+          floatField("scale", s.scale),
+          boolField("reciprocal", s.reciprocal),
+          intField("band", s.band),
+          intField("ring", s.ring),
+          intField("er", s.er)};
 }
 std::vector<Field> fields(const FusedParams &p) { return {intField("n", p.n)}; }
 

@@ -356,6 +356,30 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
                                                       : Family::CrossEntropyWithGrad;
         return add(family, rowsOf(ce.getLogits()));
       })
+      .Case([&](CachedAttentionOp a) {
+        auto q = shapeOf(a.getQ()), k = shapeOf(a.getKPast()), v = shapeOf(a.getVPast());
+        CachedAttentionShape s{q[0],
+                               q[1],
+                               k.end()[-2],
+                               q[3],
+                               v.back(),
+                               k.size() == 3,
+                               v.size() == 3,
+                               float(a.getScale().convertToDouble()),
+                               bool(a.getReciprocalAlpha()),
+                               a.getBandAttr() ? a.getBandAttr().getInt() : -1,
+                               1,
+                               0};
+        if (Value ring = a.getQPast()) {
+          s.ring = shapeOf(ring)[2];
+          s.er = shapeOf(ring)[3];
+        }
+        return add(Family::CachedAttention, s);
+      })
+      .Case([&](RunningMeanOp m) {
+        int64_t rows = shapeOf(m.getX())[0];
+        return add(Family::RunningMean, RowShape{rows, numel(m.getX()) / rows});
+      })
       .Case([&](AttentionOpInterface a) -> LogicalResult {
         // Each attention form is the family of its name.
         auto family = familyNamed(op->getName().stripDialect());

@@ -76,6 +76,8 @@ enum class Family {
   GatedFlashAttentionGrad,
   HeadMeanAttention,
   HeadMeanAttentionGrad,
+  CachedAttention,
+  RunningMean,
   FusedElementwise,
 };
 
@@ -145,6 +147,7 @@ struct LookupShape {
   int64_t ids, vocab, width;
 };
 using ra_attention::AttentionShape;
+using ra_attention::CachedAttentionShape;
 
 /// One step of a fused elementwise kernel's per-element body, in order: an
 /// element of an input, a constant, or a unary or binary function (the names
@@ -171,7 +174,7 @@ struct FusedParams {
 using KernelParams =
     std::variant<ElementwiseParams, CopyParams, FillParams, IotaParams, GatherParams, ReduceParams,
                  CausalMeanParams, SliceParams, ConcatPartParams, RowShape, LayerNormParams,
-                 GemmShape, LookupShape, AttentionShape, FusedParams>;
+                 GemmShape, LookupShape, AttentionShape, CachedAttentionShape, FusedParams>;
 
 struct KernelCall {
   Family family;

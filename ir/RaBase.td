@@ -42,6 +42,11 @@ def Ra_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kOffsetsAttr = "ra.offsets";
     /// Matmuls absorb-latent-weights decided on: the decision and its costs.
     static constexpr ::llvm::StringLiteral kAbsorbAttr = "ra.absorb";
+    /// @decode: what it keeps between calls, one dictionary per cache (name,
+    /// kind, role, axis, slots, elements per entry), in its inputs' order.
+    static constexpr ::llvm::StringLiteral kCachesAttr = "ra.caches";
+    /// Module: why derive-decoding wrote no @prefill/@decode.
+    static constexpr ::llvm::StringLiteral kDecodingRefusedAttr = "ra.decoding_refused";
   }];
 }
 

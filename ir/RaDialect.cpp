@@ -31,7 +31,7 @@ LogicalResult ra::RaDialect::verifyOperationAttribute(Operation *op, NamedAttrib
     auto array = a.dyn_cast<ArrayAttr>();
     return array && llvm::all_of(array, [](Attribute e) { return e.isa<StringAttr>(); });
   };
-  if (name == kSourceAttr)
+  if (name == kSourceAttr || name == kDecodingRefusedAttr)
     return expect(value.isa<StringAttr>(), "a string");
   if (name == kConfigAttr || name == kAbsorbAttr)
     return expect(value.isa<DictionaryAttr>(), "a dictionary");
@@ -39,6 +39,11 @@ LogicalResult ra::RaDialect::verifyOperationAttribute(Operation *op, NamedAttrib
     return expect(value.isa<UnitAttr>(), "a unit attribute");
   if (name == kInputsAttr || name == kOutputsAttr || name == kGradNormParamsAttr)
     return expect(strings(value), "an array of strings");
+  if (name == kCachesAttr) {
+    auto array = value.dyn_cast<ArrayAttr>();
+    return expect(array && llvm::all_of(array, [](Attribute e) { return e.isa<DictionaryAttr>(); }),
+                  "an array of dictionaries");
+  }
   if (name == kArenaBytesAttr)
     return expect(value.isa<IntegerAttr>(), "an integer");
   if (name == kOffsetsAttr)

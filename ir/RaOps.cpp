@@ -540,6 +540,104 @@ int64_t AttentionGradOp::getFlops() {
 }
 
 //===----------------------------------------------------------------------===//
+// Decoding
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// `past` [B, H, T, w] or [B, T, w] and `fresh` [B, H, 1, w] or [B, 1, w]
+/// for queries [B, H, 1, E]: the same form, one position.
+LogicalResult verifyCachePair(Operation *op, Value past, Value fresh, ArrayRef<int64_t> q,
+                              StringRef name) {
+  auto p = past.getType().cast<ShapedType>().getShape();
+  auto n = fresh.getType().cast<ShapedType>().getShape();
+  bool shared = p.size() == 3;
+  if ((p.size() != 3 && p.size() != 4) || p[0] != q[0] || (!shared && p[1] != q[1]))
+    return op->emitOpError() << name << "_past must be [B, H, T, .] or [B, T, .] for queries "
+                             << formatShape(q) << ", got " << formatShape(p);
+  SmallVector<int64_t> expected(p.begin(), p.end());
+  expected[p.size() - 2] = 1;
+  if (n != ArrayRef<int64_t>(expected))
+    return op->emitOpError() << name << "_new must be " << formatShape(expected) << ", got "
+                             << formatShape(n);
+  return success();
+}
+} // namespace
+
+LogicalResult CachedAttentionOp::verify() {
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  if (q.size() != 4 || q[2] != 1)
+    return emitOpError("q must be [B, H, 1, E], one new query per sequence, got ")
+           << formatShape(q);
+  if (failed(verifyCachePair(*this, getKPast(), getKNew(), q, "k")) ||
+      failed(verifyCachePair(*this, getVPast(), getVNew(), q, "v")))
+    return failure();
+  auto k = getKPast().getType().cast<ShapedType>().getShape();
+  auto v = getVPast().getType().cast<ShapedType>().getShape();
+  if (k.back() != q[3])
+    return emitOpError("keys of width ") << k.back() << " for queries of width " << q[3];
+  if (k[k.size() - 2] != v[v.size() - 2])
+    return emitOpError("keys and values cache different lengths: ")
+           << k[k.size() - 2] << " and " << v[v.size() - 2];
+  auto lengths = getLengths().getType().cast<ShapedType>().getShape();
+  if (lengths != ArrayRef<int64_t>{q[0]})
+    return emitOpError("lengths must be [B] = [") << q[0] << "], got " << formatShape(lengths);
+  bool ra = bool(getReciprocalAlpha());
+  if (bool(getQPast()) != ra || bool(getKRecip()) != ra)
+    return emitOpError("the reciprocal term takes alpha, q_past and k_recip together");
+  if (getBandAttr() && !ra)
+    return emitOpError("a band applies to the reciprocal term only");
+  if (getBandAttr() && getBandAttr().getInt() < 0)
+    return emitOpError("band must be >= 0, got ") << getBandAttr().getInt();
+  if (ra) {
+    auto qp = getQPast().getType().cast<ShapedType>().getShape();
+    auto kr = getKRecip().getType().cast<ShapedType>().getShape();
+    if (qp.size() != 4 || qp[0] != q[0] || qp[1] != q[1] || qp[2] < 1)
+      return emitOpError("q_past must be [B, H, W, Er], got ") << formatShape(qp);
+    if (kr != ArrayRef<int64_t>{q[0], q[1], 1, qp[3]})
+      return emitOpError("k_recip must be [B, H, 1, ") << qp[3] << "], got " << formatShape(kr);
+    int64_t band = getBandAttr() ? getBandAttr().getInt() : -1, cached = k[k.size() - 2];
+    // The ring must hold every earlier query the band reaches.
+    if (qp[2] < (band < 0 ? cached : std::min(band, cached)))
+      return emitOpError("q_past keeps ")
+             << qp[2] << " queries but the reciprocal term reaches "
+             << (band < 0 ? cached : std::min(band, cached)) << " back";
+  }
+  auto expected = RankedTensorType::get({q[0], q[1], 1, v.back()},
+                                        getQ().getType().cast<ShapedType>().getElementType());
+  if (getType() != expected)
+    return emitOpError("result must be ") << expected << ", got " << getType();
+  if (!std::isfinite(getScale().convertToDouble()))
+    return emitOpError("scale must be finite");
+  return success();
+}
+
+/// Every cached position's score and value, as if the cache were full.
+int64_t CachedAttentionOp::getFlops() {
+  int64_t scores = scoreCount(getQ(), getKPast());
+  int64_t dv = getType().cast<ShapedType>().getShape()[3];
+  int64_t recip = 0;
+  if (getQPast())
+    recip = 2 * scores / getKPast().getType().cast<ShapedType>().getShape().drop_back().back() *
+            getQPast().getType().cast<ShapedType>().getShape()[2] *
+            getQPast().getType().cast<ShapedType>().getShape()[3];
+  return scores * (2 * queryWidth(getQ()) + 2 * dv + 5) + recip;
+}
+
+LogicalResult RunningMeanOp::verify() {
+  auto shape = getX().getType().cast<ShapedType>().getShape();
+  int64_t axis = getAxis();
+  if (failed(checkAxis(getLoc(), "running_mean", axis, shape.size())))
+    return failure();
+  if (axis == 0 || shape[axis] != 1)
+    return emitOpError("x must have one position on axis ")
+           << axis << ", got " << formatShape(shape);
+  auto lengths = getLengths().getType().cast<ShapedType>().getShape();
+  if (lengths != ArrayRef<int64_t>{shape[0]})
+    return emitOpError("lengths must be [B] = [") << shape[0] << "], got " << formatShape(lengths);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Shape ops
 //===----------------------------------------------------------------------===//
 

@@ -295,6 +295,68 @@ def Ra_AttentionOp : Ra_Op<"attention", [Pure, Ra_AttentionOpInterface,
 }
 
 //===----------------------------------------------------------------------===//
+// Decoding: written by derive-decoding into @decode, never by the front end
+//===----------------------------------------------------------------------===//
+
+def Ra_CachedAttentionOp : Ra_Op<"cached_attention", [Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<Ra_CostOpInterface>]> {
+  let summary = "one new query per sequence against its cached keys and values";
+  let description = [{
+    Causal attention of one position per sequence, the decoding form of
+    `ra.attention`. Sequence `b`'s new token is at position `p = lengths[b]`:
+    `q: [B, H, 1, E]` is its query; its keys are `k_past[.., j, :]` for
+    `j < p` (the cache; rows at and past `p` are not read) and `k_new` at
+    `p`. Keys and values are per head (`[B, H, T, .]`) or shared by every
+    head (`[B, T, .]`, MLA's latents); `k_new`/`v_new` have one position.
+    Scores `s_j = scale q . k_j`, `j <= p`.
+
+    With RA's term (`reciprocal(alpha, q_past, k_recip)`) each `s_j` with
+    `p - j <= band` (every `j` without a band) gains `alpha scale S[j, p]`,
+    the score of the earlier query `j` against the new key: for `j < p`,
+    `q_past[b, h, j mod W, :] . k_recip[b, h, 0, :]` (`q_past: [B, H, W, Er]`
+    holds the last `W` queries in a ring, or every position when `W` is the
+    cache's length), and for `j = p`, `q . k_new` (`S[p, p]`). `k_recip` is
+    the new key as the ring's queries meet it: `k_new` itself, or, when the
+    ring keeps queries before a per-head up-projection `W` (MLA's `W_ql`),
+    `k_new W^T`.
+
+    Result `softmax(s) v: [B, H, 1, Dv]`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k_past, Ra_FloatTensor:$k_new,
+                       Ra_FloatTensor:$v_past, Ra_FloatTensor:$v_new, Ra_IndexTensor:$lengths,
+                       Optional<Ra_ScalarFloat>:$reciprocal_alpha,
+                       Optional<Ra_FloatTensor>:$q_past, Optional<Ra_FloatTensor>:$k_recip,
+                       F64Attr:$scale, OptionalAttr<I64Attr>:$band);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k_past `,` $k_new `,` $v_past `,` $v_new `,` $lengths
+    (`reciprocal` `(` $reciprocal_alpha^ `,` $q_past `,` $k_recip `:` type($reciprocal_alpha) `,`
+     type($q_past) `,` type($k_recip) `)`)?
+    attr-dict `:` type($q) `,` type($k_past) `,` type($k_new) `,` type($v_past) `,`
+    type($v_new) `,` type($lengths) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ra_RunningMeanOp : Ra_Op<"running_mean", [Pure, Ra_CostOpInterface,
+                                               AllTypesMatch<["sum", "x", "result"]>]> {
+  let summary = "the decoding form of ra.causal_mean: a running sum and one new row";
+  let description = [{
+    `x: [..., 1, ...]` is each sequence's new row along `axis` (batch on
+    axis 0), `sum` (the same type) the sum of its rows before position
+    `p = lengths[b]`: `result = (sum + x) / (p + 1)`, the causal mean at `p`.
+  }];
+  let arguments = (ins Ra_FloatTensor:$sum, Ra_FloatTensor:$x, Ra_IndexTensor:$lengths,
+                       I64Attr:$axis);
+  let results = (outs Ra_FloatTensor:$result);
+  let assemblyFormat = [{
+    $sum `,` $x `,` $lengths attr-dict `:` type($x) `,` type($lengths)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = Ra_PerElementCost<2>.cost;
+}
+
+//===----------------------------------------------------------------------===//
 // Shape ops
 //===----------------------------------------------------------------------===//
 

@@ -20,6 +20,7 @@ std::unique_ptr<mlir::Pass> createPlanMemoryPass();
 std::unique_ptr<mlir::Pass> createFuseAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseGatedAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseHeadMeanAttentionPass();
+std::unique_ptr<mlir::Pass> createDeriveDecodingPass();
 std::unique_ptr<mlir::Pass> createAbsorbLatentWeightsPass();
 std::unique_ptr<mlir::Pass> createFuseLatentProjectionsPass();
 std::unique_ptr<mlir::Pass> createFuseCrossEntropyPass();

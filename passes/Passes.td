@@ -155,6 +155,28 @@ def FuseHeadMeanAttention : Pass<"fuse-head-mean-attention", "mlir::ModuleOp"> {
   let constructor = "ra::createFuseHeadMeanAttentionPass()";
 }
 
+def DeriveDecoding : Pass<"derive-decoding", "mlir::ModuleOp"> {
+  let summary = "Derive @prefill and @decode, the cached decoder, from @forward";
+  let description = [{
+    Keeps what the inference-cache analysis names (every attention's keys and
+    values in their narrowest form, RA's query ring, causal means' running
+    sums) and derives `@prefill(tokens [B, T])`, returning the logits and
+    every cached tensor at every position, and `@decode(tokens [B, 1],
+    positions [B], cache...)`, @forward at one position per sequence with
+    `ra.attention` read from the cache (`ra.cached_attention`), causal means
+    from their running sums (`ra.running_mean`) and position tables at the
+    positions, returning the logits and each cache's new row. The caches are
+    described by @decode's `ra.caches`. A model with an op that mixes
+    positions other than causally gets neither; the module's
+    `ra.decoding_refused` says why.
+
+    Before:  %y = ra.attention %q, %k, %v {causal, scale = ...}
+    After (@decode):
+             %y = ra.cached_attention %q1, %cache0, %k1, %cache1, %v1, %positions {scale = ...}
+  }];
+  let constructor = "ra::createDeriveDecodingPass()";
+}
+
 def AbsorbLatentWeights : Pass<"absorb-latent-weights", "mlir::ModuleOp"> {
   let summary = "MLA weight absorption (W_q W_ql, W_vu W_o) in inference entry points, where cheaper";
   let description = [{

@@ -38,6 +38,8 @@ std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options)
       [] { return mlir::createCSEPass(); },
       [] { return createCheckUnusedParamsPass(); },
       [] { return createCheckCausalityPass(); },
+      // From the clean @forward, before training's entry points exist.
+      [] { return createDeriveDecodingPass(); },
       [] { return createAutodiffPass(); },
       [] { return createOptimizerPass(); },
       // The backward pass repeats forward values and layout ops: fold them again.

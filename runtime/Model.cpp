@@ -116,12 +116,6 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
       return nullptr;
     }
     m->functions[e.name] = fn;
-    // Scratch is for the CUDA kernels only.
-    if (device == "cpu")
-      if (error = allocate(m->arenas[e.name], abi::arenaAllocationBytes(e.arenaBytes, 0),
-                           "the arena of " + e.name);
-          !error.empty())
-        return nullptr;
   }
   m->deviceDescription = device;
   if (device != "cpu")
@@ -312,8 +306,15 @@ std::string Model::call(const std::string &name, const std::vector<const void *>
   if (onDevice)
     return callOnDevice(*e, inputs, outputs);
   char error[512] = {0};
-  // The arena starts aligned, as ra-plan-memory assumes.
+  // An entry point's arena on its first call: decoding never pays for the
+  // training step's. (Scratch is for the CUDA kernels only.)
   auto &arena = arenas[name];
+  if (arena.empty())
+    if (std::string err =
+            allocate(arena, abi::arenaAllocationBytes(e->arenaBytes, 0), "the arena of " + name);
+        !err.empty())
+      return err;
+  // The arena starts aligned, as ra-plan-memory assumes.
   uintptr_t at = reinterpret_cast<uintptr_t>(arena.data());
   char *base = reinterpret_cast<char *>(uint64_t(abi::alignUp(int64_t(at))));
   if (fn->second(paramBuffer.data(), base, inputs.data(), outputs.data(), error, sizeof error))

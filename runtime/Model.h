@@ -2,7 +2,9 @@
 //
 // Reads OUT.rac/manifest.json (format and ABI versions checked), loads the
 // CPU library, owns the flat parameter buffer (weights and optimizer state at
-// the manifest's offsets) and one arena per entry point. Never links MLIR.
+// the manifest's offsets) and one arena per entry point, allocated on the
+// entry point's first call (generating text never pays for the training
+// step's). Never links MLIR.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_RUNTIME_MODEL_H

@@ -15,6 +15,7 @@
 #include "ra_cpu_common.h"
 
 #include "ra_cpu_attention.h"
+#include "ra_cpu_decode.h"
 #include "ra_cpu_elementwise.h"
 #include "ra_cpu_flash_attention.h"
 #include "ra_cpu_gemm.h"

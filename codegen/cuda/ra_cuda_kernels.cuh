@@ -15,6 +15,7 @@
 #include "ra_cuda_common.cuh"
 
 #include "ra_cuda_attention.cuh"
+#include "ra_cuda_decode.cuh"
 #include "ra_cuda_elementwise.cuh"
 #include "ra_cuda_flash_attention.cuh"
 #include "ra_cuda_gemm.cuh"

@@ -30,7 +30,7 @@ static int64_t perToken(Value v, int64_t tokens) {
 /// `v` traced back through reshapes, transposes and up-projections by a
 /// weight (x @ W with fewer features in than out: decoding keeps x and folds
 /// W into the attention) to its narrowest form per token.
-static Value narrowest(Value v, int64_t tokens) {
+Value narrowestCachedForm(Value v, int64_t tokens) {
   Value best = v;
   for (;;) {
     Operation *def = v.getDefiningOp();
@@ -75,12 +75,12 @@ InferenceCache analyzeInferenceCache(func::FuncOp forward) {
       int64_t tokens = q[0] * keys;
       for (auto [operand, role] :
            {std::pair{attention.getK(), "keys"}, {attention.getV(), "values"}}) {
-        Value v = narrowest(operand, tokens);
+        Value v = narrowestCachedForm(operand, tokens);
         add({v, CachedTensor::Kind::PerToken, role, perToken(v, tokens), 1});
       }
       if (attention.hasReciprocal()) {
         // S[j, i] for the new key i needs the queries of the band before it.
-        Value v = narrowest(attention.getQ(), q[0] * q[2]);
+        Value v = narrowestCachedForm(attention.getQ(), q[0] * q[2]);
         int64_t band = attention.getBandOrAll();
         if (band < 0 || band >= keys - 1)
           add({v, CachedTensor::Kind::PerToken, "queries", perToken(v, q[0] * q[2]), 1});

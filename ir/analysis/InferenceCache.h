@@ -54,6 +54,12 @@ struct InferenceCache {
   int64_t elementsPerSequence = 0; // sum of elements x entries over the fixed-size ones
 };
 
+/// `v`, a tensor with `tokens` positions, traced back through reshapes,
+/// transposes and up-projections by a weight (x @ W with fewer features in
+/// than out: decoding keeps x and folds W into the attention) to its
+/// narrowest form per token: what a decoder keeps of it.
+mlir::Value narrowestCachedForm(mlir::Value v, int64_t tokens);
+
 /// What a decoder of `forward` keeps, per token and per sequence.
 InferenceCache analyzeInferenceCache(mlir::func::FuncOp forward);
 

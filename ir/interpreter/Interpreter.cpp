@@ -58,6 +58,8 @@ int64_t idRange(Value ids) {
         range = std::min(range, shapeOf(c.getLogits().getType()).back());
       else if (auto c = dyn_cast<CrossEntropyGradOp>(user))
         range = std::min(range, shapeOf(c.getLogits().getType()).back());
+      else if (auto a = dyn_cast<CachedAttentionOp>(user); a && use.get() == a.getLengths())
+        range = std::min(range, shapeOf(a.getKPast().getType()).end()[-2]);
     }
   }
   return range == INT64_MAX ? 1 : range;
@@ -252,6 +254,32 @@ LogicalResult Frame::eval(Operation *op) {
                                               get(c.getGrad()).data[0], d))))
           return failure();
         set(op, {std::move(d)});
+        return success();
+      })
+      .Case([&](CachedAttentionOp a) {
+        AttentionSpec spec;
+        spec.scale = a.getScale().convertToDouble();
+        spec.causal = true;
+        if (Value alpha = a.getReciprocalAlpha())
+          spec.alpha = get(alpha).data[0];
+        if (a.getBandAttr())
+          spec.band = a.getBandAttr().getInt();
+        Tensor out;
+        if (failed(check(
+                op, cachedAttention(get(a.getQ()), get(a.getKPast()), get(a.getKNew()),
+                                    get(a.getVPast()), get(a.getVNew()), get(a.getLengths()),
+                                    a.getQPast() ? &get(a.getQPast()) : nullptr,
+                                    a.getKRecip() ? &get(a.getKRecip()) : nullptr, spec, out))))
+          return failure();
+        set(op, {std::move(out)});
+        return success();
+      })
+      .Case([&](RunningMeanOp m) {
+        Tensor out;
+        if (failed(
+                check(op, runningMean(get(m.getSum()), get(m.getX()), get(m.getLengths()), out))))
+          return failure();
+        set(op, {std::move(out)});
         return success();
       })
       .Case([&](AttentionOp a) {

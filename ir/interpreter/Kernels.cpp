@@ -397,6 +397,83 @@ std::vector<Tensor> attentionGrad(const Tensor &q, const Tensor &k, const Tensor
   return grads;
 }
 
+/// Position lengths[b], which must leave the new row a place in `cached` rows.
+static std::string positionOf(const Tensor &lengths, int64_t b, int64_t cached, int64_t &p) {
+  Real v = lengths.data[b];
+  if (!(v >= 0 && v < cached) || v != std::floor(v))
+    return "position " + std::to_string((long long)v) + " of sequence " + std::to_string(b) +
+           " is outside the cache's " + std::to_string(cached) + " positions";
+  p = int64_t(v);
+  return "";
+}
+
+std::string cachedAttention(const Tensor &q, const Tensor &kPast, const Tensor &kNew,
+                            const Tensor &vPast, const Tensor &vNew, const Tensor &lengths,
+                            const Tensor *qPast, const Tensor *kRecip, const AttentionSpec &spec,
+                            Tensor &out) {
+  int64_t batch = q.shape[0], heads = q.shape[1], e = q.shape[3], dv = vPast.shape.back();
+  int64_t cached = kPast.shape[kPast.rank() - 2];
+  int64_t ring = qPast ? qPast->shape[2] : 0, er = qPast ? qPast->shape[3] : 0;
+  bool kShared = kPast.rank() == 3, vShared = vPast.rank() == 3;
+  out = Tensor({batch, heads, 1, dv});
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t p = 0;
+    if (std::string err = positionOf(lengths, b, cached, p); !err.empty())
+      return err;
+    for (int64_t h = 0; h < heads; ++h) {
+      const Real *qi = &q.data[(b * heads + h) * e];
+      auto key = [&](int64_t j) {
+        int64_t head = kShared ? b : b * heads + h;
+        return j < p ? &kPast.data[(head * cached + j) * e] : &kNew.data[head * e];
+      };
+      auto value = [&](int64_t j) {
+        int64_t head = vShared ? b : b * heads + h;
+        return j < p ? &vPast.data[(head * cached + j) * dv] : &vNew.data[head * dv];
+      };
+      auto dot = [](const Real *x, const Real *y, int64_t n) {
+        Real s = 0;
+        for (int64_t c = 0; c < n; ++c)
+          s += x[c] * y[c];
+        return s;
+      };
+      std::vector<Real> s(p + 1);
+      Real mx = -std::numeric_limits<Real>::infinity();
+      for (int64_t j = 0; j <= p; ++j) {
+        s[j] = spec.scale * dot(qi, key(j), e);
+        if (spec.alpha && (!spec.band || p - j <= *spec.band)) {
+          // S[j, p]: query j against the new key.
+          Real back = j == p ? dot(qi, key(p), e)
+                             : dot(&qPast->data[((b * heads + h) * ring + j % ring) * er],
+                                   &kRecip->data[(b * heads + h) * er], er);
+          s[j] += *spec.alpha * spec.scale * back;
+        }
+        mx = std::max(mx, s[j]);
+      }
+      Real sum = 0;
+      for (Real &x : s)
+        sum += (x = std::exp(x - mx));
+      Real *y = &out.data[(b * heads + h) * dv];
+      for (int64_t j = 0; j <= p; ++j)
+        for (int64_t c = 0; c < dv; ++c)
+          y[c] += s[j] / sum * value(j)[c];
+    }
+  }
+  return "";
+}
+
+std::string runningMean(const Tensor &sum, const Tensor &x, const Tensor &lengths, Tensor &out) {
+  out = Tensor(x.shape);
+  int64_t batch = x.shape[0], per = x.numElements() / batch;
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t p = 0;
+    if (std::string err = positionOf(lengths, b, INT64_MAX, p); !err.empty())
+      return err;
+    for (int64_t i = b * per; i < (b + 1) * per; ++i)
+      out.data[i] = (sum.data[i] + x.data[i]) / Real(p + 1);
+  }
+  return "";
+}
+
 Tensor slice(const Tensor &x, int64_t axis, int64_t start, int64_t end) {
   int64_t outer = product(x.shape, 0, axis), n = x.shape[axis];
   int64_t inner = product(x.shape, axis + 1, x.shape.size());

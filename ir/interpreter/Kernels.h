@@ -47,6 +47,16 @@ std::vector<Tensor> attentionGrad(const Tensor &q, const Tensor &k, const Tensor
                                   const Tensor &dy, const AttentionSpec &spec,
                                   const Tensor *lseIn = nullptr);
 
+/// ra.cached_attention: one new query per sequence at position lengths[b]
+/// against its cached keys and values (ir/RaOps.td states the semantics).
+/// `qPast` and `kRecip` with spec.alpha. Returns "" or what is wrong.
+std::string cachedAttention(const Tensor &q, const Tensor &kPast, const Tensor &kNew,
+                            const Tensor &vPast, const Tensor &vNew, const Tensor &lengths,
+                            const Tensor *qPast, const Tensor *kRecip, const AttentionSpec &spec,
+                            Tensor &out);
+/// ra.running_mean: (sum + x) / (lengths[b] + 1).
+std::string runningMean(const Tensor &sum, const Tensor &x, const Tensor &lengths, Tensor &out);
+
 Tensor slice(const Tensor &x, int64_t axis, int64_t start, int64_t end);
 Tensor concat(const std::vector<const Tensor *> &inputs, int64_t axis);
 Tensor transpose(const Tensor &x, const std::vector<int64_t> &perm);

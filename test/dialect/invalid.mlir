@@ -220,3 +220,35 @@ func.func @misspelled(%x: tensor<2xf32>) -> tensor<2xf32> attributes {ra.outptus
 func.func @mistyped(%x: tensor<2xf32>) -> tensor<2xf32> attributes {ra.arena_bytes = "many"} {
   return %x : tensor<2xf32>
 }
+
+// -----
+
+func.func @cached_attention_queries(%q: tensor<2x4x3x8xf32>, %k: tensor<2x16x8xf32>, %kn: tensor<2x1x8xf32>, %pos: tensor<2xi32>) {
+  // expected-error @+1 {{q must be [B, H, 1, E], one new query per sequence, got [2, 4, 3, 8]}}
+  %0 = ra.cached_attention %q, %k, %kn, %k, %kn, %pos {scale = 0.25 : f64} : tensor<2x4x3x8xf32>, tensor<2x16x8xf32>, tensor<2x1x8xf32>, tensor<2x16x8xf32>, tensor<2x1x8xf32>, tensor<2xi32> -> tensor<2x4x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @cached_attention_new_row(%q: tensor<2x4x1x8xf32>, %k: tensor<2x16x8xf32>, %kn: tensor<2x2x8xf32>, %pos: tensor<2xi32>) {
+  // expected-error @+1 {{k_new must be [2, 1, 8], got [2, 2, 8]}}
+  %0 = ra.cached_attention %q, %k, %kn, %k, %kn, %pos {scale = 0.25 : f64} : tensor<2x4x1x8xf32>, tensor<2x16x8xf32>, tensor<2x2x8xf32>, tensor<2x16x8xf32>, tensor<2x2x8xf32>, tensor<2xi32> -> tensor<2x4x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @cached_attention_ring(%q: tensor<2x4x1x8xf32>, %k: tensor<2x16x8xf32>, %kn: tensor<2x1x8xf32>, %pos: tensor<2xi32>, %a: tensor<f32>, %ring: tensor<2x4x2x8xf32>, %kr: tensor<2x4x1x8xf32>) {
+  // expected-error @+1 {{q_past keeps 2 queries but the reciprocal term reaches 3 back}}
+  %0 = ra.cached_attention %q, %k, %kn, %k, %kn, %pos reciprocal(%a, %ring, %kr : tensor<f32>, tensor<2x4x2x8xf32>, tensor<2x4x1x8xf32>) {band = 3 : i64, scale = 0.25 : f64} : tensor<2x4x1x8xf32>, tensor<2x16x8xf32>, tensor<2x1x8xf32>, tensor<2x16x8xf32>, tensor<2x1x8xf32>, tensor<2xi32> -> tensor<2x4x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @running_mean_rows(%s: tensor<2x3x6xf32>, %pos: tensor<2xi32>) {
+  // expected-error @+1 {{x must have one position on axis 1, got [2, 3, 6]}}
+  %0 = ra.running_mean %s, %s, %pos {axis = 1 : i64} : tensor<2x3x6xf32>, tensor<2xi32>
+  return
+}

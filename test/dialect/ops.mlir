@@ -79,3 +79,24 @@ func.func @shapes(%x: tensor<2x6xf32>, %y: tensor<2x3xf32>, %b: tensor<6xf32>, %
   %4 = ra.layernorm %x, %w, %b {eps = 0.5} : tensor<2x6xf32>, tensor<6xf32>, tensor<6xf32> -> tensor<2x6xf32>
   return %1, %2, %3, %4 : tensor<3x2x2xf32>, tensor<2x9xf32>, tensor<4x2x6xf32>, tensor<2x6xf32>
 }
+
+// The decoding forms derive-decoding writes into @decode.
+// CHECK-LABEL: func.func @decoding
+func.func @decoding(%q: tensor<2x4x1x8xf32>, %kp: tensor<2x16x8xf32>, %kn: tensor<2x1x8xf32>,
+                    %vp: tensor<2x4x16x6xf32>, %vn: tensor<2x4x1x6xf32>, %pos: tensor<2xi32>,
+                    %a: tensor<f32>, %ring: tensor<2x4x3x5xf32>, %kr: tensor<2x4x1x5xf32>,
+                    %sum: tensor<2x1x6xf32>, %x: tensor<2x1x6xf32>)
+    -> (tensor<2x4x1x6xf32>, tensor<2x4x1x6xf32>, tensor<2x1x6xf32>) {
+  // CHECK: ra.cached_attention %arg0, %arg1, %arg2, %arg3, %arg4, %arg5 {scale = 2.500000e-01 : f64}
+  %0 = ra.cached_attention %q, %kp, %kn, %vp, %vn, %pos {scale = 0.25 : f64}
+      : tensor<2x4x1x8xf32>, tensor<2x16x8xf32>, tensor<2x1x8xf32>, tensor<2x4x16x6xf32>,
+        tensor<2x4x1x6xf32>, tensor<2xi32> -> tensor<2x4x1x6xf32>
+  // CHECK: ra.cached_attention %arg0, %arg1, %arg2, %arg3, %arg4, %arg5 reciprocal(%arg6, %arg7, %arg8 : tensor<f32>, tensor<2x4x3x5xf32>, tensor<2x4x1x5xf32>) {band = 3 : i64, scale = 2.500000e-01 : f64}
+  %1 = ra.cached_attention %q, %kp, %kn, %vp, %vn, %pos reciprocal(%a, %ring, %kr : tensor<f32>,
+      tensor<2x4x3x5xf32>, tensor<2x4x1x5xf32>) {band = 3 : i64, scale = 0.25 : f64}
+      : tensor<2x4x1x8xf32>, tensor<2x16x8xf32>, tensor<2x1x8xf32>, tensor<2x4x16x6xf32>,
+        tensor<2x4x1x6xf32>, tensor<2xi32> -> tensor<2x4x1x6xf32>
+  // CHECK: ra.running_mean %arg9, %arg10, %arg5 {axis = 1 : i64} : tensor<2x1x6xf32>, tensor<2xi32>
+  %2 = ra.running_mean %sum, %x, %pos {axis = 1 : i64} : tensor<2x1x6xf32>, tensor<2xi32>
+  return %0, %1, %2 : tensor<2x4x1x6xf32>, tensor<2x4x1x6xf32>, tensor<2x1x6xf32>
+}

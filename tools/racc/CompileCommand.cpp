@@ -120,6 +120,23 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
           names.push_back(n.cast<mlir::StringAttr>().str());
         e["grad_norm_params"] = names;
       }
+  // What @decode keeps between calls (runtime/DecodeCache.h reads it), or
+  // why racc derived no decoding.
+  nlohmann::ordered_json decoding = nlohmann::ordered_json::object();
+  if (auto refused = module->getAttrOfType<mlir::StringAttr>(ra::RaDialect::kDecodingRefusedAttr))
+    decoding["refused"] = refused.str();
+  if (auto decode = module.lookupSymbol<mlir::func::FuncOp>("decode"))
+    if (auto caches = decode->getAttrOfType<mlir::ArrayAttr>(ra::RaDialect::kCachesAttr)) {
+      decoding["caches"] = nlohmann::ordered_json::array();
+      for (auto c : caches.getAsRange<mlir::DictionaryAttr>()) {
+        nlohmann::ordered_json entry;
+        for (const char *key : {"name", "kind", "role", "origin"})
+          entry[key] = c.getAs<mlir::StringAttr>(key).str();
+        for (const char *key : {"axis", "slots", "elements"})
+          entry[key] = c.getAs<mlir::IntegerAttr>(key).getInt();
+        decoding["caches"].push_back(entry);
+      }
+    }
   return {{"format_version", ra::abi::kManifestFormatVersion},
           {"abi_version", ra::abi::kAbiVersion},
           {"racc_version", RACC_VERSION},
@@ -129,6 +146,7 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
           {"parameter_elements", ra::codegen::paramBufferElements(slots)},
           {"parameters", params},
           {"entry_points", entryJson},
+          {"decoding", decoding},
           {"files", files},
           {"stats",
            {{"parameters", stats.totalParams},

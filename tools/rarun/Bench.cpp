@@ -1,6 +1,7 @@
 //===- Bench.cpp - rarun bench ----------------------------------------------===//
 //
-// Repeated training steps (or, with --entry forward, inference calls) on
+// Repeated training steps (or, with --entry forward, inference calls; with
+// --entry decode, cached decoding: DecodeBench.cpp) on
 // fixed random batches after a warm-up: median ms/step, tokens/s, model FLOP
 // utilization against this machine's single-precision GEMM rate measured in
 // the same run, and the arena's peak bytes. With --vs, two artifacts of the same model interleaved
@@ -19,15 +20,6 @@ namespace rarun {
 
 namespace {
 
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 struct Runner {
   std::string path, entry = "train_step";
   std::unique_ptr<ra::rt::Model> model;
@@ -43,7 +35,7 @@ struct Runner {
     if (!model || !batchShape(*model, shape))
       return false;
     if (entry != "train_step" && entry != "forward") {
-      fail("--entry: '" + entry + "' is not train_step or forward");
+      fail("--entry: '" + entry + "' is not train_step, forward or decode");
       return false;
     }
     if (!model->entry(entry)) {
@@ -69,18 +61,18 @@ struct Runner {
   std::string step(int64_t s) {
     if (entry == "forward") {
       std::vector<std::vector<float>> outs;
-      double t = now();
+      double t = secondsNow();
       std::string err = forward(outs);
-      ms.push_back((now() - t) * 1e3);
+      ms.push_back((secondsNow() - t) * 1e3);
       return err;
     }
     const auto *e = model->entry("train_step");
     float loss, norm, lr = 1e-4f, stepValue = float(s);
     std::vector<float> norms(e->outputs[2].elements());
-    double t = now();
+    double t = secondsNow();
     std::string err = model->call("train_step", {tokens.data(), targets.data(), &lr, &stepValue},
                                   {&loss, &norm, norms.data()});
-    ms.push_back((now() - t) * 1e3);
+    ms.push_back((secondsNow() - t) * 1e3);
     return err;
   }
 
@@ -173,14 +165,29 @@ int benchCommand(int argc, char **argv) {
       "profile", "Then time every kernel over a few more steps (each kernel waited for)")(
       "allow-different",
       "With --vs: time artifacts of different models (shapes, parameters) without comparing "
-      "their outputs")("entry", "The entry point timed: train_step, or forward (inference)",
-                       cxxopts::value<std::string>()->default_value("train_step"));
+      "their outputs")("entry",
+                       "The entry point timed: train_step, forward (inference), or decode "
+                       "(cached decoding: tokens/s and cache bytes per context and sequences)",
+                       cxxopts::value<std::string>()->default_value("train_step"))(
+      "context", "With --entry decode: contexts, comma-separated (default: the window)",
+      cxxopts::value<std::string>())(
+      "sequences",
+      "With --entry decode: sequences decoded together, comma-separated "
+      "(default: the batch)",
+      cxxopts::value<std::string>());
   auto parsed = parseArtifactCommand(options, argc, argv, &numbers);
   if (!parsed)
     return 0;
   const cxxopts::ParseResult &args = *parsed;
   if (!args.count("artifact"))
     return fail("rarun bench needs an artifact");
+  if (args["entry"].as<std::string>() == "decode") {
+    if (args.count("vs") || args.count("profile"))
+      return fail("--entry decode takes neither --vs nor --profile");
+    return decodeBench(args);
+  }
+  if (args.count("context") || args.count("sequences"))
+    return fail("--context and --sequences apply to --entry decode");
   uint64_t seed = args["seed"].as<uint64_t>();
   std::vector<Runner> runners(args.count("vs") ? 2 : 1);
   Device device = deviceOf(args);

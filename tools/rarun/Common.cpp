@@ -1,11 +1,23 @@
 //===- Common.cpp - what the rarun commands share -------------------------===//
 #include "Common.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "Communicator.h"
 
 #include <cstdio>
 
 namespace rarun {
+
+double secondsNow() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
 
 int fail(const std::string &message) {
   // With several ranks, which one failed.

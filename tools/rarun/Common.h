@@ -13,11 +13,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace rarun {
 
 /// Prints `rarun: error: message` and returns 1, the exit status.
 int fail(const std::string &message);
+
+/// A steady clock in seconds, for timing calls.
+double secondsNow();
+/// The median of timings (0 for none).
+double median(std::vector<double> v);
 
 /// Where a command runs: --device and --sync-kernels.
 struct Device {
@@ -88,10 +94,13 @@ int trainCommand(int argc, char **argv);
 int evalCommand(int argc, char **argv);
 int inspectCommand(int argc, char **argv);
 int benchCommand(int argc, char **argv);
+/// rarun bench --entry decode (DecodeBench.cpp).
+int decodeBench(const cxxopts::ParseResult &args);
 /// rarun generate; `asSample`: rarun sample, the full window sliding past `seq`.
 int generateCommand(int argc, char **argv, bool asSample);
 int tokenizeCommand(int argc, char **argv);
 int forwardCommand(int argc, char **argv);
+int decodeCheckCommand(int argc, char **argv);
 int importCommand(int argc, char **argv);
 int exportCommand(int argc, char **argv);
 int studyCommand(int argc, char **argv);

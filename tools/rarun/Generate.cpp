@@ -5,9 +5,10 @@
 // its own length; every step draws one token per live sequence with its own
 // seeded sampler (generate/TokenSampler.h).
 //
-// Two decoders. The cached one runs the artifact's @prefill and @decode
-// entry points, which racc derives from @forward; an artifact without them is
-// refused with the reason, never silently recomputed. `--no-cache` is the
+// Two decoders. The cached one (runtime/DecodeCache.h) runs the artifact's
+// @prefill and @decode entry points, which racc derives from @forward; an
+// artifact without them is refused with racc's reason, never silently
+// recomputed. `--no-cache` is the
 // full-window reference: every step places each sequence's tokens at
 // positions 0.. of @forward's [batch, seq] and reads the logits at its last
 // position (padding after it cannot change them in a causal model), so a
@@ -22,6 +23,7 @@
 
 #include "generate/Prompts.h"
 #include "generate/TokenSampler.h"
+#include "runtime/DecodeCache.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <algorithm>
@@ -175,12 +177,14 @@ int generateCommand(int argc, char **argv, bool asSample) {
       loadCheckpointed(artifact, deviceOf(args), args["ckpt"].as<std::string>(), shape, meta);
   if (!model)
     return 1;
-  if (!noCache && (!model->entry("prefill") || !model->entry("decode")))
-    return fail(fmt::format(
-        "{} has no @prefill and @decode entry points: racc does not derive cached decoding yet "
-        "(docs/decoding.md); --no-cache decodes through the full window, one forward call per "
-        "token",
-        artifact));
+  std::unique_ptr<ra::rt::CachedDecoder> cached;
+  if (!noCache) {
+    std::string why;
+    if (!(cached = ra::rt::CachedDecoder::create(*model, why)))
+      return fail(fmt::format("{}: {}; --no-cache decodes through the full window, one forward "
+                              "call per token",
+                              artifact, why));
+  }
   int logitsIndex = logitsOutput(*model, shape);
   if (logitsIndex < 0)
     return 1;
@@ -260,11 +264,30 @@ int generateCommand(int argc, char **argv, bool asSample) {
     std::fflush(stdout);
   }
   FullWindowDecoder decoder(*model, shape, logitsIndex);
+  // The cached decoder: @prefill with every prompt, then @decode with each
+  // sequence's last token.
+  auto step = [&](int t, std::vector<const float *> &logits) -> std::string {
+    if (!cached)
+      return decoder.step(seqs, logits);
+    if (t == 0) {
+      std::vector<std::vector<int32_t>> starts;
+      for (const Sequence &seq : seqs)
+        starts.push_back(seq.ids);
+      return cached->prefill(starts, logits);
+    }
+    std::vector<int32_t> last;
+    std::vector<bool> live;
+    for (const Sequence &seq : seqs) {
+      last.push_back(seq.ids.back());
+      live.push_back(!seq.done);
+    }
+    return cached->decode(last, live, logits);
+  };
   std::vector<const float *> logits;
   auto start = std::chrono::steady_clock::now();
   int64_t produced = 0;
   for (int t = 0; t < tokens; ++t) {
-    if (std::string err = decoder.step(seqs, logits); !err.empty())
+    if (std::string err = step(t, logits); !err.empty())
       return fail(err);
     bool live = false;
     for (size_t r = 0; r < seqs.size(); ++r) {

@@ -30,6 +30,7 @@ commands:
   sample ART   generate --no-cache, sliding past the window (rarun sample --help)
   tokenize IN  text files to llm.c token files (rarun tokenize --help)
   forward ART  logits of given tokens on a checkpoint, as .npy
+  decode-check ART  cached decoding against the uncached forward, position by position
   import hf D  a Hugging Face GPT-2 into a checkpoint of an artifact
   export hf C  a checkpoint as a Hugging Face GPT-2 (GPT2LMHeadModel)
   study FILE   train a study's variants over seeds; report with verdicts
@@ -51,6 +52,8 @@ static int dispatch(const std::string &command, int argc, char **argv) {
       return rarun::tokenizeCommand(argc - 1, argv + 1);
     if (command == "forward")
       return rarun::forwardCommand(argc - 1, argv + 1);
+    if (command == "decode-check")
+      return rarun::decodeCheckCommand(argc - 1, argv + 1);
     if (command == "import")
       return rarun::importCommand(argc - 1, argv + 1);
     if (command == "export")
