@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The ASan + UBSan job: builds racc, rarun, the unit tests and the fuzz
 # replays in build-asan/ with both sanitizers (any report is fatal), then
-# runs the unit tests, replays every fuzz corpus, and compiles and trains a
-# tiny model whose generated kernels are instrumented too (RACC_CXXFLAGS).
+# runs the unit tests, replays every fuzz corpus, and compiles, trains and
+# decodes a tiny model whose generated kernels are instrumented too
+# (RACC_CXXFLAGS).
 # -O1, as the sanitizers' authors advise: reports keep their lines, and the
 # build takes half the time of -O3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=build-asan
 TARGETS=(racc rarun racc-unit-tests)
-FUZZ=(graph safetensors manifest tokens text bpe ranks tokenized npy study)
+FUZZ=(graph safetensors manifest tokens text bpe ranks tokenized npy study prompts)
 for t in "${FUZZ[@]}"; do TARGETS+=("racc-fuzz-replay-$t"); done
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -G Ninja -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
@@ -50,4 +51,8 @@ OMP_NUM_THREADS=1 "$BIN"/rarun train "$WORK/tiny.rac" --steps 30 --out "$WORK/ru
   --resume "$WORK/run/ckpt/step_20.safetensors"
 OMP_NUM_THREADS=1 "$BIN"/rarun eval "$WORK/tiny.rac" --ckpt "$WORK/run/ckpt/step_30.safetensors"
 OMP_NUM_THREADS=1 "$BIN"/rarun inspect "$WORK/run/ckpt/step_30.safetensors" > /dev/null
+echo "sanitize: cached decoding (@prefill, @decode) against the forward, and generate"
+OMP_NUM_THREADS=1 "$BIN"/rarun decode-check "$WORK/tiny.rac"
+OMP_NUM_THREADS=2 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$BIN"/rarun generate \
+  "$WORK/tiny.rac" --ckpt "$WORK/run/ckpt/step_30.safetensors" --prompt ab --tokens 20 > /dev/null
 echo "sanitize: ok"
