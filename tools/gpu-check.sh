@@ -12,7 +12,8 @@
 #     1. the tiny GPT-2 and the all-mechanisms variant train 5 steps on the GPU
 #        with the CPU build's losses (within 1e-4 relative; every kernel
 #        family, forward, backward and AdamW); once more with --sync-kernels;
-#        a CPU checkpoint resumed on the GPU ends where the CPU run ended
+#        a CPU checkpoint resumed on the GPU ends where the CPU run ended;
+#        cached decoding (@prefill, @decode) equals the forward at every position
 #     2. GPT-2 124M and its MLA+RA variant (batch 8 x 1024): rarun bench
 #        --device cuda: ms/step, tokens/s, MFU against the bf16 cuBLAS GEMM
 #        peak measured in the same run (and the float32 GEMM rate), fused vs
@@ -93,6 +94,11 @@ run() {
   say "tiny, CPU checkpoint resumed on the GPU: $($py "$root/test/runtime/check_devices.py" \
     "$dir/ref/tiny/metrics.jsonl" "$dir/results/tiny-resumed/metrics.jsonl" --tolerance 1e-4 \
     --from-step 3)"
+
+  for m in tiny all; do
+    say "$m, cached decoding against the forward: $("$rarun" decode-check "$dir/art/$m.rac" \
+      --device "$device" 2>&1 | tail -1 || true)"
+  done
 
   say "== 2. 124M, batch 8 x 1024, fused vs unfused, rarun bench --device $device"
   local big
