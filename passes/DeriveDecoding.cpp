@@ -227,9 +227,11 @@ std::optional<Refusal> Deriver::plan() {
       if (!refused && a.getReciprocalAlpha()) {
         refused = planOperand(a.getQ(), q[0] * q[2], "queries", op, plans[2]);
         if (!refused) {
+          // A band shorter than the window keeps a ring, unless the queries
+          // are also kept per token as another attention's keys or values.
           CachePlan &ring = caches[plans[2].cache];
           int64_t band = a.getBandOrAll();
-          if (band >= 0 && band < keys - 1) {
+          if (ring.role == "queries" && band >= 0 && band < keys - 1) {
             ring.kind = Kind::QueryRing;
             ring.slots = band;
           }
@@ -266,8 +268,6 @@ std::optional<Refusal> Deriver::plan() {
                    std::to_string(analysis.elementsPerSequence)};
   return std::nullopt;
 }
-
-const char *kindKey(Kind k) { return ra::kindName(k); }
 
 ArrayAttr stringArray(Builder &b, const std::vector<std::string> &names) {
   SmallVector<Attribute> attrs;
@@ -482,7 +482,7 @@ std::optional<Refusal> Deriver::buildDecode() {
     outputs.push_back("cache." + std::to_string(i) + ".new");
     cacheInfo.push_back(b.getDictionaryAttr({
         b.getNamedAttr("name", b.getStringAttr("cache." + std::to_string(i))),
-        b.getNamedAttr("kind", b.getStringAttr(kindKey(c.kind))),
+        b.getNamedAttr("kind", b.getStringAttr(ra::kindName(c.kind))),
         b.getNamedAttr("role", b.getStringAttr(c.role)),
         b.getNamedAttr("origin", b.getStringAttr(c.origin)),
         b.getNamedAttr("axis", b.getI64IntegerAttr(c.axis)),
