@@ -6,9 +6,12 @@
 // entry points that use it, so that the analysis (racc stats) and the
 // decoder cannot disagree (the pass checks that they count the same values):
 //
-//   @prefill(tokens [B, T]) -> logits [B, T, V], cache.0 [.., T, ..], ...
+//   @prefill(tokens [B, T], rows [B, 1]) -> logits [B, 1, V], cache.0 [.., T, ..], ...
 //     @forward without its loss, returning every cached tensor at every
-//     position; the runtime keeps the rows of each prompt.
+//     position (the runtime keeps the rows of each prompt) and the logits
+//     of each sequence's last prompt position only: row rows[b] of the
+//     [B T] positions, taken before the position-wise ops that end in the
+//     logits (the final layernorm and the LM head).
 //   @decode(tokens [B, 1], positions [B], cache.0, ...) -> logits [B, 1, V],
 //                                                     cache.0.new [.., 1, ..], ...
 //     @forward at one position per sequence (sequence b's token is at
@@ -103,6 +106,7 @@ private:
                                      OperandPlan &out);
   int addCache(CachePlan p);
   void buildPrefill();
+  bool positionwise(Operation *op, Value &data);
   std::optional<Refusal> buildDecode();
   Value decodeAttention(OpBuilder &b, ra::AttentionOp a);
   RankedTensorType rowType(Value old);
@@ -212,6 +216,9 @@ std::optional<Refusal> Deriver::plan() {
   }
   if (tokensPerSequence < 2)
     return Refusal{"a sequence of one position has nothing to cache"};
+  auto logitsShape = shapeOf(logits);
+  if (logitsShape.size() != 3 || logitsShape[0] != batch || logitsShape[1] != tokensPerSequence)
+    return Refusal{"@forward's logits must be [batch, seq, vocab] to decode from"};
 
   std::optional<Refusal> refused;
   forward.walk([&](Operation *op) {
@@ -276,6 +283,27 @@ ArrayAttr stringArray(Builder &b, const std::vector<std::string> &names) {
   return b.getArrayAttr(attrs);
 }
 
+/// Whether `op` computes each position of its one result from the same
+/// position of its one operand that depends on the tokens (its others are
+/// weights): a final layernorm, the LM head's matmul, a bias, a unary.
+bool Deriver::positionwise(Operation *op, Value &data) {
+  if (op->getNumResults() != 1 || !seq[op->getResult(0)].data)
+    return false;
+  data = {};
+  for (Value v : op->getOperands())
+    if (seq[v].data) {
+      if (data)
+        return false;
+      data = v;
+    }
+  if (!data || seq[data].axes != std::set<int64_t>{1} ||
+      seq[op->getResult(0)].axes != std::set<int64_t>{1})
+    return false;
+  if (auto mm = dyn_cast<ra::MatmulOp>(op))
+    return mm.getLhs() == data && !mm.getTransposeLhs();
+  return isa<ra::LayerNormOp>(op) || ra::isElementwiseOp(op);
+}
+
 void Deriver::buildPrefill() {
   IRMapping m;
   auto prefill = cast<func::FuncOp>(forward->clone(m));
@@ -283,16 +311,49 @@ void Deriver::buildPrefill() {
   module.push_back(prefill);
   Block &body = prefill.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
-  SmallVector<Value> results{m.lookup(logits)};
+  OpBuilder b(ret);
+  // Logits at each sequence's last prompt position only (of a vocabulary of
+  // 50,257, the whole window's are as much work as the rest of the model):
+  // the position-wise ops that end in the logits run on the rows
+  // `rows[b]` of the value before them, flattened to [B T, D].
+  SmallVector<Operation *> head;
+  Value cut = logits, data;
+  while (Operation *def = cut.getDefiningOp()) {
+    if (!positionwise(def, data))
+      break;
+    head.push_back(def);
+    cut = data;
+  }
+  auto cutShape = shapeOf(cut);
+  if (cutShape.size() != 3 || cutShape[0] != batch || cutShape[1] != tokensPerSequence) {
+    cut = logits; // [B, T, V], as plan() checked
+    cutShape = shapeOf(cut);
+    head.clear();
+  }
+  prefill.insertArgument(prefill.getNumArguments(),
+                         RankedTensorType::get({batch, 1}, b.getI32Type()), DictionaryAttr(),
+                         forward.getLoc());
+  BlockArgument rows = body.getArguments().back();
+  Value flat = b.create<ra::ReshapeOp>(
+      forward.getLoc(),
+      RankedTensorType::get({batch * cutShape[1], cutShape[2]},
+                            cut.getType().cast<ShapedType>().getElementType()),
+      m.lookup(cut));
+  IRMapping last = m;
+  last.map(cut, b.create<ra::EmbeddingOp>(forward.getLoc(), flat, rows));
+  for (Operation *op : llvm::reverse(head)) {
+    Operation *clone = b.clone(*op, last);
+    clone->getResult(0).setType(rowType(op->getResult(0)));
+  }
+  SmallVector<Value> results{last.lookup(logits)};
   std::vector<std::string> outputs{"logits"};
   for (auto [i, c] : llvm::enumerate(caches)) {
     results.push_back(m.lookup(c.stored));
     outputs.push_back("cache." + std::to_string(i));
   }
-  OpBuilder b(ret);
   b.create<func::ReturnOp>(ret.getLoc(), results);
   ret.erase();
-  // Drop the loss and whatever only it read.
+  // Drop the loss, the whole window's logits and whatever only they read.
   for (Operation *op = body.getTerminator()->getPrevNode(); op;) {
     Operation *before = op->getPrevNode();
     if (op->use_empty())
@@ -303,7 +364,9 @@ void Deriver::buildPrefill() {
   std::vector<std::string> inputs;
   llvm::BitVector unused(prefill.getNumArguments());
   for (BlockArgument arg : prefill.getArguments()) {
-    if (arg.use_empty())
+    if (arg == rows)
+      inputs.push_back("rows");
+    else if (arg.use_empty())
       unused.set(arg.getArgNumber());
     else
       inputs.push_back(inputNames ? inputNames[arg.getArgNumber()].cast<StringAttr>().str()

@@ -48,7 +48,7 @@ std::string readCacheSpecs(const Model &model, std::vector<CacheSpec> &out) {
     return "manifest.json: decoding.caches must be an array";
   size_t n = caches->size();
   if (decode->inputs.size() != 2 + n || decode->outputs.size() != 1 + n ||
-      prefill->outputs.size() != 1 + n || prefill->inputs.size() != 1)
+      prefill->outputs.size() != 1 + n || prefill->inputs.size() != 2)
     return fmt::format("manifest.json: @prefill and @decode do not take and return the {} caches "
                        "decoding.caches lists",
                        n);
@@ -113,11 +113,12 @@ std::unique_ptr<CachedDecoder> CachedDecoder::create(Model &model, std::string &
   d->contextSize = prefill.inputs[0].shape[1];
   const std::vector<int64_t> &logits = decode.outputs[0].shape;
   if (logits.size() != 3 || logits[0] != d->batchSize || logits[1] != 1 ||
-      prefill.outputs[0].shape != std::vector<int64_t>{d->batchSize, d->contextSize, logits[2]} ||
+      prefill.outputs[0].shape != logits ||
+      prefill.inputs[1].shape != std::vector<int64_t>{d->batchSize, 1} ||
       decode.inputs[0].shape != std::vector<int64_t>{d->batchSize, 1} ||
       decode.inputs[1].shape != std::vector<int64_t>{d->batchSize}) {
-    error = "manifest.json: @prefill and @decode do not take tokens [batch, seq] and [batch, 1] "
-            "and return logits [batch, seq, vocab] and [batch, 1, vocab]";
+    error = "manifest.json: @prefill and @decode do not take tokens [batch, seq] (and rows "
+            "[batch, 1]) and [batch, 1] and return logits [batch, 1, vocab]";
     return nullptr;
   }
   d->vocabSize = logits[2];
@@ -159,10 +160,14 @@ std::string CachedDecoder::prefill(const std::vector<std::vector<int32_t>> &prom
                          prompts[r].size(), contextSize);
     std::copy(prompts[r].begin(), prompts[r].end(), ids.begin() + r * contextSize);
   }
+  // Each sequence's logits at its last prompt position: row r T + n - 1.
+  rows.assign(batchSize, 0);
+  for (size_t r = 0; r < prompts.size(); ++r)
+    rows[r] = int32_t(r * contextSize + prompts[r].size() - 1);
   std::vector<void *> outs;
   for (auto &o : prefillOut)
     outs.push_back(o.data());
-  if (std::string err = model.call("prefill", {ids.data()}, outs); !err.empty())
+  if (std::string err = model.call("prefill", {ids.data(), rows.data()}, outs); !err.empty())
     return err;
   lengths.assign(batchSize, 0);
   for (auto &buffer : buffers)
@@ -171,7 +176,7 @@ std::string CachedDecoder::prefill(const std::vector<std::vector<int32_t>> &prom
   for (size_t r = 0; r < prompts.size(); ++r) {
     int64_t n = int64_t(prompts[r].size());
     lengths[r] = int32_t(n);
-    logits[r] = prefillOut[0].data() + (r * contextSize + n - 1) * vocabSize;
+    logits[r] = prefillOut[0].data() + r * vocabSize;
     for (size_t c = 0; c < specs.size(); ++c) {
       const CacheSpec &s = specs[c];
       const float *rows = prefillOut[1 + c].data();

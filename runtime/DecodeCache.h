@@ -83,7 +83,7 @@ private:
   std::vector<std::vector<float>> buffers; // one per cache, @decode's input
   std::vector<int32_t> lengths;            // positions held, per sequence
   std::vector<std::vector<float>> prefillOut, decodeOut;
-  std::vector<int32_t> ids, positions;
+  std::vector<int32_t> ids, positions, rows;
 };
 
 } // namespace ra::rt
