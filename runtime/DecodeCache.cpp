@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace ra::rt {
@@ -24,11 +25,39 @@ std::vector<int64_t> withAxis(std::vector<int64_t> shape, int64_t axis, int64_t 
   return shape;
 }
 
+/// x rounded to the nearest bf16 (ties to even), as a float.
+float roundBf16(float x) {
+  if (std::isnan(x))
+    return x;
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  bits += 0x7fff + ((bits >> 16) & 1);
+  bits &= 0xffff0000u;
+  std::memcpy(&x, &bits, 4);
+  return x;
+}
+
+/// x rounded to the nearest IEEE half (ties to even; past its range,
+/// infinity), as a float.
+float roundF16(float x) { return float(static_cast<_Float16>(x)); }
+
 std::string shapeText(const std::vector<int64_t> &s) {
   return fmt::format("[{}]", fmt::join(s, ", "));
 }
 
 } // namespace
+
+bool parseCacheDtype(const std::string &name, CacheDtype &out) {
+  if (name == "f32")
+    out = CacheDtype::F32;
+  else if (name == "f16")
+    out = CacheDtype::F16;
+  else if (name == "bf16")
+    out = CacheDtype::BF16;
+  else
+    return false;
+  return true;
+}
 
 std::string readCacheSpecs(const Model &model, std::vector<CacheSpec> &out) {
   out.clear();
@@ -141,9 +170,15 @@ void CachedDecoder::storeRow(size_t c, int64_t b, const float *from, int64_t n, 
   for (int64_t o = b * outer; o < (b + 1) * outer; ++o) {
     const float *src = from + (o * n + row) * inner;
     float *dst = to + (o * s.slots + slot) * inner;
-    if (add)
+    if (add) // a running sum: float32 whatever the cache's precision
       for (int64_t i = 0; i < inner; ++i)
         dst[i] += src[i];
+    else if (cacheDtype == CacheDtype::F16)
+      for (int64_t i = 0; i < inner; ++i)
+        dst[i] = roundF16(src[i]);
+    else if (cacheDtype == CacheDtype::BF16)
+      for (int64_t i = 0; i < inner; ++i)
+        dst[i] = roundBf16(src[i]);
     else
       std::memcpy(dst, src, inner * sizeof(float));
   }

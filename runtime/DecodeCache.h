@@ -39,6 +39,15 @@ struct CacheSpec {
 /// refused to derive one).
 std::string readCacheSpecs(const Model &model, std::vector<CacheSpec> &out);
 
+/// The precision a cache's keys, values and queries are kept in. f16 and
+/// bf16 round every stored value as storing it in that type would; the
+/// buffers stay float32 (the kernels read float32), so this measures the
+/// logits' error such a cache costs, not its memory (docs/decoding.md).
+/// Running sums are always kept in float32.
+enum class CacheDtype { F32, F16, BF16 };
+/// "f32", "f16", "bf16"; false for another name.
+bool parseCacheDtype(const std::string &name, CacheDtype &out);
+
 class CachedDecoder {
 public:
   /// Null, with `error`, when the artifact cannot decode from a cache.
@@ -62,6 +71,8 @@ public:
   /// cached rows are random values: what rarun bench times a step from,
   /// whose cost does not depend on what the cache holds.
   void startWithRandomCache(const std::vector<int32_t> &lengths, uint64_t seed);
+  /// Rounds what is stored from now on to `dtype` (CacheDtype).
+  void setCacheDtype(CacheDtype dtype) { cacheDtype = dtype; }
   /// Tokens sequence r holds.
   int64_t length(size_t r) const { return lengths[r]; }
 
@@ -84,6 +95,7 @@ private:
   std::vector<int32_t> lengths;            // positions held, per sequence
   std::vector<std::vector<float>> prefillOut, decodeOut;
   std::vector<int32_t> ids, positions, rows;
+  CacheDtype cacheDtype = CacheDtype::F32;
 };
 
 } // namespace ra::rt

@@ -1,6 +1,7 @@
 //===- DecodeCheck.cpp - rarun decode-check -------------------------------===//
 //
 //   rarun decode-check ART [--ckpt CKPT] [--seed S] [--tolerance 1e-5] [--device D]
+//                          [--cache-dtype f32|f16|bf16]
 //
 // Holds the cached decoder (@prefill, then @decode one position at a time,
 // runtime/DecodeCache.h) against the uncached @forward on the same tokens:
@@ -10,6 +11,9 @@
 // of different lengths share a call. Prints the worst logit difference
 // relative to its row's largest logit and the cache measured from the
 // buffers next to racc stats' count; exits 1 past the tolerance.
+//
+// --cache-dtype f16 or bf16 rounds every value the cache keeps as storing it
+// in that type would (runtime/DecodeCache.h): the logit error it costs.
 //
 // Without --ckpt the weights are the initializer's (from --seed) plus noise
 // of --noise standard deviation on every parameter: the initializer's near
@@ -32,7 +36,11 @@ int decodeCheckCommand(int argc, char **argv) {
       "rarun decode-check",
       "Compare cached decoding with the uncached forward, position by position");
   options.add_options()("ckpt", "Checkpoint (default: the initializer's weights plus noise)",
-                        cxxopts::value<std::string>());
+                        cxxopts::value<std::string>())(
+      "cache-dtype",
+      "f32, f16 or bf16: round what the cache keeps to that precision, to measure the logit "
+      "error it costs (tolerance then 1e-2 and 5e-2 unless given)",
+      cxxopts::value<std::string>()->default_value("f32"));
   ra::tools::NumericOptions numbers(options);
   numbers.seed("seed", "Seed of the weights (without --ckpt) and of the tokens")
       .real("noise", "Standard deviation added to every parameter without --ckpt", 0.3, 0, true)
@@ -72,6 +80,11 @@ int decodeCheckCommand(int argc, char **argv) {
   auto decoder = ra::rt::CachedDecoder::create(*model, error);
   if (!decoder)
     return fail(fmt::format("{}: {}", artifact, error));
+  const std::string dtypeName = args["cache-dtype"].as<std::string>();
+  ra::rt::CacheDtype dtype;
+  if (!ra::rt::parseCacheDtype(dtypeName, dtype))
+    return fail(fmt::format("--cache-dtype {}: f32, f16 or bf16", dtypeName));
+  decoder->setCacheDtype(dtype);
   const int64_t B = shape.batch, T = shape.seq, V = shape.vocab;
 
   // The reference: every position of every sequence through @forward.
@@ -144,13 +157,17 @@ int decodeCheckCommand(int argc, char **argv) {
              "and {}{})\n",
              decoder->caches().size(), token, sequence, statsToken, statsSeq,
              token == statsToken && sequence == statsSeq ? ", equal" : ", DIFFERENT");
-  double tolerance = args["tolerance"].as<double>();
+  double tolerance = args.count("tolerance")             ? args["tolerance"].as<double>()
+                     : dtype == ra::rt::CacheDtype::F16  ? 1e-2
+                     : dtype == ra::rt::CacheDtype::BF16 ? 5e-2
+                                                         : args["tolerance"].as<double>();
   bool ok = worst.rel <= tolerance && token == statsToken && sequence == statsSeq;
   fmt::print("decode-check: {} positions of {} sequences (prompts of 1 to {} tokens, window {}) "
-             "on {}: worst logit difference {:.2e} of its row's largest (sequence {}, position "
+             "on {}{}: worst logit difference {:.2e} of its row's largest (sequence {}, position "
              "{}); tolerance {:.0e}: {}\n",
-             compared, B, prompts.back().size(), T, model->deviceName(), worst.rel, worst.seq,
-             worst.pos, tolerance, ok ? "ok" : "FAILED");
+             compared, B, prompts.back().size(), T, model->deviceName(),
+             dtype == ra::rt::CacheDtype::F32 ? "" : ", cache rounded to " + dtypeName, worst.rel,
+             worst.seq, worst.pos, tolerance, ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }
 

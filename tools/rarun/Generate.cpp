@@ -141,7 +141,11 @@ int generateCommand(int argc, char **argv, bool asSample) {
   if (!asSample)
     options.add_options()("no-cache",
                           "Decode through @forward's full window, a whole forward call per "
-                          "token (the reference the cached decoder is checked against)");
+                          "token (the reference the cached decoder is checked against)")(
+        "cache-dtype",
+        "f32, f16 or bf16: the precision the cache keeps its values in (f16, bf16: rounded, "
+        "held in float32 buffers; docs/decoding.md)",
+        cxxopts::value<std::string>()->default_value("f32"));
   ra::tools::NumericOptions numbers(options);
   numbers.integer("tokens", "Tokens to generate per sequence", 200, 1, 1 << 20)
       .real("temperature", "Softmax temperature; 0 takes the most likely token", 0.8, 0, false)
@@ -177,6 +181,8 @@ int generateCommand(int argc, char **argv, bool asSample) {
       loadCheckpointed(artifact, deviceOf(args), args["ckpt"].as<std::string>(), shape, meta);
   if (!model)
     return 1;
+  if (!asSample && noCache && args.count("cache-dtype"))
+    return fail("--cache-dtype is the cached decoder's; --no-cache keeps no cache");
   std::unique_ptr<ra::rt::CachedDecoder> cached;
   if (!noCache) {
     std::string why;
@@ -184,6 +190,11 @@ int generateCommand(int argc, char **argv, bool asSample) {
       return fail(fmt::format("{}: {}; --no-cache decodes through the full window, one forward "
                               "call per token",
                               artifact, why));
+    ra::rt::CacheDtype dtype;
+    if (!ra::rt::parseCacheDtype(args["cache-dtype"].as<std::string>(), dtype))
+      return fail(
+          fmt::format("--cache-dtype {}: f32, f16 or bf16", args["cache-dtype"].as<std::string>()));
+    cached->setCacheDtype(dtype);
   }
   int logitsIndex = logitsOutput(*model, shape);
   if (logitsIndex < 0)
