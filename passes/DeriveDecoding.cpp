@@ -264,9 +264,12 @@ std::optional<Refusal> Deriver::plan() {
     return refused;
   // The analysis and the decoder must keep the same values.
   int64_t perToken = 0, perSequence = 0;
-  for (const CachePlan &c : caches)
-    (c.kind == Kind::PerToken ? perToken : perSequence) +=
-        c.kind == Kind::PerToken ? c.elements : c.elements * c.slots;
+  for (const CachePlan &c : caches) {
+    if (c.kind == Kind::PerToken)
+      perToken += c.elements;
+    else
+      perSequence += c.elements * c.slots;
+  }
   if (perToken != analysis.elementsPerToken || perSequence != analysis.elementsPerSequence)
     return Refusal{"derive-decoding would keep " + std::to_string(perToken) +
                    " values per token and " + std::to_string(perSequence) +
@@ -274,13 +277,6 @@ std::optional<Refusal> Deriver::plan() {
                    std::to_string(analysis.elementsPerToken) + " and " +
                    std::to_string(analysis.elementsPerSequence)};
   return std::nullopt;
-}
-
-ArrayAttr stringArray(Builder &b, const std::vector<std::string> &names) {
-  SmallVector<Attribute> attrs;
-  for (const std::string &n : names)
-    attrs.push_back(b.getStringAttr(n));
-  return b.getArrayAttr(attrs);
 }
 
 /// Whether `op` computes each position of its one result from the same
@@ -346,10 +342,10 @@ void Deriver::buildPrefill() {
     clone->getResult(0).setType(rowType(op->getResult(0)));
   }
   SmallVector<Value> results{last.lookup(logits)};
-  std::vector<std::string> outputs{"logits"};
+  SmallVector<Attribute> outputs{b.getStringAttr("logits")};
   for (auto [i, c] : llvm::enumerate(caches)) {
     results.push_back(m.lookup(c.stored));
-    outputs.push_back("cache." + std::to_string(i));
+    outputs.push_back(b.getStringAttr("cache." + std::to_string(i)));
   }
   b.create<func::ReturnOp>(ret.getLoc(), results);
   ret.erase();
@@ -361,33 +357,35 @@ void Deriver::buildPrefill() {
     op = before;
   }
   auto inputNames = forward->getAttrOfType<ArrayAttr>(ra::RaDialect::kInputsAttr);
-  std::vector<std::string> inputs;
+  SmallVector<Attribute> inputs;
   llvm::BitVector unused(prefill.getNumArguments());
   for (BlockArgument arg : prefill.getArguments()) {
     if (arg == rows)
-      inputs.push_back("rows");
+      inputs.push_back(b.getStringAttr("rows"));
     else if (arg.use_empty())
       unused.set(arg.getArgNumber());
     else
-      inputs.push_back(inputNames ? inputNames[arg.getArgNumber()].cast<StringAttr>().str()
-                                  : "tokens");
+      inputs.push_back(inputNames ? inputNames[arg.getArgNumber()] : b.getStringAttr("tokens"));
   }
   prefill.eraseArguments(unused);
   prefill.setType(FunctionType::get(module.getContext(), prefill.getArgumentTypes(),
                                     ValueRange(results).getTypes()));
-  prefill->setAttr(ra::RaDialect::kInputsAttr, stringArray(b, inputs));
-  prefill->setAttr(ra::RaDialect::kOutputsAttr, stringArray(b, outputs));
+  prefill->setAttr(ra::RaDialect::kInputsAttr, b.getArrayAttr(inputs));
+  prefill->setAttr(ra::RaDialect::kOutputsAttr, b.getArrayAttr(outputs));
+}
+
+/// `old`'s type with `axes` of length 1.
+RankedTensorType atOnePosition(Value old, const std::set<int64_t> &axes) {
+  auto shape = shapeOf(old);
+  for (int64_t a : axes)
+    shape[a] = 1;
+  return RankedTensorType::get(shape, old.getType().cast<ShapedType>().getElementType());
 }
 
 /// The old value's type at one position: its sequence axes of length 1.
 RankedTensorType Deriver::rowType(Value old) {
-  auto t = old.getType().cast<RankedTensorType>();
-  auto shape = shapeOf(old);
   const ra::SeqInfo &info = seq[old];
-  if (info.data)
-    for (int64_t a : info.axes)
-      shape[a] = 1;
-  return RankedTensorType::get(shape, t.getElementType());
+  return info.data ? atOnePosition(old, info.axes) : old.getType().cast<RankedTensorType>();
 }
 
 Value Deriver::decodeAttention(OpBuilder &b, ra::AttentionOp a) {
@@ -441,13 +439,13 @@ std::optional<Refusal> Deriver::buildDecode() {
   // Inputs: the new tokens, their positions, then every cache.
   SmallVector<Type> argTypes{RankedTensorType::get({batch, 1}, i32),
                              RankedTensorType::get({batch}, i32)};
-  std::vector<std::string> inputs{"tokens", "positions"};
+  SmallVector<Attribute> inputs{b.getStringAttr("tokens"), b.getStringAttr("positions")};
   for (auto [i, c] : llvm::enumerate(caches)) {
     auto shape = shapeOf(c.stored);
     shape[c.axis] = c.slots;
     argTypes.push_back(
         RankedTensorType::get(shape, c.stored.getType().cast<ShapedType>().getElementType()));
-    inputs.push_back("cache." + std::to_string(i));
+    inputs.push_back(b.getStringAttr("cache." + std::to_string(i)));
   }
   auto decode =
       func::FuncOp::create(forward.getLoc(), "decode", FunctionType::get(ctx, argTypes, {}));
@@ -499,10 +497,8 @@ std::optional<Refusal> Deriver::buildDecode() {
     auto it = op.getNumResults() == 1 ? demand.find(op.getResult(0)) : demand.end();
     if (it != demand.end() && !it->second.empty()) {
       Value old = op.getResult(0);
-      auto shape = shapeOf(old);
-      for (int64_t a : it->second)
-        shape[a] = 1;
-      auto type = RankedTensorType::get(shape, old.getType().cast<ShapedType>().getElementType());
+      RankedTensorType type = atOnePosition(old, it->second);
+      std::vector<int64_t> shape = type.getShape().vec();
       if (isa<ra::ConstantOp>(op)) {
         Operation *clone = b.clone(op, map);
         clone->getResult(0).setType(type);
@@ -538,11 +534,11 @@ std::optional<Refusal> Deriver::buildDecode() {
       now.setType(rowType(old));
   }
   SmallVector<Value> results{mapped(logits)};
-  std::vector<std::string> outputs{"logits"};
+  SmallVector<Attribute> outputs{b.getStringAttr("logits")};
   SmallVector<Attribute> cacheInfo;
   for (auto [i, c] : llvm::enumerate(caches)) {
     results.push_back(mapped(c.stored));
-    outputs.push_back("cache." + std::to_string(i) + ".new");
+    outputs.push_back(b.getStringAttr("cache." + std::to_string(i) + ".new"));
     cacheInfo.push_back(b.getDictionaryAttr({
         b.getNamedAttr("name", b.getStringAttr("cache." + std::to_string(i))),
         b.getNamedAttr("kind", b.getStringAttr(ra::kindName(c.kind))),
@@ -555,8 +551,8 @@ std::optional<Refusal> Deriver::buildDecode() {
   }
   b.create<func::ReturnOp>(forward.getLoc(), results);
   decode.setType(FunctionType::get(ctx, argTypes, ValueRange(results).getTypes()));
-  decode->setAttr(ra::RaDialect::kInputsAttr, stringArray(b, inputs));
-  decode->setAttr(ra::RaDialect::kOutputsAttr, stringArray(b, outputs));
+  decode->setAttr(ra::RaDialect::kInputsAttr, b.getArrayAttr(inputs));
+  decode->setAttr(ra::RaDialect::kOutputsAttr, b.getArrayAttr(outputs));
   decode->setAttr(ra::RaDialect::kCachesAttr, b.getArrayAttr(cacheInfo));
   // A form this derivation got wrong is refused whole, with the verifier's words.
   module.push_back(decode);
