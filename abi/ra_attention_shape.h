@@ -64,17 +64,34 @@ struct CachedAttentionShape {
   int64_t band; // < 0: every earlier position
   int64_t ring; // RA: the kept queries (position j in slot j % ring)
   int64_t er;   // RA: their width
+  // Paged (ra.cached_attention's block table): the caches are pools of
+  // blocks of `block` positions, [N, H, block, .] or [N, block, .], and
+  // position j of sequence b is row j % block of block table[b][j / block];
+  // `blocks` is the table's width (tc = blocks * block). 0: not paged.
+  int64_t block = 0, blocks = 0;
+  bool qPaged = false; // RA's kept queries are a pool read through the table
 
-  /// Where head (b, h) starts in the caches, the new rows and q_past.
-  RA_HD int64_t kPastAt(int64_t bb, int64_t hh) const {
-    return (kShared ? bb : bb * h + hh) * tc * e;
+  /// Where position j of head (b, h) starts in a cache of `width` values per
+  /// position, kept per head or `shared` by every head.
+  RA_HD int64_t pastAt(const int32_t *table, int64_t bb, int64_t hh, int64_t j, bool shared,
+                       int64_t width) const {
+    if (block == 0)
+      return ((shared ? bb : bb * h + hh) * tc + j) * width;
+    int64_t at = table[bb * blocks + j / block];
+    return ((shared ? at : at * h + hh) * block + j % block) * width;
   }
-  RA_HD int64_t vPastAt(int64_t bb, int64_t hh) const {
-    return (vShared ? bb : bb * h + hh) * tc * dv;
+  RA_HD int64_t kPastAt(const int32_t *table, int64_t bb, int64_t hh, int64_t j) const {
+    return pastAt(table, bb, hh, j, kShared, e);
+  }
+  RA_HD int64_t vPastAt(const int32_t *table, int64_t bb, int64_t hh, int64_t j) const {
+    return pastAt(table, bb, hh, j, vShared, dv);
+  }
+  /// Where query j of head (b, h) is kept: its ring slot, or its row in the pool.
+  RA_HD int64_t qPastAt(const int32_t *table, int64_t bb, int64_t hh, int64_t j) const {
+    return qPaged ? pastAt(table, bb, hh, j, false, er) : ((bb * h + hh) * ring + j % ring) * er;
   }
   RA_HD int64_t kNewAt(int64_t bb, int64_t hh) const { return (kShared ? bb : bb * h + hh) * e; }
   RA_HD int64_t vNewAt(int64_t bb, int64_t hh) const { return (vShared ? bb : bb * h + hh) * dv; }
-  RA_HD int64_t ringAt(int64_t bb, int64_t hh) const { return (bb * h + hh) * ring * er; }
   /// Whether RA's term reaches back from position p to j.
   RA_HD bool reciprocalAt(int64_t p, int64_t j) const {
     return reciprocal && j <= p && (band < 0 || p - j <= band);

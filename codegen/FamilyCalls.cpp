@@ -250,18 +250,21 @@ const std::map<Family, Renderer> &renderers() {
       return fmt::format("  {}({}, {}, {}, {}{});\n", tg.qualified("headMeanAttentionGrad"),
                          qkv(c, tg), after(c, 0), after(c, 1), grads(c), tg.scratchArgument());
     };
-    // Operands q, k_past, k_new, v_past, v_new, lengths (alpha, q_past, k_recip).
+    // Operands q, k_past, k_new, v_past, v_new, lengths (alpha, q_past, k_recip)
+    // (block_table).
     t[Family::CachedAttention] = [](const KernelCall &c, const Target &tg) {
       const CachedAttentionShape &s = c.get<CachedAttentionShape>();
-      std::string shape =
-          fmt::format("{}::CachedAttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}",
-                      tg.ns(), s.b, s.h, s.tc, s.e, s.dv, boolean(s.kShared), boolean(s.vShared),
-                      floatLiteral(s.scale), boolean(s.reciprocal), s.band, s.ring, s.er);
+      std::string shape = fmt::format(
+          "{}::CachedAttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}",
+          tg.ns(), s.b, s.h, s.tc, s.e, s.dv, boolean(s.kShared), boolean(s.vShared),
+          floatLiteral(s.scale), boolean(s.reciprocal), s.band, s.ring, s.er, s.block, s.blocks,
+          boolean(s.qPaged));
       bool ra = s.reciprocal;
-      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
+      std::string table = s.block > 0 ? in(c, ra ? 9 : 6) : "nullptr";
+      return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
                          tg.qualified("cachedAttention"), shape, in(c, 0), in(c, 1), in(c, 2),
                          in(c, 3), in(c, 4), in(c, 5), ra ? in(c, 6) : "nullptr",
-                         ra ? in(c, 7) : "nullptr", ra ? in(c, 8) : "nullptr", out(c, 0),
+                         ra ? in(c, 7) : "nullptr", ra ? in(c, 8) : "nullptr", table, out(c, 0),
                          tg.scratchArgument());
     };
     t[Family::RunningMean] = [](const KernelCall &c, const Target &tg) {

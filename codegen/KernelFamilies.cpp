@@ -194,7 +194,10 @@ std::vector<Field> fields(const CachedAttentionShape &s) {
           boolField("reciprocal", s.reciprocal),
           intField("band", s.band),
           intField("ring", s.ring),
-          intField("er", s.er)};
+          intField("er", s.er),
+          intField("block", s.block),
+          intField("blocks", s.blocks),
+          boolField("q_paged", s.qPaged)};
 }
 std::vector<Field> fields(const FusedParams &p) { return {intField("n", p.n)}; }
 

@@ -360,7 +360,7 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         auto q = shapeOf(a.getQ()), k = shapeOf(a.getKPast()), v = shapeOf(a.getVPast());
         CachedAttentionShape s{q[0],
                                q[1],
-                               k.end()[-2],
+                               a.getCachedLength(),
                                q[3],
                                v.back(),
                                k.size() == 3,
@@ -373,6 +373,11 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         if (Value ring = a.getQPast()) {
           s.ring = shapeOf(ring)[2];
           s.er = shapeOf(ring)[3];
+        }
+        if (a.getBlockTable()) {
+          s.block = a.getBlockPositions();
+          s.blocks = shapeOf(a.getBlockTable())[1];
+          s.qPaged = a.getPagedQueries();
         }
         return add(Family::CachedAttention, s);
       })

@@ -45,6 +45,9 @@ def Ra_Dialect : Dialect {
     /// @decode: what it keeps between calls, one dictionary per cache (name,
     /// kind, role, axis, slots, elements per entry), in its inputs' order.
     static constexpr ::llvm::StringLiteral kCachesAttr = "ra.caches";
+    /// @decode: how its per-token caches are paged, {block_positions = P,
+    /// blocks = N}: pools of N blocks of P positions and a block table.
+    static constexpr ::llvm::StringLiteral kPagingAttr = "ra.paging";
     /// Module: why derive-decoding wrote no @prefill/@decode.
     static constexpr ::llvm::StringLiteral kDecodingRefusedAttr = "ra.decoding_refused";
   }];

@@ -44,6 +44,12 @@ LogicalResult ra::RaDialect::verifyOperationAttribute(Operation *op, NamedAttrib
     return expect(array && llvm::all_of(array, [](Attribute e) { return e.isa<DictionaryAttr>(); }),
                   "an array of dictionaries");
   }
+  if (name == kPagingAttr) {
+    auto dict = value.dyn_cast<DictionaryAttr>();
+    return expect(dict && dict.getAs<IntegerAttr>("block_positions") &&
+                      dict.getAs<IntegerAttr>("blocks"),
+                  "a dictionary of integers block_positions and blocks");
+  }
   if (name == kArenaBytesAttr)
     return expect(value.isa<IntegerAttr>(), "an integer");
   if (name == kOffsetsAttr)

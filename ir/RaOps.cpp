@@ -546,15 +546,22 @@ int64_t AttentionGradOp::getFlops() {
 namespace {
 /// `past` [B, H, T, w] or [B, T, w] and `fresh` [B, H, 1, w] or [B, 1, w]
 /// for queries [B, H, 1, E]: the same form, one position.
+/// A cache operand and its new row: [B, H, T, .] or [B, T, .] (shared by
+/// every head), or, paged, a pool [N, H, P, .] or [N, P, .]; the new row
+/// [B, H, 1, .] or [B, 1, .].
 LogicalResult verifyCachePair(Operation *op, Value past, Value fresh, ArrayRef<int64_t> q,
-                              StringRef name) {
+                              bool paged, StringRef name) {
   auto p = past.getType().cast<ShapedType>().getShape();
   auto n = fresh.getType().cast<ShapedType>().getShape();
   bool shared = p.size() == 3;
-  if ((p.size() != 3 && p.size() != 4) || p[0] != q[0] || (!shared && p[1] != q[1]))
-    return op->emitOpError() << name << "_past must be [B, H, T, .] or [B, T, .] for queries "
+  if ((p.size() != 3 && p.size() != 4) || (!paged && p[0] != q[0]) || (!shared && p[1] != q[1]))
+    return op->emitOpError() << name
+                             << (paged
+                                     ? "_past must be a pool [N, H, P, .] or [N, P, .] for queries "
+                                     : "_past must be [B, H, T, .] or [B, T, .] for queries ")
                              << formatShape(q) << ", got " << formatShape(p);
   SmallVector<int64_t> expected(p.begin(), p.end());
+  expected[0] = q[0];
   expected[p.size() - 2] = 1;
   if (n != ArrayRef<int64_t>(expected))
     return op->emitOpError() << name << "_new must be " << formatShape(expected) << ", got "
@@ -563,21 +570,40 @@ LogicalResult verifyCachePair(Operation *op, Value past, Value fresh, ArrayRef<i
 }
 } // namespace
 
+int64_t CachedAttentionOp::getBlockPositions() {
+  return getBlockTable() ? getKPast().getType().cast<ShapedType>().getShape().end()[-2] : 0;
+}
+
+int64_t CachedAttentionOp::getCachedLength() {
+  int64_t rows = getKPast().getType().cast<ShapedType>().getShape().end()[-2];
+  if (!getBlockTable())
+    return rows;
+  return rows * getBlockTable().getType().cast<ShapedType>().getShape()[1];
+}
+
 LogicalResult CachedAttentionOp::verify() {
   auto q = getQ().getType().cast<ShapedType>().getShape();
   if (q.size() != 4 || q[2] != 1)
     return emitOpError("q must be [B, H, 1, E], one new query per sequence, got ")
            << formatShape(q);
-  if (failed(verifyCachePair(*this, getKPast(), getKNew(), q, "k")) ||
-      failed(verifyCachePair(*this, getVPast(), getVNew(), q, "v")))
+  bool paged = bool(getBlockTable());
+  if (failed(verifyCachePair(*this, getKPast(), getKNew(), q, paged, "k")) ||
+      failed(verifyCachePair(*this, getVPast(), getVNew(), q, paged, "v")))
     return failure();
   auto k = getKPast().getType().cast<ShapedType>().getShape();
   auto v = getVPast().getType().cast<ShapedType>().getShape();
   if (k.back() != q[3])
     return emitOpError("keys of width ") << k.back() << " for queries of width " << q[3];
-  if (k[k.size() - 2] != v[v.size() - 2])
-    return emitOpError("keys and values cache different lengths: ")
-           << k[k.size() - 2] << " and " << v[v.size() - 2];
+  if (k[k.size() - 2] != v[v.size() - 2] || (paged && k[0] != v[0]))
+    return emitOpError(paged ? "keys and values must be pools of the same blocks: "
+                             : "keys and values cache different lengths: ")
+           << formatShape(k) << " and " << formatShape(v);
+  if (paged) {
+    auto table = getBlockTable().getType().cast<ShapedType>().getShape();
+    if (table.size() != 2 || table[0] != q[0] || table[1] < 1)
+      return emitOpError("the block table must be [B, M] = [")
+             << q[0] << ", M >= 1], got " << formatShape(table);
+  }
   auto lengths = getLengths().getType().cast<ShapedType>().getShape();
   if (lengths != ArrayRef<int64_t>{q[0]})
     return emitOpError("lengths must be [B] = [") << q[0] << "], got " << formatShape(lengths);
@@ -588,16 +614,24 @@ LogicalResult CachedAttentionOp::verify() {
     return emitOpError("a band applies to the reciprocal term only");
   if (getBandAttr() && getBandAttr().getInt() < 0)
     return emitOpError("band must be >= 0, got ") << getBandAttr().getInt();
+  if (getPagedQueries() && (!ra || !paged))
+    return emitOpError("paged_queries needs the reciprocal term and a block table");
   if (ra) {
     auto qp = getQPast().getType().cast<ShapedType>().getShape();
     auto kr = getKRecip().getType().cast<ShapedType>().getShape();
-    if (qp.size() != 4 || qp[0] != q[0] || qp[1] != q[1] || qp[2] < 1)
+    if (getPagedQueries()) {
+      if (qp.size() != 4 || qp[0] != k[0] || qp[1] != q[1] || qp[2] != k[k.size() - 2])
+        return emitOpError("paged q_past must be a pool [")
+               << k[0] << ", " << q[1] << ", " << k[k.size() - 2] << ", Er] as the keys', got "
+               << formatShape(qp);
+    } else if (qp.size() != 4 || qp[0] != q[0] || qp[1] != q[1] || qp[2] < 1) {
       return emitOpError("q_past must be [B, H, W, Er], got ") << formatShape(qp);
+    }
     if (kr != ArrayRef<int64_t>{q[0], q[1], 1, qp[3]})
       return emitOpError("k_recip must be [B, H, 1, ") << qp[3] << "], got " << formatShape(kr);
-    int64_t band = getBandAttr() ? getBandAttr().getInt() : -1, cached = k[k.size() - 2];
+    int64_t band = getBandAttr() ? getBandAttr().getInt() : -1, cached = getCachedLength();
     // The ring must hold every earlier query the band reaches.
-    if (qp[2] < (band < 0 ? cached : std::min(band, cached)))
+    if (!getPagedQueries() && qp[2] < (band < 0 ? cached : std::min(band, cached)))
       return emitOpError("q_past keeps ")
              << qp[2] << " queries but the reciprocal term reaches "
              << (band < 0 ? cached : std::min(band, cached)) << " back";
@@ -613,13 +647,15 @@ LogicalResult CachedAttentionOp::verify() {
 
 /// Every cached position's score and value, as if the cache were full.
 int64_t CachedAttentionOp::getFlops() {
-  int64_t scores = scoreCount(getQ(), getKPast());
+  auto q = getQ().getType().cast<ShapedType>().getShape();
+  int64_t scores = q[0] * q[1] * getCachedLength();
   int64_t dv = getType().cast<ShapedType>().getShape()[3];
   int64_t recip = 0;
-  if (getQPast())
-    recip = 2 * scores / getKPast().getType().cast<ShapedType>().getShape().drop_back().back() *
-            getQPast().getType().cast<ShapedType>().getShape()[2] *
-            getQPast().getType().cast<ShapedType>().getShape()[3];
+  if (getQPast()) {
+    auto qp = getQPast().getType().cast<ShapedType>().getShape();
+    int64_t kept = getPagedQueries() ? getCachedLength() : qp[2];
+    recip = 2 * q[0] * q[1] * kept * qp[3];
+  }
   return scores * (2 * queryWidth(getQ()) + 2 * dv + 5) + recip;
 }
 

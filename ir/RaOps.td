@@ -321,21 +321,40 @@ def Ra_CachedAttentionOp : Ra_Op<"cached_attention", [Pure, AttrSizedOperandSegm
     `k_new W^T`.
 
     Result `softmax(s) v: [B, H, 1, Dv]`.
+
+    Paged (`blocks(table)`, PagedAttention's layout): the caches are pools
+    of fixed-size blocks shared by every sequence, `k_past: [N, H, P, E]` or
+    `[N, P, E]` (`v_past` alike), and `table: [B, M]` names the block of
+    each sequence's positions: position `j` of sequence `b` is row
+    `j mod P` of block `table[b, j div P]`, so a sequence holds up to
+    `M P` positions. With `paged_queries`, RA's kept queries are such a pool
+    too (`q_past: [N, H, P, Er]`, every position, read through the same
+    table) instead of a ring per sequence.
   }];
   let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k_past, Ra_FloatTensor:$k_new,
                        Ra_FloatTensor:$v_past, Ra_FloatTensor:$v_new, Ra_IndexTensor:$lengths,
                        Optional<Ra_ScalarFloat>:$reciprocal_alpha,
                        Optional<Ra_FloatTensor>:$q_past, Optional<Ra_FloatTensor>:$k_recip,
-                       F64Attr:$scale, OptionalAttr<I64Attr>:$band);
+                       Optional<Ra_IndexTensor>:$block_table,
+                       F64Attr:$scale, OptionalAttr<I64Attr>:$band,
+                       UnitAttr:$paged_queries);
   let results = (outs Ra_FloatTensor:$result);
   let assemblyFormat = [{
     $q `,` $k_past `,` $k_new `,` $v_past `,` $v_new `,` $lengths
     (`reciprocal` `(` $reciprocal_alpha^ `,` $q_past `,` $k_recip `:` type($reciprocal_alpha) `,`
      type($q_past) `,` type($k_recip) `)`)?
+    (`blocks` `(` $block_table^ `:` type($block_table) `)`)?
     attr-dict `:` type($q) `,` type($k_past) `,` type($k_new) `,` type($v_past) `,`
     type($v_new) `,` type($lengths) `->` type($result)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Positions a sequence can hold: the caches' length, or, paged, the
+    /// table's blocks times the block's positions.
+    int64_t getCachedLength();
+    /// Positions per block of the pools; 0 when not paged.
+    int64_t getBlockPositions();
+  }];
 }
 
 def Ra_RunningMeanOp : Ra_Op<"running_mean", [Pure, Ra_CostOpInterface,

@@ -12,8 +12,8 @@
 //     of each sequence's last prompt position only: row rows[b] of the
 //     [B T] positions, taken before the position-wise ops that end in the
 //     logits (the final layernorm and the LM head).
-//   @decode(tokens [B, 1], positions [B], cache.0, ...) -> logits [B, 1, V],
-//                                                     cache.0.new [.., 1, ..], ...
+//   @decode(tokens [B, 1], positions [B], block_table [B, M], cache.0, ...)
+//       -> logits [B, 1, V], cache.0.new [.., 1, ..], ...
 //     @forward at one position per sequence (sequence b's token is at
 //     positions[b]): every op that works position by position is cloned with
 //     its sequence axes of length 1, and the ops that combine positions read
@@ -23,6 +23,10 @@
 //       ra.causal_mean   -> ra.running_mean over the running sum;
 //       wpe[0:T]         -> the rows of wpe at the positions (an embedding).
 //     It returns each cached tensor's new row, which the runtime stores.
+//     Per-token caches are paged, as vLLM's PagedAttention: @decode reads
+//     each as a pool [N, .., P, ..] of blocks of P positions shared by every
+//     sequence, through block_table (sequence b's position j is row j mod P
+//     of block block_table[b, j div P]); the runtime hands the blocks out.
 //
 // What is kept of an attention operand X is the analysis's narrowest form N
 // of it, stored as the decoder reads it:
@@ -93,9 +97,16 @@ struct Refusal {
   std::string why;
 };
 
+/// How @decode's per-token caches are paged.
+struct Paging {
+  int64_t blockPositions = 128; // as asked: at most the window is used
+  int64_t cacheBlocks = 0;      // 0: every sequence's whole window
+};
+
 class Deriver {
 public:
-  Deriver(ModuleOp module, func::FuncOp forward) : module(module), forward(forward) {}
+  Deriver(ModuleOp module, func::FuncOp forward, Paging paging)
+      : module(module), forward(forward), paging(paging) {}
 
   /// Adds @prefill and @decode, or returns why not.
   std::optional<Refusal> derive();
@@ -114,6 +125,7 @@ private:
 
   ModuleOp module;
   func::FuncOp forward;
+  Paging paging;
   llvm::DenseMap<Value, ra::SeqInfo> seq;
   int64_t batch = 0, tokensPerSequence = 0;
   Value logits;
@@ -122,7 +134,8 @@ private:
   llvm::DenseMap<Operation *, int> meanPlans;
   // @decode under construction.
   IRMapping map;
-  Value positions;
+  Value positions, blockTable;
+  int64_t blockPositions = 0, blocksPerSequence = 0, poolBlocks = 0;
   std::vector<Value> cacheArgs;
 };
 
@@ -191,6 +204,14 @@ std::optional<Refusal> Deriver::planOperand(Value x, int64_t tokens, StringRef r
   p.slots = shapeOf(stored)[axis];
   p.elements = stored.getType().cast<ShapedType>().getNumElements() / (batch * p.slots);
   out.cache = addCache(p);
+  // Queries an earlier attention keeps in a ring are this one's keys or
+  // values: every position is kept after all.
+  CachePlan &kept = caches[out.cache];
+  if (role != "queries" && kept.kind == Kind::QueryRing) {
+    kept.kind = Kind::PerToken;
+    kept.slots = p.slots;
+    kept.role = p.role;
+  }
   return std::nullopt;
 }
 
@@ -232,15 +253,24 @@ std::optional<Refusal> Deriver::plan() {
       if (!refused)
         refused = planOperand(a.getV(), q[0] * keys, "values", op, plans[1]);
       if (!refused && a.getReciprocalAlpha()) {
+        size_t before = caches.size();
         refused = planOperand(a.getQ(), q[0] * q[2], "queries", op, plans[2]);
         if (!refused) {
-          // A band shorter than the window keeps a ring, unless the queries
-          // are also kept per token as another attention's keys or values.
-          CachePlan &ring = caches[plans[2].cache];
+          // A band shorter than the window keeps a ring (the longest band
+          // of the attentions that share it), unless the queries are also
+          // kept per token: as another attention's keys or values, or as
+          // queries without a band.
+          CachePlan &kept = caches[plans[2].cache];
           int64_t band = a.getBandOrAll();
-          if (ring.role == "queries" && band >= 0 && band < keys - 1) {
-            ring.kind = Kind::QueryRing;
-            ring.slots = band;
+          bool ring = band >= 0 && band < keys - 1;
+          if (ring && caches.size() > before) {
+            kept.kind = Kind::QueryRing;
+            kept.slots = band;
+          } else if (ring && kept.kind == Kind::QueryRing) {
+            kept.slots = std::max(kept.slots, band);
+          } else if (!ring && kept.kind == Kind::QueryRing) {
+            kept.kind = Kind::PerToken;
+            kept.slots = keys;
           }
         }
       }
@@ -417,9 +447,11 @@ Value Deriver::decodeAttention(OpBuilder &b, ra::AttentionOp a) {
   }
   Value vPast = past(plans[1]), vNew = fresh(plans[1]);
   int64_t dv = shapeOf(vNew).back();
+  bool pagedQueries = qPast && caches[plans[2].cache].kind == Kind::PerToken;
   auto attention = b.create<ra::CachedAttentionOp>(
       loc, type({qs[0], heads, 1, dv}), q, past(plans[0]), kNew, vPast, vNew, positions, alpha,
-      qPast, kRecip, a.getScaleAttr(), a.getBandAttr());
+      qPast, kRecip, blockTable, a.getScaleAttr(), a.getBandAttr(),
+      pagedQueries ? b.getUnitAttr() : UnitAttr());
   ra::MatmulOp up = plans[1].upProjection;
   if (!up)
     return attention;
@@ -436,13 +468,26 @@ std::optional<Refusal> Deriver::buildDecode() {
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
   auto i32 = b.getI32Type();
-  // Inputs: the new tokens, their positions, then every cache.
+  // Paging: blocks of P positions, M per sequence, a pool of N.
+  blockPositions = std::min(paging.blockPositions, tokensPerSequence);
+  if (blockPositions < 1 || paging.cacheBlocks < 0)
+    return Refusal{"derive-decoding: block-positions must be >= 1 and cache-blocks >= 0"};
+  blocksPerSequence = (tokensPerSequence + blockPositions - 1) / blockPositions;
+  poolBlocks = paging.cacheBlocks > 0 ? paging.cacheBlocks : batch * blocksPerSequence;
+  // Inputs: the new tokens, their positions, the block table, then every
+  // cache: a per-token one as a pool [N, .., P, ..].
   SmallVector<Type> argTypes{RankedTensorType::get({batch, 1}, i32),
-                             RankedTensorType::get({batch}, i32)};
-  SmallVector<Attribute> inputs{b.getStringAttr("tokens"), b.getStringAttr("positions")};
+                             RankedTensorType::get({batch}, i32),
+                             RankedTensorType::get({batch, blocksPerSequence}, i32)};
+  SmallVector<Attribute> inputs{b.getStringAttr("tokens"), b.getStringAttr("positions"),
+                                b.getStringAttr("block_table")};
   for (auto [i, c] : llvm::enumerate(caches)) {
     auto shape = shapeOf(c.stored);
     shape[c.axis] = c.slots;
+    if (c.kind == Kind::PerToken) {
+      shape[0] = poolBlocks;
+      shape[c.axis] = blockPositions;
+    }
     argTypes.push_back(
         RankedTensorType::get(shape, c.stored.getType().cast<ShapedType>().getElementType()));
     inputs.push_back(b.getStringAttr("cache." + std::to_string(i)));
@@ -452,8 +497,9 @@ std::optional<Refusal> Deriver::buildDecode() {
   Block *body = decode.addEntryBlock();
   b.setInsertionPointToEnd(body);
   positions = body->getArgument(1);
+  blockTable = body->getArgument(2);
   for (size_t i = 0; i < caches.size(); ++i)
-    cacheArgs.push_back(body->getArgument(2 + i));
+    cacheArgs.push_back(body->getArgument(3 + i));
   for (BlockArgument arg : forward.getArguments())
     map.map(arg, body->getArgument(0));
 
@@ -554,6 +600,11 @@ std::optional<Refusal> Deriver::buildDecode() {
   decode->setAttr(ra::RaDialect::kInputsAttr, b.getArrayAttr(inputs));
   decode->setAttr(ra::RaDialect::kOutputsAttr, b.getArrayAttr(outputs));
   decode->setAttr(ra::RaDialect::kCachesAttr, b.getArrayAttr(cacheInfo));
+  decode->setAttr(ra::RaDialect::kPagingAttr,
+                  b.getDictionaryAttr({
+                      b.getNamedAttr("block_positions", b.getI64IntegerAttr(blockPositions)),
+                      b.getNamedAttr("blocks", b.getI64IntegerAttr(poolBlocks)),
+                  }));
   // A form this derivation got wrong is refused whole, with the verifier's words.
   module.push_back(decode);
   std::string diagnostics;
@@ -581,13 +632,18 @@ std::optional<Refusal> Deriver::derive() {
 }
 
 struct DeriveDecodingPass : ra::impl::DeriveDecodingBase<DeriveDecodingPass> {
+  DeriveDecodingPass() = default;
+  DeriveDecodingPass(int64_t positions, int64_t blocks) {
+    blockPositions = positions;
+    cacheBlocks = blocks;
+  }
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto forward = module.lookupSymbol<func::FuncOp>("forward");
     if (!forward || module.lookupSymbol("decode"))
       return;
     module->removeAttr(ra::RaDialect::kDecodingRefusedAttr);
-    if (auto refused = Deriver(module, forward).derive())
+    if (auto refused = Deriver(module, forward, {blockPositions, cacheBlocks}).derive())
       module->setAttr(ra::RaDialect::kDecodingRefusedAttr,
                       StringAttr::get(module.getContext(), refused->why));
   }
@@ -597,4 +653,8 @@ struct DeriveDecodingPass : ra::impl::DeriveDecodingBase<DeriveDecodingPass> {
 
 std::unique_ptr<Pass> ra::createDeriveDecodingPass() {
   return std::make_unique<DeriveDecodingPass>();
+}
+
+std::unique_ptr<Pass> ra::createDeriveDecodingPass(int64_t blockPositions, int64_t cacheBlocks) {
+  return std::make_unique<DeriveDecodingPass>(blockPositions, cacheBlocks);
 }

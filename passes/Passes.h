@@ -21,6 +21,9 @@ std::unique_ptr<mlir::Pass> createFuseAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseGatedAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseHeadMeanAttentionPass();
 std::unique_ptr<mlir::Pass> createDeriveDecodingPass();
+/// Pages the per-token caches in blocks of `blockPositions` positions, a
+/// pool of `cacheBlocks` (0: the whole window of every sequence).
+std::unique_ptr<mlir::Pass> createDeriveDecodingPass(int64_t blockPositions, int64_t cacheBlocks);
 std::unique_ptr<mlir::Pass> createAbsorbLatentWeightsPass();
 std::unique_ptr<mlir::Pass> createFuseLatentProjectionsPass();
 std::unique_ptr<mlir::Pass> createFuseCrossEntropyPass();
@@ -36,6 +39,9 @@ using PassFactory = std::function<std::unique_ptr<mlir::Pass>()>;
 struct PipelineOptions {
   bool noFuse = false;
   std::vector<std::string> disabled;
+  // derive-decoding's paging: positions per block, blocks per pool (0: the
+  // whole window of every sequence).
+  int64_t blockPositions = 128, cacheBlocks = 0;
 };
 
 /// The fusion passes' names, in pipeline order.

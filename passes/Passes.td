@@ -170,11 +170,23 @@ def DeriveDecoding : Pass<"derive-decoding", "mlir::ModuleOp"> {
     positions other than causally gets neither; the module's
     `ra.decoding_refused` says why.
 
+    Per-token caches are paged (PagedAttention): @decode takes each as a pool
+    of `cache-blocks` blocks of `block-positions` positions shared by all
+    sequences, and a `block_table [B, M]` naming each sequence's blocks
+    (`@decode`'s `ra.paging`); the runtime hands blocks out as sequences grow.
+
     Before:  %y = ra.attention %q, %k, %v {causal, scale = ...}
     After (@decode):
-             %y = ra.cached_attention %q1, %cache0, %k1, %cache1, %v1, %positions {scale = ...}
+             %y = ra.cached_attention %q1, %pool0, %k1, %pool1, %v1, %positions
+                    blocks(%block_table : tensor<BxMxi32>) {scale = ...}
   }];
   let constructor = "ra::createDeriveDecodingPass()";
+  let options = [
+    Option<"blockPositions", "block-positions", "int64_t", /*default=*/"128",
+           "positions per block of the paged caches (at most the window)">,
+    Option<"cacheBlocks", "cache-blocks", "int64_t", /*default=*/"0",
+           "blocks in each per-token cache's pool (0: the whole window of every sequence)">,
+  ];
 }
 
 def AbsorbLatentWeights : Pass<"absorb-latent-weights", "mlir::ModuleOp"> {

@@ -59,8 +59,8 @@ bool parseCacheDtype(const std::string &name, CacheDtype &out) {
   return true;
 }
 
-std::string readCacheSpecs(const Model &model, std::vector<CacheSpec> &out) {
-  out.clear();
+std::string readCacheLayout(const Model &model, CacheLayout &out) {
+  out = CacheLayout();
   const nlohmann::json &m = model.manifest();
   auto decoding = m.find("decoding");
   if (decoding == m.end() || !decoding->is_object())
@@ -75,8 +75,15 @@ std::string readCacheSpecs(const Model &model, std::vector<CacheSpec> &out) {
   auto caches = decoding->find("caches");
   if (caches == decoding->end() || !caches->is_array())
     return "manifest.json: decoding.caches must be an array";
+  auto paging = decoding->find("paging");
+  if (paging == decoding->end() || !paging->is_object())
+    return "manifest.json: decoding.paging must be an object (an older racc compiled this "
+           "artifact: compile it again)";
+  for (const char *key : {"block_positions", "blocks"})
+    if (!paging->contains(key) || !(*paging)[key].is_number_integer() || (*paging)[key] < 1)
+      return fmt::format("manifest.json: decoding.paging.{} must be an integer >= 1", key);
   size_t n = caches->size();
-  if (decode->inputs.size() != 2 + n || decode->outputs.size() != 1 + n ||
+  if (decode->inputs.size() != 3 + n || decode->outputs.size() != 1 + n ||
       prefill->outputs.size() != 1 + n || prefill->inputs.size() != 2)
     return fmt::format("manifest.json: @prefill and @decode do not take and return the {} caches "
                        "decoding.caches lists",
@@ -85,6 +92,16 @@ std::string readCacheSpecs(const Model &model, std::vector<CacheSpec> &out) {
   if (tokens.size() != 2)
     return "manifest.json: @prefill's tokens must be [batch, seq]";
   int64_t batch = tokens[0], context = tokens[1];
+  out.blockPositions = (*paging)["block_positions"];
+  out.blocks = (*paging)["blocks"];
+  out.blocksPerSequence = (context + out.blockPositions - 1) / out.blockPositions;
+  const TensorInfo &table = decode->inputs[2];
+  if (table.name != "block_table" ||
+      table.shape != std::vector<int64_t>{batch, out.blocksPerSequence})
+    return fmt::format("manifest.json: @decode's third input must be block_table [{}, {}] (blocks "
+                       "of {} positions of a context of {}), got {} {}",
+                       batch, out.blocksPerSequence, out.blockPositions, context, table.name,
+                       shapeText(table.shape));
   for (size_t i = 0; i < n; ++i) {
     const nlohmann::json &c = (*caches)[i];
     std::string at = fmt::format("manifest.json: decoding.caches[{}]", i);
@@ -112,30 +129,38 @@ std::string readCacheSpecs(const Model &model, std::vector<CacheSpec> &out) {
     s.axis = c["axis"];
     s.slots = c["slots"];
     s.elements = c["elements"];
-    const TensorInfo &input = decode->inputs[2 + i];
+    const TensorInfo &input = decode->inputs[3 + i];
     s.shape = input.shape;
     if (input.name != s.name || decode->outputs[1 + i].name != s.name + ".new" ||
         prefill->outputs[1 + i].name != s.name)
       return fmt::format("{}: @prefill and @decode name it otherwise", at);
-    if (s.axis < 1 || s.axis >= int64_t(s.shape.size()) || s.shape[0] != batch ||
-        s.shape[s.axis] != s.slots || s.slots < 1 ||
-        (s.kind == CacheSpec::Kind::PerToken && s.slots != context) ||
+    bool paged = s.kind == CacheSpec::Kind::PerToken;
+    int64_t first = paged ? out.blocks : batch, held = paged ? out.blockPositions : s.slots;
+    if (s.axis < 1 || s.axis >= int64_t(s.shape.size()) || s.shape[0] != first ||
+        s.shape[s.axis] != held || s.slots < 1 || (paged && s.slots != context) ||
         (s.kind == CacheSpec::Kind::RunningSum && s.slots != 1) ||
-        s.elements * s.slots * batch != input.elements())
-      return fmt::format("{}: axis {}, {} slots of {} values do not describe @decode's {} {}", at,
-                         s.axis, s.slots, s.elements, s.name, shapeText(s.shape));
-    if (prefill->outputs[1 + i].shape != withAxis(s.shape, s.axis, context) ||
-        decode->outputs[1 + i].shape != withAxis(s.shape, s.axis, 1))
+        s.elements * held * first != input.elements())
+      return paged
+                 ? fmt::format("{}: axis {}, a pool of {} blocks of {} positions of {} values "
+                               "does not describe @decode's {} {}",
+                               at, s.axis, first, held, s.elements, s.name, shapeText(s.shape))
+                 : fmt::format("{}: axis {}, {} slots of {} values do not describe @decode's {} {}",
+                               at, s.axis, s.slots, s.elements, s.name, shapeText(s.shape));
+    // @prefill's and @decode's rows: the sequences' [batch, .., T or 1, ..].
+    std::vector<int64_t> rows = s.shape;
+    rows[0] = batch;
+    if (prefill->outputs[1 + i].shape != withAxis(rows, s.axis, context) ||
+        decode->outputs[1 + i].shape != withAxis(rows, s.axis, 1))
       return fmt::format("{}: @prefill's or @decode's {} is not {} at {} and 1 positions", at,
-                         s.name, shapeText(s.shape), context);
-    out.push_back(std::move(s));
+                         s.name, shapeText(rows), context);
+    out.caches.push_back(std::move(s));
   }
   return "";
 }
 
 std::unique_ptr<CachedDecoder> CachedDecoder::create(Model &model, std::string &error) {
   std::unique_ptr<CachedDecoder> d(new CachedDecoder(model));
-  if (!(error = readCacheSpecs(model, d->specs)).empty())
+  if (!(error = readCacheLayout(model, d->layout)).empty())
     return nullptr;
   const EntryInfo &prefill = *model.entry("prefill"), &decode = *model.entry("decode");
   d->batchSize = prefill.inputs[0].shape[0];
@@ -151,9 +176,13 @@ std::unique_ptr<CachedDecoder> CachedDecoder::create(Model &model, std::string &
     return nullptr;
   }
   d->vocabSize = logits[2];
-  for (const CacheSpec &s : d->specs)
+  for (const CacheSpec &s : d->layout.caches)
     d->buffers.emplace_back(product(s.shape, 0, s.shape.size()), 0.f);
   d->lengths.assign(d->batchSize, 0);
+  d->held.assign(d->batchSize, {});
+  // A stack: block N-1 is handed out first.
+  for (int32_t blk = 0; blk < int32_t(d->layout.blocks); ++blk)
+    d->freeBlocks.push_back(blk);
   for (const TensorInfo &t : prefill.outputs)
     d->prefillOut.emplace_back(t.elements());
   for (const TensorInfo &t : decode.outputs)
@@ -161,15 +190,49 @@ std::unique_ptr<CachedDecoder> CachedDecoder::create(Model &model, std::string &
   return d;
 }
 
+bool CachedDecoder::reserve(size_t r, int64_t positions) {
+  int64_t need = (positions + layout.blockPositions - 1) / layout.blockPositions;
+  int64_t more = need - int64_t(held[r].size());
+  if (more > int64_t(freeBlocks.size()))
+    return false;
+  for (; more > 0; --more) {
+    held[r].push_back(freeBlocks.back());
+    freeBlocks.pop_back();
+  }
+  return true;
+}
+
+void CachedDecoder::release(size_t r) {
+  // Returned in reverse, so that the next sequence takes them in order.
+  freeBlocks.insert(freeBlocks.end(), held[r].rbegin(), held[r].rend());
+  held[r].clear();
+  lengths[r] = 0;
+}
+
+std::string CachedDecoder::poolFull(int64_t needed) const {
+  return fmt::format("the decoding caches' pool of {} blocks of {} positions has {} free, {} "
+                     "needed: decode fewer or shorter sequences, or compile with a larger "
+                     "--cache-blocks",
+                     layout.blocks, layout.blockPositions, freeBlocks.size(), needed);
+}
+
 void CachedDecoder::storeRow(size_t c, int64_t b, const float *from, int64_t n, int64_t row,
                              int64_t slot, bool add) {
-  const CacheSpec &s = specs[c];
-  // [batch * outer, positions, inner] around the axis.
+  const CacheSpec &s = layout.caches[c];
+  // [batch * outer, positions, inner] around the axis; a pool's blocks
+  // [blocks * outer, block positions, inner].
   int64_t outer = product(s.shape, 1, s.axis), inner = product(s.shape, s.axis + 1, s.shape.size());
-  float *to = buffers[c].data();
-  for (int64_t o = b * outer; o < (b + 1) * outer; ++o) {
-    const float *src = from + (o * n + row) * inner;
-    float *dst = to + (o * s.slots + slot) * inner;
+  float *base = buffers[c].data();
+  if (s.kind == CacheSpec::Kind::PerToken) {
+    int64_t p = layout.blockPositions;
+    base += (int64_t(held[b][slot / p]) * outer * p + slot % p) * inner;
+  } else {
+    base += (b * outer * s.slots + slot) * inner;
+  }
+  int64_t stride = s.kind == CacheSpec::Kind::PerToken ? layout.blockPositions : s.slots;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float *src = from + ((b * outer + o) * n + row) * inner;
+    float *dst = base + o * stride * inner;
     if (add) // a running sum: float32 whatever the cache's precision
       for (int64_t i = 0; i < inner; ++i)
         dst[i] += src[i];
@@ -195,6 +258,15 @@ std::string CachedDecoder::prefill(const std::vector<std::vector<int32_t>> &prom
                          prompts[r].size(), contextSize);
     std::copy(prompts[r].begin(), prompts[r].end(), ids.begin() + r * contextSize);
   }
+  for (int64_t r = 0; r < batchSize; ++r)
+    release(r);
+  int64_t needed = 0;
+  for (const auto &prompt : prompts)
+    needed += (int64_t(prompt.size()) + layout.blockPositions - 1) / layout.blockPositions;
+  if (needed > int64_t(freeBlocks.size()))
+    return poolFull(needed);
+  for (size_t r = 0; r < prompts.size(); ++r)
+    reserve(r, int64_t(prompts[r].size()));
   // Each sequence's logits at its last prompt position: row r T + n - 1.
   rows.assign(batchSize, 0);
   for (size_t r = 0; r < prompts.size(); ++r)
@@ -202,18 +274,22 @@ std::string CachedDecoder::prefill(const std::vector<std::vector<int32_t>> &prom
   std::vector<void *> outs;
   for (auto &o : prefillOut)
     outs.push_back(o.data());
-  if (std::string err = model.call("prefill", {ids.data(), rows.data()}, outs); !err.empty())
+  if (std::string err = model.call("prefill", {ids.data(), rows.data()}, outs); !err.empty()) {
+    for (int64_t r = 0; r < batchSize; ++r)
+      release(r);
     return err;
-  lengths.assign(batchSize, 0);
-  for (auto &buffer : buffers)
-    std::fill(buffer.begin(), buffer.end(), 0.f);
+  }
+  // Rings and sums start empty; a pool's rows are written before they are read.
+  for (size_t c = 0; c < layout.caches.size(); ++c)
+    if (layout.caches[c].kind != CacheSpec::Kind::PerToken)
+      std::fill(buffers[c].begin(), buffers[c].end(), 0.f);
   logits.assign(prompts.size(), nullptr);
   for (size_t r = 0; r < prompts.size(); ++r) {
     int64_t n = int64_t(prompts[r].size());
     lengths[r] = int32_t(n);
     logits[r] = prefillOut[0].data() + r * vocabSize;
-    for (size_t c = 0; c < specs.size(); ++c) {
-      const CacheSpec &s = specs[c];
+    for (size_t c = 0; c < layout.caches.size(); ++c) {
+      const CacheSpec &s = layout.caches[c];
       const float *rows = prefillOut[1 + c].data();
       switch (s.kind) {
       case CacheSpec::Kind::PerToken:
@@ -240,6 +316,7 @@ std::string CachedDecoder::decode(const std::vector<int32_t> &tokens, const std:
     return "decode: one token and one live flag per sequence, at most the batch";
   ids.assign(batchSize, 0);
   positions.assign(batchSize, 0);
+  int64_t needed = 0;
   for (size_t r = 0; r < tokens.size(); ++r) {
     if (!live[r])
       continue;
@@ -248,8 +325,20 @@ std::string CachedDecoder::decode(const std::vector<int32_t> &tokens, const std:
                          lengths[r], contextSize);
     ids[r] = tokens[r];
     positions[r] = lengths[r];
+    if (lengths[r] / layout.blockPositions >= int64_t(held[r].size()))
+      ++needed;
   }
-  std::vector<const void *> ins{ids.data(), positions.data()};
+  if (needed > int64_t(freeBlocks.size()))
+    return poolFull(needed);
+  // The block each new row goes to; then the table of every sequence's blocks.
+  for (size_t r = 0; r < tokens.size(); ++r)
+    if (live[r])
+      reserve(r, lengths[r] + 1);
+  int64_t m = layout.blocksPerSequence;
+  table.assign(batchSize * m, 0);
+  for (int64_t r = 0; r < batchSize; ++r)
+    std::copy(held[r].begin(), held[r].end(), table.begin() + r * m);
+  std::vector<const void *> ins{ids.data(), positions.data(), table.data()};
   for (auto &buffer : buffers)
     ins.push_back(buffer.data());
   std::vector<void *> outs;
@@ -263,8 +352,8 @@ std::string CachedDecoder::decode(const std::vector<int32_t> &tokens, const std:
       continue;
     int64_t p = lengths[r];
     logits[r] = decodeOut[0].data() + r * vocabSize;
-    for (size_t c = 0; c < specs.size(); ++c) {
-      const CacheSpec &s = specs[c];
+    for (size_t c = 0; c < layout.caches.size(); ++c) {
+      const CacheSpec &s = layout.caches[c];
       const float *row = decodeOut[1 + c].data();
       if (s.kind == CacheSpec::Kind::RunningSum)
         storeRow(c, r, row, 1, 0, 0, true);
@@ -276,28 +365,41 @@ std::string CachedDecoder::decode(const std::vector<int32_t> &tokens, const std:
   return "";
 }
 
-void CachedDecoder::startWithRandomCache(const std::vector<int32_t> &starts, uint64_t seed) {
+std::string CachedDecoder::startWithRandomCache(const std::vector<int32_t> &starts, uint64_t seed) {
   ra::Rng rng(ra::hashName("decode-cache.random", seed));
   for (auto &buffer : buffers)
     for (float &x : buffer)
       x = float(rng.normal());
-  lengths.assign(batchSize, 0);
-  for (size_t r = 0; r < starts.size() && r < size_t(batchSize); ++r)
+  for (int64_t r = 0; r < batchSize; ++r)
+    release(r);
+  for (size_t r = 0; r < starts.size() && r < size_t(batchSize); ++r) {
     lengths[r] = std::clamp<int32_t>(starts[r], 0, int32_t(contextSize));
+    // Room for the position after the last too: what the next decode takes.
+    if (!reserve(r, std::min<int64_t>(lengths[r] + 1, contextSize))) {
+      int64_t needed = 0;
+      for (size_t i = 0; i < starts.size() && i < size_t(batchSize); ++i)
+        needed += (std::clamp<int64_t>(starts[i] + 1, 0, contextSize) + layout.blockPositions - 1) /
+                  layout.blockPositions;
+      for (int64_t i = 0; i < batchSize; ++i)
+        release(i);
+      return poolFull(needed);
+    }
+  }
+  return "";
 }
 
 int64_t CachedDecoder::bytesPerToken() const {
   int64_t bytes = 0;
-  for (size_t c = 0; c < specs.size(); ++c)
-    if (specs[c].kind == CacheSpec::Kind::PerToken)
-      bytes += int64_t(buffers[c].size()) / (batchSize * contextSize) * 4;
+  for (size_t c = 0; c < layout.caches.size(); ++c)
+    if (layout.caches[c].kind == CacheSpec::Kind::PerToken)
+      bytes += int64_t(buffers[c].size()) / (layout.blocks * layout.blockPositions) * 4;
   return bytes;
 }
 
 int64_t CachedDecoder::bytesPerSequence() const {
   int64_t bytes = 0;
-  for (size_t c = 0; c < specs.size(); ++c)
-    if (specs[c].kind != CacheSpec::Kind::PerToken)
+  for (size_t c = 0; c < layout.caches.size(); ++c)
+    if (layout.caches[c].kind != CacheSpec::Kind::PerToken)
       bytes += int64_t(buffers[c].size()) / batchSize * 4;
   return bytes;
 }

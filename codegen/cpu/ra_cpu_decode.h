@@ -20,7 +20,7 @@ namespace ra_cpu {
 void cachedAttention(const CachedAttentionShape &s, const float *q, const float *kPast,
                      const float *kNew, const float *vPast, const float *vNew,
                      const int32_t *lengths, const float *alpha, const float *qPast,
-                     const float *kRecip, float *out);
+                     const float *kRecip, const int32_t *table, float *out);
 void runningMean(const float *sum, const float *x, const int32_t *lengths, float *out, i64 rows,
                  i64 width);
 } // namespace ra_cpu
@@ -36,11 +36,13 @@ inline float dotRow(const float *x, const float *y, i64 n) {
   return s;
 }
 
-/// Keys a task of cachedAttention scores, for every head of its sequence.
+/// Keys a task of cachedAttention scores, for every head of its sequence,
+/// when the caches are not paged (paged: a block).
 constexpr i64 kDecodeKeyChunk = 128;
 
 /// Split over the keys, as flash-decoding does: a task is one sequence's
-/// chunk of kDecodeKeyChunk cached positions for all its heads, so that one
+/// chunk of cached positions for all its heads (one block of a paged cache,
+/// whose rows are contiguous; else kDecodeKeyChunk positions), so that one
 /// sequence's long cache is read by every thread and a chunk of MLA's
 /// shared latents is read from memory once for all heads (it stays in
 /// cache across them). Each task keeps, per head, its chunk's largest score,
@@ -51,9 +53,10 @@ RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const f
                                           const float *kPast, const float *kNew, const float *vPast,
                                           const float *vNew, const int32_t *lengths,
                                           const float *alpha, const float *qPast,
-                                          const float *kRecip, float *out) {
+                                          const float *kRecip, const int32_t *table, float *out) {
   float a = alpha ? *alpha : 0.f;
-  const i64 chunks = (s.tc + kDecodeKeyChunk - 1) / kDecodeKeyChunk;
+  const i64 chunk = s.block > 0 ? s.block : kDecodeKeyChunk;
+  const i64 chunks = (s.tc + chunk - 1) / chunk;
   const i64 stride = 2 + s.dv; // per head and chunk: max, sum, dv weighted values
   std::vector<i64> position(s.b);
   i64 work = 0;
@@ -65,24 +68,25 @@ RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const f
   (void)work; // read by the OpenMP clause only
 #pragma omp parallel if (work * s.h * (s.e + s.dv) >= kParallelMin)
   {
-    std::vector<float> sc(s.h * kDecodeKeyChunk);
+    std::vector<float> sc(s.h * chunk);
 #pragma omp for collapse(2) schedule(dynamic)
     for (i64 b = 0; b < s.b; ++b)
       for (i64 c = 0; c < chunks; ++c) {
-        const i64 p = position[b], first = c * kDecodeKeyChunk;
-        const i64 last = std::min(p, first + kDecodeKeyChunk - 1); // inclusive
+        const i64 p = position[b], first = c * chunk;
+        const i64 last = std::min(p, first + chunk - 1); // inclusive
         if (first > last)
           continue;
         for (i64 h = 0; h < s.h; ++h) {
           const float *qi = q + (b * s.h + h) * s.e;
-          const float *kp = kPast + s.kPastAt(b, h), *kn = kNew + s.kNewAt(b, h);
-          float *row = sc.data() + h * kDecodeKeyChunk;
+          // The chunk's cached rows are contiguous from its first.
+          const float *kp = kPast + s.kPastAt(table, b, h, first), *kn = kNew + s.kNewAt(b, h);
+          float *row = sc.data() + h * chunk;
           float mx = -std::numeric_limits<float>::infinity();
           for (i64 j = first; j <= last; ++j) {
-            float v = s.scale * dotRow(qi, j < p ? kp + j * s.e : kn, s.e);
+            float v = s.scale * dotRow(qi, j < p ? kp + (j - first) * s.e : kn, s.e);
             if (s.reciprocalAt(p, j)) {
               float back = j == p ? dotRow(qi, kn, s.e)
-                                  : dotRow(qPast + s.ringAt(b, h) + (j % s.ring) * s.er,
+                                  : dotRow(qPast + s.qPastAt(table, b, h, j),
                                            kRecip + (b * s.h + h) * s.er, s.er);
               v += a * s.scale * back;
             }
@@ -97,9 +101,9 @@ RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const f
           part[1] = sum;
           float *acc = part + 2;
           std::fill(acc, acc + s.dv, 0.f);
-          const float *vp = vPast + s.vPastAt(b, h), *vn = vNew + s.vNewAt(b, h);
+          const float *vp = vPast + s.vPastAt(table, b, h, first), *vn = vNew + s.vNewAt(b, h);
           for (i64 j = first; j <= last; ++j) {
-            const float *vj = j < p ? vp + j * s.dv : vn;
+            const float *vj = j < p ? vp + (j - first) * s.dv : vn;
             float w = row[j - first];
 #pragma omp simd
             for (i64 d = 0; d < s.dv; ++d)
@@ -109,7 +113,7 @@ RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const f
       }
   }
   for (i64 b = 0; b < s.b; ++b) {
-    i64 used = position[b] / kDecodeKeyChunk + 1;
+    i64 used = position[b] / chunk + 1;
     for (i64 h = 0; h < s.h; ++h) {
       float mx = -std::numeric_limits<float>::infinity();
       for (i64 c = 0; c < used; ++c)

@@ -4,7 +4,8 @@
 // codegen/cpu/ra_cpu_decode.h: ra.cached_attention as a block per
 // (sequence, head) whose threads score the cached positions into scratch
 // (one float per position), reduce max and sum over the block, then sum the
-// values with a thread per output column; ra.running_mean elementwise.
+// values with a thread per output column (a paged cache's rows read through
+// the block table); ra.running_mean elementwise.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_CUDA_DECODE_CUH
@@ -19,23 +20,22 @@ using ra_attention::CachedAttentionShape;
 __global__ void cachedAttentionKernel(CachedAttentionShape s, const float *q, const float *kPast,
                                       const float *kNew, const float *vPast, const float *vNew,
                                       const int32_t *lengths, const float *alpha,
-                                      const float *qPast, const float *kRecip, float *out,
-                                      float *scratch) {
+                                      const float *qPast, const float *kRecip, const int32_t *table,
+                                      float *out, float *scratch) {
   float a = alpha ? *alpha : 0.f;
   for (i64 r = blockIdx.x; r < s.b * s.h; r += gridDim.x) {
     i64 b = r / s.h, h = r % s.h;
     i64 p = lengths[b] < 0 ? 0 : (lengths[b] >= s.tc ? s.tc - 1 : lengths[b]);
     const float *qi = q + r * s.e;
-    const float *kp = kPast + s.kPastAt(b, h), *kn = kNew + s.kNewAt(b, h);
-    const float *vp = vPast + s.vPastAt(b, h), *vn = vNew + s.vNewAt(b, h);
+    const float *kn = kNew + s.kNewAt(b, h), *vn = vNew + s.vNewAt(b, h);
     float *sc = scratch + r * (s.tc + 1);
     float mx = -FLT_MAX;
     for (i64 j = threadIdx.x; j <= p; j += blockDim.x) {
-      float v = s.scale * dot(qi, j < p ? kp + j * s.e : kn, s.e);
+      float v = s.scale * dot(qi, j < p ? kPast + s.kPastAt(table, b, h, j) : kn, s.e);
       if (s.reciprocalAt(p, j))
         v += a * s.scale *
              (j == p ? dot(qi, kn, s.e)
-                     : dot(qPast + s.ringAt(b, h) + (j % s.ring) * s.er, kRecip + r * s.er, s.er));
+                     : dot(qPast + s.qPastAt(table, b, h, j), kRecip + r * s.er, s.er));
       sc[j] = v;
       mx = v > mx ? v : mx;
     }
@@ -48,7 +48,7 @@ __global__ void cachedAttentionKernel(CachedAttentionShape s, const float *q, co
     for (i64 c = threadIdx.x; c < s.dv; c += blockDim.x) {
       float acc = 0.f;
       for (i64 j = 0; j <= p; ++j)
-        acc += sc[j] * (j < p ? vp[j * s.dv + c] : vn[c]);
+        acc += sc[j] * (j < p ? vPast[s.vPastAt(table, b, h, j) + c] : vn[c]);
       out[r * s.dv + c] = acc * inv;
     }
     __syncthreads(); // the scores are read before the next row's overwrite them
@@ -66,10 +66,10 @@ __global__ void runningMeanKernel(const float *sum, const float *x, const int32_
 inline void cachedAttention(const CachedAttentionShape &s, const float *q, const float *kPast,
                             const float *kNew, const float *vPast, const float *vNew,
                             const int32_t *lengths, const float *alpha, const float *qPast,
-                            const float *kRecip, float *out, float *scratch) {
+                            const float *kRecip, const int32_t *table, float *out, float *scratch) {
   i64 rows = s.b * s.h;
   RA_LAUNCH(cachedAttentionKernel, dim3(unsigned(rows < 65535 ? rows : 65535)), dim3(kThreads), 0,
-            s, q, kPast, kNew, vPast, vNew, lengths, alpha, qPast, kRecip, out, scratch);
+            s, q, kPast, kNew, vPast, vNew, lengths, alpha, qPast, kRecip, table, out, scratch);
 }
 
 inline void runningMean(const float *sum, const float *x, const int32_t *lengths, float *out,

@@ -56,10 +56,23 @@ Value narrowestCachedForm(Value v, int64_t tokens) {
 
 InferenceCache analyzeInferenceCache(func::FuncOp forward) {
   InferenceCache cache;
-  llvm::DenseSet<Value> seen;
   auto add = [&](CachedTensor t) {
-    if (!seen.insert(t.value).second)
+    auto kept =
+        llvm::find_if(cache.tensors, [&](const CachedTensor &c) { return c.value == t.value; });
+    if (kept != cache.tensors.end()) {
+      // Queries one attention keeps in a ring are another's keys or values
+      // (or its queries without a band): every position is kept after all.
+      if (kept->kind == CachedTensor::Kind::QueryRing && t.kind == CachedTensor::Kind::PerToken) {
+        cache.elementsPerSequence -= kept->elements * kept->entries;
+        cache.elementsPerToken += t.elements;
+        *kept = std::move(t);
+      } else if (kept->kind == CachedTensor::Kind::QueryRing && t.entries > kept->entries) {
+        // Two bands over the same queries: the ring holds the longer.
+        cache.elementsPerSequence += kept->elements * (t.entries - kept->entries);
+        kept->entries = t.entries;
+      }
       return;
+    }
     if (t.kind == CachedTensor::Kind::PerToken)
       cache.elementsPerToken += t.elements;
     else

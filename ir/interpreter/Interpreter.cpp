@@ -59,7 +59,9 @@ int64_t idRange(Value ids) {
       else if (auto c = dyn_cast<CrossEntropyGradOp>(user))
         range = std::min(range, shapeOf(c.getLogits().getType()).back());
       else if (auto a = dyn_cast<CachedAttentionOp>(user); a && use.get() == a.getLengths())
-        range = std::min(range, shapeOf(a.getKPast().getType()).end()[-2]);
+        range = std::min(range, a.getCachedLength());
+      else if (auto a = dyn_cast<CachedAttentionOp>(user); a && use.get() == a.getBlockTable())
+        range = std::min(range, shapeOf(a.getKPast().getType())[0]);
     }
   }
   return range == INT64_MAX ? 1 : range;
@@ -265,11 +267,13 @@ LogicalResult Frame::eval(Operation *op) {
         if (a.getBandAttr())
           spec.band = a.getBandAttr().getInt();
         Tensor out;
-        if (failed(check(
-                op, cachedAttention(get(a.getQ()), get(a.getKPast()), get(a.getKNew()),
-                                    get(a.getVPast()), get(a.getVNew()), get(a.getLengths()),
-                                    a.getQPast() ? &get(a.getQPast()) : nullptr,
-                                    a.getKRecip() ? &get(a.getKRecip()) : nullptr, spec, out))))
+        if (failed(
+                check(op, cachedAttention(get(a.getQ()), get(a.getKPast()), get(a.getKNew()),
+                                          get(a.getVPast()), get(a.getVNew()), get(a.getLengths()),
+                                          a.getQPast() ? &get(a.getQPast()) : nullptr,
+                                          a.getKRecip() ? &get(a.getKRecip()) : nullptr,
+                                          a.getBlockTable() ? &get(a.getBlockTable()) : nullptr,
+                                          a.getPagedQueries(), spec, out))))
           return failure();
         set(op, {std::move(out)});
         return success();

@@ -409,10 +409,13 @@ static std::string positionOf(const Tensor &lengths, int64_t b, int64_t cached, 
 
 std::string cachedAttention(const Tensor &q, const Tensor &kPast, const Tensor &kNew,
                             const Tensor &vPast, const Tensor &vNew, const Tensor &lengths,
-                            const Tensor *qPast, const Tensor *kRecip, const AttentionSpec &spec,
-                            Tensor &out) {
+                            const Tensor *qPast, const Tensor *kRecip, const Tensor *table,
+                            bool pagedQueries, const AttentionSpec &spec, Tensor &out) {
   int64_t batch = q.shape[0], heads = q.shape[1], e = q.shape[3], dv = vPast.shape.back();
-  int64_t cached = kPast.shape[kPast.rank() - 2];
+  // Paged: pools of `block` positions, `perSequence` blocks in a table row.
+  int64_t rows = kPast.shape[kPast.rank() - 2];
+  int64_t block = table ? rows : 0, perSequence = table ? table->shape[1] : 1;
+  int64_t cached = rows * perSequence, pool = kPast.shape[0];
   int64_t ring = qPast ? qPast->shape[2] : 0, er = qPast ? qPast->shape[3] : 0;
   bool kShared = kPast.rank() == 3, vShared = vPast.rank() == 3;
   out = Tensor({batch, heads, 1, dv});
@@ -420,15 +423,33 @@ std::string cachedAttention(const Tensor &q, const Tensor &kPast, const Tensor &
     int64_t p = 0;
     if (std::string err = positionOf(lengths, b, cached, p); !err.empty())
       return err;
+    // Past position j of sequence b, head h, in a cache of `width` values
+    // per position, per head or shared: its index in the cache or pool.
+    std::string bad;
+    auto past = [&](int64_t h, int64_t j, bool shared, int64_t width) -> int64_t {
+      int64_t headCount = shared ? 1 : heads, head = shared ? 0 : h;
+      if (!table)
+        return (((b * headCount + head) * cached) + j) * width;
+      Real at = table->data[b * perSequence + j / block];
+      if (!(at >= 0 && at < pool) && bad.empty())
+        bad = "block table entry " + std::to_string((long long)at) + " of sequence " +
+              std::to_string(b) + " is outside the pool's " + std::to_string(pool) + " blocks";
+      int64_t blk = std::clamp<int64_t>(int64_t(at), 0, pool - 1);
+      return ((blk * headCount + head) * block + j % block) * width;
+    };
     for (int64_t h = 0; h < heads; ++h) {
       const Real *qi = &q.data[(b * heads + h) * e];
       auto key = [&](int64_t j) {
-        int64_t head = kShared ? b : b * heads + h;
-        return j < p ? &kPast.data[(head * cached + j) * e] : &kNew.data[head * e];
+        return j < p ? &kPast.data[past(h, j, kShared, e)]
+                     : &kNew.data[(kShared ? b : b * heads + h) * e];
       };
       auto value = [&](int64_t j) {
-        int64_t head = vShared ? b : b * heads + h;
-        return j < p ? &vPast.data[(head * cached + j) * dv] : &vNew.data[head * dv];
+        return j < p ? &vPast.data[past(h, j, vShared, dv)]
+                     : &vNew.data[(vShared ? b : b * heads + h) * dv];
+      };
+      auto keptQuery = [&](int64_t j) {
+        return pagedQueries ? &qPast->data[past(h, j, false, er)]
+                            : &qPast->data[((b * heads + h) * ring + j % ring) * er];
       };
       auto dot = [](const Real *x, const Real *y, int64_t n) {
         Real s = 0;
@@ -443,8 +464,7 @@ std::string cachedAttention(const Tensor &q, const Tensor &kPast, const Tensor &
         if (spec.alpha && (!spec.band || p - j <= *spec.band)) {
           // S[j, p]: query j against the new key.
           Real back = j == p ? dot(qi, key(p), e)
-                             : dot(&qPast->data[((b * heads + h) * ring + j % ring) * er],
-                                   &kRecip->data[(b * heads + h) * er], er);
+                             : dot(keptQuery(j), &kRecip->data[(b * heads + h) * er], er);
           s[j] += *spec.alpha * spec.scale * back;
         }
         mx = std::max(mx, s[j]);
@@ -457,6 +477,8 @@ std::string cachedAttention(const Tensor &q, const Tensor &kPast, const Tensor &
         for (int64_t c = 0; c < dv; ++c)
           y[c] += s[j] / sum * value(j)[c];
     }
+    if (!bad.empty())
+      return bad;
   }
   return "";
 }

@@ -49,11 +49,13 @@ std::vector<Tensor> attentionGrad(const Tensor &q, const Tensor &k, const Tensor
 
 /// ra.cached_attention: one new query per sequence at position lengths[b]
 /// against its cached keys and values (ir/RaOps.td states the semantics).
-/// `qPast` and `kRecip` with spec.alpha. Returns "" or what is wrong.
+/// `qPast` and `kRecip` with spec.alpha; `table` when the caches are pools
+/// of blocks (and the kept queries too with `pagedQueries`). Returns "" or
+/// what is wrong.
 std::string cachedAttention(const Tensor &q, const Tensor &kPast, const Tensor &kNew,
                             const Tensor &vPast, const Tensor &vNew, const Tensor &lengths,
-                            const Tensor *qPast, const Tensor *kRecip, const AttentionSpec &spec,
-                            Tensor &out);
+                            const Tensor *qPast, const Tensor *kRecip, const Tensor *table,
+                            bool pagedQueries, const AttentionSpec &spec, Tensor &out);
 /// ra.running_mean: (sum + x) / (lengths[b] + 1).
 std::string runningMean(const Tensor &sum, const Tensor &x, const Tensor &lengths, Tensor &out);
 

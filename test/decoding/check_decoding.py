@@ -33,8 +33,10 @@ def check(case):
     art = os.path.join(args.work, label.replace(" ", "_").replace("(", "").replace(")", "") + ".rac")
     target = ["--target", "all"] if args.device != "cpu" else []
     env = dict(os.environ, RACC_NVCC="none")  # the emulator's build is what runs here
+    # Blocks of 4 positions: each sequence's 16 span 4 blocks, handed out
+    # from the pool as it grows (in no particular order across sequences).
     subprocess.run([args.racc, "compile", os.path.join(args.models, graph), *defines, *target,
-                    "-o", art], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    "--block-positions", "4", "-o", art], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    env=env)
     run = subprocess.run([args.rarun, "decode-check", art, "--device", args.device],
                          capture_output=True, text=True)

@@ -247,6 +247,38 @@ func.func @cached_attention_ring(%q: tensor<2x4x1x8xf32>, %k: tensor<2x16x8xf32>
 
 // -----
 
+func.func @cached_attention_pools(%q: tensor<2x4x1x8xf32>, %k: tensor<5x4x8xf32>, %v: tensor<6x4x8xf32>, %kn: tensor<2x1x8xf32>, %pos: tensor<2xi32>, %t: tensor<2x3xi32>) {
+  // expected-error @+1 {{keys and values must be pools of the same blocks: [5, 4, 8] and [6, 4, 8]}}
+  %0 = ra.cached_attention %q, %k, %kn, %v, %kn, %pos blocks(%t : tensor<2x3xi32>) {scale = 0.25 : f64} : tensor<2x4x1x8xf32>, tensor<5x4x8xf32>, tensor<2x1x8xf32>, tensor<6x4x8xf32>, tensor<2x1x8xf32>, tensor<2xi32> -> tensor<2x4x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @cached_attention_table(%q: tensor<2x4x1x8xf32>, %k: tensor<5x4x8xf32>, %kn: tensor<2x1x8xf32>, %pos: tensor<2xi32>, %t: tensor<3x3xi32>) {
+  // expected-error @+1 {{the block table must be [B, M] = [2, M >= 1], got [3, 3]}}
+  %0 = ra.cached_attention %q, %k, %kn, %k, %kn, %pos blocks(%t : tensor<3x3xi32>) {scale = 0.25 : f64} : tensor<2x4x1x8xf32>, tensor<5x4x8xf32>, tensor<2x1x8xf32>, tensor<5x4x8xf32>, tensor<2x1x8xf32>, tensor<2xi32> -> tensor<2x4x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @cached_attention_paged_queries(%q: tensor<2x4x1x8xf32>, %k: tensor<2x16x8xf32>, %kn: tensor<2x1x8xf32>, %pos: tensor<2xi32>) {
+  // expected-error @+1 {{paged_queries needs the reciprocal term and a block table}}
+  %0 = ra.cached_attention %q, %k, %kn, %k, %kn, %pos {paged_queries, scale = 0.25 : f64} : tensor<2x4x1x8xf32>, tensor<2x16x8xf32>, tensor<2x1x8xf32>, tensor<2x16x8xf32>, tensor<2x1x8xf32>, tensor<2xi32> -> tensor<2x4x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @cached_attention_query_pool(%q: tensor<2x4x1x8xf32>, %k: tensor<5x4x8xf32>, %kn: tensor<2x1x8xf32>, %pos: tensor<2xi32>, %a: tensor<f32>, %qp: tensor<5x4x2x8xf32>, %kr: tensor<2x4x1x8xf32>, %t: tensor<2x3xi32>) {
+  // expected-error @+1 {{paged q_past must be a pool [5, 4, 4, Er] as the keys', got [5, 4, 2, 8]}}
+  %0 = ra.cached_attention %q, %k, %kn, %k, %kn, %pos reciprocal(%a, %qp, %kr : tensor<f32>, tensor<5x4x2x8xf32>, tensor<2x4x1x8xf32>) blocks(%t : tensor<2x3xi32>) {paged_queries, scale = 0.25 : f64} : tensor<2x4x1x8xf32>, tensor<5x4x8xf32>, tensor<2x1x8xf32>, tensor<5x4x8xf32>, tensor<2x1x8xf32>, tensor<2xi32> -> tensor<2x4x1x8xf32>
+  return
+}
+
+// -----
+
 func.func @running_mean_rows(%s: tensor<2x3x6xf32>, %pos: tensor<2xi32>) {
   // expected-error @+1 {{x must have one position on axis 1, got [2, 3, 6]}}
   %0 = ra.running_mean %s, %s, %pos {axis = 1 : i64} : tensor<2x3x6xf32>, tensor<2xi32>

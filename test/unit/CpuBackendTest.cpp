@@ -36,8 +36,10 @@ double relError(const std::vector<float> &ours, const ra::interp::Tensor &ref,
 /// for the CPU and, with `cuda`, the emulator build of its CUDA code (nvcc
 /// is skipped: the kernels are compiled by nvcc in test/codegen and
 /// test/runtime).
+/// Compiles `source` (a .graph path with `defines`, else the model's text)
+/// with racc compile's `flags`.
 std::string compileArtifact(const std::string &name, const std::string &source, bool cuda,
-                            const std::string &defines = "") {
+                            const std::string &defines = "", const std::string &flags = "") {
   std::string dir = std::string(RACC_TEST_TMP) + "/" + (cuda ? "cuda_" : "cpu_") + name;
   llvm::sys::fs::create_directories(dir);
   std::string file = source;
@@ -46,8 +48,8 @@ std::string compileArtifact(const std::string &name, const std::string &source, 
     std::ofstream(file) << source;
   }
   std::string cmd = std::string(cuda ? "RACC_NVCC=none " : "") + RACC_BIN_DIR + "/racc compile " +
-                    file + " " + defines + (cuda ? " --target all" : "") + " -o " + dir +
-                    "/model.rac > " + dir + "/racc.log 2>&1";
+                    file + " " + defines + " " + flags + (cuda ? " --target all" : "") + " -o " +
+                    dir + "/model.rac > " + dir + "/racc.log 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);
   return dir + "/model.rac";
 }
@@ -268,18 +270,24 @@ logits = matmul(z, wte, transpose_b=1)
 output loss = cross_entropy(logits, targets)
 output logits = logits
 )";
+  // Paged: blocks of 2 positions (3 per sequence) in a pool of 4, the
+  // block table random too (blocks shared by sequences are fine here).
+  const char *paging = "--block-positions 2 --cache-blocks 4";
   SECTION("cpu") {
-    std::string art = compileArtifact("decoding", src, false);
+    std::string art = compileArtifact("decoding", src, false, "", paging);
     std::string error;
     auto model = ra::rt::Model::load(art, error);
     REQUIRE(model);
     REQUIRE(model->entry("decode"));
     REQUIRE(model->entry("prefill"));
+    REQUIRE(model->entry("decode")->inputs[2].name == "block_table");
+    REQUIRE(model->entry("decode")->inputs[2].shape == std::vector<int64_t>{3, 3});
     double worst = compareEntryPoints(art);
     WARN("decoding kernels: worst relative error " << worst);
   }
   SECTION("cuda-emu") {
-    double worst = compareEntryPoints(compileArtifact("decoding", src, true), "cuda-emu");
+    double worst =
+        compareEntryPoints(compileArtifact("decoding", src, true, "", paging), "cuda-emu");
     WARN("decoding kernels on cuda-emu: worst relative error " << worst);
   }
 }

@@ -82,11 +82,11 @@ int checkCommand(int argc, char **argv) {
       .integer("samples", "Entries checked per large parameter", 4, 1)
       .real("step", "Finite-difference step, relative to max(1, |x|)", 1e-3, 0, true, 0.5)
       .real("tolerance", "Largest relative gradient error that passes", 1e-6, 0, true);
-  addFusionOptions(options);
+  addPipelineOptions(options);
   auto args = options.parse(argc, argv);
   numbers.enforce(args);
   ra::PipelineOptions pipeline;
-  if (auto status = fusionOptions(args, pipeline))
+  if (auto status = pipelineOptions(args, pipeline))
     return *status;
   Session session;
   mlir::OwningOpRef<mlir::ModuleOp> module;

@@ -136,6 +136,10 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
           entry[key] = c.getAs<mlir::IntegerAttr>(key).getInt();
         decoding["caches"].push_back(entry);
       }
+      if (auto paging = decode->getAttrOfType<mlir::DictionaryAttr>(ra::RaDialect::kPagingAttr))
+        decoding["paging"] = {
+            {"block_positions", paging.getAs<mlir::IntegerAttr>("block_positions").getInt()},
+            {"blocks", paging.getAs<mlir::IntegerAttr>("blocks").getInt()}};
     }
   return {{"format_version", ra::abi::kManifestFormatVersion},
           {"abi_version", ra::abi::kAbiVersion},
@@ -264,7 +268,7 @@ int compileCommand(int argc, char **argv) {
       cxxopts::value<std::string>()->default_value("cpu"))(
       "no-compile-cache",
       "Compile the kernels even when the compile cache holds them (RACC_CACHE_DIR=off: always)");
-  addFusionOptions(options);
+  addPipelineOptions(options);
   auto args = options.parse(argc, argv);
   std::string emit = args.count("emit") ? args["emit"].as<std::string>() : "";
   std::string target = args["target"].as<std::string>();
@@ -308,7 +312,7 @@ int compileCommand(int argc, char **argv) {
       printing.dumpDir = stagingDir->dir() + "/" + printing.dumpDir.substr(prefix.size());
   }
   ra::PipelineOptions pipeline;
-  if (auto status = fusionOptions(args, pipeline))
+  if (auto status = pipelineOptions(args, pipeline))
     return *status;
   if (!session.runPipeline(*module, printing, pipeline, /*withStats=*/emit.empty()))
     return 1;

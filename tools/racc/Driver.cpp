@@ -70,15 +70,22 @@ void addModelOptions(cxxopts::Options &options) {
   options.parse_positional({"file"});
 }
 
-void addFusionOptions(cxxopts::Options &options) {
+void addPipelineOptions(cxxopts::Options &options) {
   options.add_options()("no-fuse", "Run none of the fusion passes")(
       "disable-pass",
       "Skip the fusion pass NAME (repeatable; fusion passes: " +
           llvm::join(ra::fusionPassNames(), ", ") + ")",
       cxxopts::value<std::vector<std::string>>());
+  options.add_options("Decoding")(
+      "block-positions", "Positions per block of the paged decoding caches (at most the window)",
+      cxxopts::value<int64_t>()->default_value("128"))(
+      "cache-blocks",
+      "Blocks in each paged cache's pool, shared by all sequences (default: every "
+      "sequence's whole window)",
+      cxxopts::value<int64_t>()->default_value("0"));
 }
 
-std::optional<int> fusionOptions(const cxxopts::ParseResult &args, ra::PipelineOptions &out) {
+std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::PipelineOptions &out) {
   out.noFuse = args.count("no-fuse") > 0;
   if (args.count("disable-pass"))
     out.disabled = args["disable-pass"].as<std::vector<std::string>>();
@@ -86,6 +93,14 @@ std::optional<int> fusionOptions(const cxxopts::ParseResult &args, ra::PipelineO
     if (!llvm::is_contained(ra::fusionPassNames(), name))
       return fail("--disable-pass: '" + name + "' is not a fusion pass (" +
                   llvm::join(ra::fusionPassNames(), ", ") + ")");
+  out.blockPositions = args["block-positions"].as<int64_t>();
+  out.cacheBlocks = args["cache-blocks"].as<int64_t>();
+  if (out.blockPositions < 1)
+    return fail("--block-positions must be at least 1, got " + std::to_string(out.blockPositions));
+  if (out.cacheBlocks < 0)
+    return fail("--cache-blocks must be at least 1 (or 0, the default: every sequence's whole "
+                "window), got " +
+                std::to_string(out.cacheBlocks));
   return std::nullopt;
 }
 

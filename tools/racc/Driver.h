@@ -68,10 +68,11 @@ private:
 /// Adds the options every command on a model takes: FILE, -D, --help.
 void addModelOptions(cxxopts::Options &options);
 
-/// --no-fuse and --disable-pass NAME (racc compile, racc check).
-void addFusionOptions(cxxopts::Options &options);
+/// --no-fuse, --disable-pass NAME and decoding's paging, --block-positions and
+/// --cache-blocks (racc compile, racc check).
+void addPipelineOptions(cxxopts::Options &options);
 /// The pipeline options they ask for, or the exit status of an error.
-std::optional<int> fusionOptions(const cxxopts::ParseResult &args, ra::PipelineOptions &out);
+std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::PipelineOptions &out);
 
 /// The common start of such a command: prints --help, checks FILE, applies
 /// -D and loads the model into `module`. Returns the exit status when the

@@ -9,7 +9,9 @@
 // from @forward calls, the cache bytes per token and per sequence measured
 // from the decoder's buffers (float32, and the fp16 accounting of the
 // research's figures) against racc stats' count, and the whole cache the
-// S sequences of C tokens hold. C must fit the compiled window (seq) and S
+// S sequences of C tokens hold: the blocks of the paged pools they take
+// (counted from the pool) and their rings and sums, beside the pools'
+// size. C must fit the compiled window (seq) and S
 // the compiled batch: every call computes the compiled batch's rows, so
 // compile with -D batch=S for a tight figure at S sequences.
 //
@@ -103,6 +105,9 @@ int decodeBench(const cxxopts::ParseResult &args) {
       {"cache_bytes_per_sequence_fp16", perSequence / 2},
       {"racc_stats_bytes_per_token_fp16", stats.value("bytes_per_token_fp16", int64_t(-1))},
       {"racc_stats_bytes_per_sequence_fp16", stats.value("bytes_per_sequence_fp16", int64_t(-1))},
+      {"cache_block_positions", decoder->blockPositions()},
+      {"cache_pool_blocks", decoder->poolBlocks()},
+      {"cache_pool_mib_f32", double(decoder->poolBlocks() * decoder->bytesPerBlock()) / (1 << 20)},
       {"full_window_ms_per_token", 1e3 * forwardS},
       {"runs", nlohmann::ordered_json::array()}};
   for (int64_t context : contexts)
@@ -110,7 +115,8 @@ int decodeBench(const cxxopts::ParseResult &args) {
       // Start each sequence so that the timed steps end at `context` tokens.
       int32_t start = int32_t(std::max<int64_t>(1, context - warmup - steps));
       std::vector<int32_t> lengths(n, start);
-      decoder->startWithRandomCache(lengths, seed);
+      if (std::string err = decoder->startWithRandomCache(lengths, seed); !err.empty())
+        return fail(fmt::format("context {}, {} sequences: {}", context, n, err));
       std::vector<int32_t> tokens(n, 0);
       std::vector<bool> live(n, true);
       std::vector<const float *> logits;
@@ -125,13 +131,15 @@ int decodeBench(const cxxopts::ParseResult &args) {
           times.push_back(secondsNow() - t);
       }
       double step = median(times);
-      double fp16MiB = double(n) * (double(context) * perToken + perSequence) / 2 / (1 << 20);
+      // What the sequences hold at the end: their blocks and fixed state.
+      double fp16MiB = double(decoder->bytesInUse() + n * perSequence) / 2 / (1 << 20);
       out["runs"].push_back({{"context", context},
                              {"sequences", n},
                              {"ms_per_step", 1e3 * step},
                              {"decode_tokens_per_s", double(n) / step},
                              {"full_window_tokens_per_s", double(n) / forwardS},
                              {"speedup_over_full_window", forwardS / step},
+                             {"cache_blocks_held", decoder->blocksInUse()},
                              {"cache_mib_fp16", fp16MiB},
                              {"cache_mib_f32", 2 * fp16MiB}});
     }
@@ -146,6 +154,9 @@ int decodeBench(const cxxopts::ParseResult &args) {
              perToken / 2, perSequence / 2, perToken, perSequence,
              out["racc_stats_bytes_per_token_fp16"].get<int64_t>(),
              out["racc_stats_bytes_per_sequence_fp16"].get<int64_t>());
+  fmt::print("paged: a pool of {} blocks of {} positions, {:.1f} MiB as held (f32)\n",
+             decoder->poolBlocks(), decoder->blockPositions(),
+             out["cache_pool_mib_f32"].get<double>());
   fmt::print("{:>8} {:>9} {:>10} {:>12} {:>16} {:>9} {:>14}\n", "context", "sequences", "ms/step",
              "decode tok/s", "full-window tok/s", "speedup", "cache MiB fp16");
   for (const auto &r : out["runs"])

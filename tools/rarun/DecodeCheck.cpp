@@ -10,7 +10,12 @@
 // of each sequence is compared, RA's ring wraps past its band, and prompts
 // of different lengths share a call. Prints the worst logit difference
 // relative to its row's largest logit and the cache measured from the
-// buffers next to racc stats' count; exits 1 past the tolerance.
+// buffers next to racc stats' count; exits 1 past the tolerance. A
+// sequence that reaches the window's end gives its blocks back to the paged
+// pool at once, so an artifact compiled with a smaller --cache-blocks than
+// every sequence's whole window passes when the pool holds what the live
+// sequences need at once (printed), and fails with the pool's error when
+// it does not.
 //
 // --cache-dtype f16 or bf16 rounds every value the cache keeps as storing it
 // in that type would (runtime/DecodeCache.h): the logit error it costs.
@@ -127,12 +132,16 @@ int decodeCheckCommand(int argc, char **argv) {
     return fail(err);
   for (int64_t r = 0; r < B; ++r)
     compare(logits[r], r, int64_t(prompts[r].size()) - 1);
+  // A sequence that reaches the window's end gives its blocks back, so the
+  // pool needs only what the live sequences hold at once.
+  int64_t mostBlocks = decoder->blocksInUse();
+  std::vector<bool> finished(B, false);
   for (;;) {
     std::vector<int32_t> next(B, 0);
     std::vector<bool> live(B, false);
     bool any = false;
     for (int64_t r = 0; r < B; ++r)
-      if (decoder->length(r) < T) {
+      if (!finished[r]) {
         next[r] = ids[r * T + decoder->length(r)];
         live[r] = any = true;
       }
@@ -143,9 +152,15 @@ int decodeCheckCommand(int argc, char **argv) {
       at[r] = decoder->length(r);
     if (std::string err = decoder->decode(next, live, logits); !err.empty())
       return fail(err);
+    mostBlocks = std::max(mostBlocks, decoder->blocksInUse());
     for (int64_t r = 0; r < B; ++r)
-      if (live[r])
+      if (live[r]) {
         compare(logits[r], r, at[r]);
+        if (decoder->length(r) == T) {
+          decoder->release(r);
+          finished[r] = true;
+        }
+      }
   }
 
   // The cache as the buffers hold it, against racc stats' count.
@@ -157,6 +172,10 @@ int decodeCheckCommand(int argc, char **argv) {
              "and {}{})\n",
              decoder->caches().size(), token, sequence, statsToken, statsSeq,
              token == statsToken && sequence == statsSeq ? ", equal" : ", DIFFERENT");
+  fmt::print("decode-check: paged in blocks of {} positions: at most {} of the pool's {} held "
+             "(the whole window of every sequence: {})\n",
+             decoder->blockPositions(), mostBlocks, decoder->poolBlocks(),
+             B * ((T + decoder->blockPositions() - 1) / decoder->blockPositions()));
   double tolerance = args.count("tolerance")             ? args["tolerance"].as<double>()
                      : dtype == ra::rt::CacheDtype::F16  ? 1e-2
                      : dtype == ra::rt::CacheDtype::BF16 ? 5e-2

@@ -321,6 +321,8 @@ int generateCommand(int argc, char **argv, bool asSample) {
         fmt::print(stderr, "{}rarun: {} reached the context of {} tokens after {} new; stopped\n",
                    stream ? "\n" : "", seq.name, context, seq.generated);
       }
+      if (seq.done && cached)
+        cached->release(r); // its blocks go back to the pool
       live |= !seq.done;
     }
     if (!live)
