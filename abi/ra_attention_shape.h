@@ -9,15 +9,9 @@
 #ifndef RA_ATTENTION_SHAPE_H
 #define RA_ATTENTION_SHAPE_H
 
-#include <cstdint>
+#include "ra_dtype.h" // and RA_HD
 
-#ifndef RA_HD
-#ifdef __CUDACC__
-#define RA_HD __host__ __device__ __forceinline__
-#else
-#define RA_HD inline
-#endif
-#endif
+#include <cstdint>
 
 namespace ra_attention {
 
@@ -70,6 +64,8 @@ struct CachedAttentionShape {
   // `blocks` is the table's width (tc = blocks * block). 0: not paged.
   int64_t block = 0, blocks = 0;
   bool qPaged = false; // RA's kept queries are a pool read through the table
+  // The element type of k_past, v_past and q_past (f32, f16 or bf16).
+  ra_dtype::Dtype cacheType = ra_dtype::Dtype::F32;
 
   /// Where position j of head (b, h) starts in a cache of `width` values per
   /// position, kept per head or `shared` by every head.

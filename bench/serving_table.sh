@@ -2,40 +2,45 @@
 # The research's "scaling to long context" table, measured (issue 15):
 #   bench/serving_table.sh [WORKDIR]
 # 1. Cache bytes: gpt2, gpt2_mla, gpt2_mla_ra and gpt2_mla_ra_all compiled at
-#    the 124M configuration; the bytes per token and per sequence are read
-#    from rarun's cached decoder (its buffers, f32, halved for the fp16
-#    accounting of the research's figures) by `rarun bench --entry decode`,
-#    next to racc stats' count. From them: MiB per 4,096-token sequence and
-#    how many such sequences fit in 8 GiB of cache.
+#    the 124M configuration with their caches in f16 (racc compile
+#    --cache-dtype f16, the research's precision); the bytes per token and
+#    per sequence are those the cached decoder's buffers hold (running sums
+#    in f32), read by `rarun bench --entry decode`, next to racc stats' fp16
+#    count. From them: MiB per 4,096-token sequence and how many such
+#    sequences fit in 8 GiB of cache.
 # 2. Decoding speed at a CPU-sized configuration (4 layers, d_model 256,
 #    4 heads, vocab 256, latent 64, band 64): decode tokens/s at contexts
 #    1,024 and 4,096 (window 4,096, sequences 1 and 8) and 16,384 (window
 #    16,384, one sequence), beside the full-window decoder (--no-cache) of
 #    the same artifact.
-# Prints markdown. THREADS (default 2) sets OMP_NUM_THREADS.
+# Prints markdown. THREADS (default 2) sets OMP_NUM_THREADS; a second
+# argument, cache or speed, prints that part alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 W="${1:-$(mktemp -d)}"
+PART="${2:-all}"
 mkdir -p "$W"
 RACC="$ROOT/build/bin/racc"
 RARUN="$ROOT/build/bin/rarun"
 export OMP_NUM_THREADS="${THREADS:-2}" OPENBLAS_NUM_THREADS=1
 VARIANTS=(gpt2 gpt2_mla gpt2_mla_ra gpt2_mla_ra_all)
 
-echo "## Cache at the 124M configuration (fp16 accounting, measured from the decoder)"
+if [ "$PART" != speed ]; then
+echo "## Cache at the 124M configuration (caches held in f16, measured from the decoder's buffers)"
 echo
 echo "| variant | bytes/token | fixed bytes/sequence | racc stats (token, sequence) | MiB per 4,096-token sequence | 4,096-token sequences in 8 GiB | per token vs gpt2 |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 base=""
 for m in "${VARIANTS[@]}"; do
   # A window of 256 keeps RA's band (64) a ring, as at ctx 1024; one sequence.
-  "$RACC" compile "$ROOT/models/$m.graph" -D batch=1 -D seq=256 -o "$W/$m-124m.rac" > /dev/null
+  "$RACC" compile "$ROOT/models/$m.graph" -D batch=1 -D seq=256 --cache-dtype f16 \
+    -o "$W/$m-124m.rac" > /dev/null
   "$RARUN" bench "$W/$m-124m.rac" --entry decode --context 256 --sequences 1 --steps 2 \
     --warmup 1 --json > "$W/$m-124m.json"
   line=$(python3 - "$W/$m-124m.json" "$m" "${base:-0}" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-tok, seq = r["cache_bytes_per_token_fp16"], r["cache_bytes_per_sequence_fp16"]
+tok, seq = r["cache_bytes_per_token_held"], r["cache_bytes_per_sequence_held"]
 per = 4096 * tok + seq
 base = int(sys.argv[3]) or tok
 print(f"| {sys.argv[2]} | {tok:,} | {seq:,} | {r['racc_stats_bytes_per_token_fp16']:,}, "
@@ -48,6 +53,8 @@ EOF
   [ -n "$base" ] || base=$(echo "$line" | tail -1)
 done
 
+fi
+[ "$PART" != cache ] || exit 0
 echo
 echo "## Decoding at a CPU-sized configuration ($OMP_NUM_THREADS threads)"
 echo

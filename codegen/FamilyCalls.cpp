@@ -17,7 +17,10 @@
 namespace ra::codegen {
 
 std::string pointer(const BufferRef &r, bool isConst) {
-  const char *type = r.isInt ? "int32_t" : "float";
+  const char *type = r.dtype == ra_dtype::Dtype::I32 ? "int32_t"
+                     : r.dtype == ra_dtype::Dtype::F16 || r.dtype == ra_dtype::Dtype::BF16
+                         ? "uint16_t"
+                         : "float";
   const char *c = isConst ? "const " : "";
   switch (r.kind) {
   case BufferRef::Arena:
@@ -138,7 +141,7 @@ const std::map<Family, Renderer> &renderers() {
     };
     t[Family::Gather] = [](const KernelCall &c, const Target &tg) {
       const auto &p = c.get<GatherParams>();
-      std::string type = c.operands[0].isInt ? "int32_t" : "float";
+      std::string type = c.operands[0].isInt() ? "int32_t" : "float";
       return fmt::format("  {{\n    static const int64_t dims[] = {{{}}}, strides[] = {{{}}};\n"
                          "    {}<{}>({}, {}, {}, dims, strides);\n  }}\n",
                          list(p.dims), list(p.strides), tg.qualified("gather"), type, in(c, 0),
@@ -255,10 +258,11 @@ const std::map<Family, Renderer> &renderers() {
     t[Family::CachedAttention] = [](const KernelCall &c, const Target &tg) {
       const CachedAttentionShape &s = c.get<CachedAttentionShape>();
       std::string shape = fmt::format(
-          "{}::CachedAttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}",
+          "{}::CachedAttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+          "ra_dtype::Dtype({})}}",
           tg.ns(), s.b, s.h, s.tc, s.e, s.dv, boolean(s.kShared), boolean(s.vShared),
           floatLiteral(s.scale), boolean(s.reciprocal), s.band, s.ring, s.er, s.block, s.blocks,
-          boolean(s.qPaged));
+          boolean(s.qPaged), int(s.cacheType));
       bool ra = s.reciprocal;
       std::string table = s.block > 0 ? in(c, ra ? 9 : 6) : "nullptr";
       return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",

@@ -197,7 +197,8 @@ std::vector<Field> fields(const CachedAttentionShape &s) {
           intField("er", s.er),
           intField("block", s.block),
           intField("blocks", s.blocks),
-          boolField("q_paged", s.qPaged)};
+          boolField("q_paged", s.qPaged),
+          intField("cache_type", int64_t(s.cacheType))};
 }
 std::vector<Field> fields(const FusedParams &p) { return {intField("n", p.n)}; }
 
@@ -282,7 +283,7 @@ std::string KernelCall::key() const {
       k += buf;
     }
   for (const BufferRef &r : operands)
-    k += r.isInt ? ",i" : ",f";
+    k += std::string(",") + dtypeName(r.dtype);
   if (auto *fused = std::get_if<FusedParams>(&params))
     for (const FusedStep &s : fused->body) {
       snprintf(buf, sizeof buf, ";%d:%s:%d:%d:%d:%lld:%.17g", int(s.kind), s.fn.c_str(), s.a, s.b,
@@ -338,7 +339,7 @@ std::vector<int64_t> inputIdBounds(const EntryPoint &e) {
     if (info.idOperand >= 0)
       if (int in = source(c.operands[info.idOperand]); in >= 0)
         bounds[in] = bounds[in] ? std::min(bounds[in], idBound(c)) : idBound(c);
-    int from = info.layout && c.operands[0].isInt ? source(c.operands[0]) : -1;
+    int from = info.layout && c.operands[0].isInt() ? source(c.operands[0]) : -1;
     for (const BufferRef &r : c.results)
       if (r.kind == BufferRef::Arena) {
         if (from >= 0)

@@ -15,6 +15,31 @@ using namespace mlir;
 
 namespace ra::codegen {
 
+const char *dtypeName(ra_dtype::Dtype t) {
+  switch (t) {
+  case ra_dtype::Dtype::F32:
+    return "f32";
+  case ra_dtype::Dtype::I32:
+    return "i32";
+  case ra_dtype::Dtype::F16:
+    return "f16";
+  case ra_dtype::Dtype::BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+ra_dtype::Dtype dtypeOf(Value v) {
+  Type e = v.getType().cast<ShapedType>().getElementType();
+  if (e.isInteger(32))
+    return ra_dtype::Dtype::I32;
+  if (e.isF16())
+    return ra_dtype::Dtype::F16;
+  if (e.isBF16())
+    return ra_dtype::Dtype::BF16;
+  return ra_dtype::Dtype::F32;
+}
+
 std::vector<ParamSlot> layoutParams(ModuleOp module) {
   std::vector<ParamSlot> slots;
   int64_t offset = 0;
@@ -39,8 +64,6 @@ int64_t paramBufferElements(const std::vector<ParamSlot> &slots) {
 namespace {
 
 int64_t numel(Value v) { return v.getType().cast<ShapedType>().getNumElements(); }
-
-bool isInt(Value v) { return v.getType().cast<ShapedType>().getElementType().isInteger(32); }
 
 /// A row-wise op's view of its input (width = the last axis).
 RowShape rowsOf(Value v) {
@@ -193,11 +216,11 @@ FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
     BufferRef r;
     r.kind = BufferRef::Input;
     r.index = arg.getArgNumber();
-    r.isInt = isInt(arg);
+    r.dtype = dtypeOf(arg);
     r.elements = numel(arg);
     refs[arg] = r;
     entry.inputs.push_back(
-        {inputNames ? inputNames[r.index].cast<StringAttr>().str() : "", shapeOf(arg), r.isInt});
+        {inputNames ? inputNames[r.index].cast<StringAttr>().str() : "", shapeOf(arg), r.dtype});
   }
   // A parameter written by set_param must not be read after: the write is in place.
   llvm::DenseMap<Operation *, int64_t> index;
@@ -218,7 +241,7 @@ FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         entry.outputRefs.push_back(ref(v));
         entry.outputs.push_back(
-            {outputNames ? outputNames[i].cast<StringAttr>().str() : "", shapeOf(v), isInt(v)});
+            {outputNames ? outputNames[i].cast<StringAttr>().str() : "", shapeOf(v), dtypeOf(v)});
       }
       break;
     }
@@ -246,7 +269,7 @@ FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
         BufferRef a;
         a.kind = BufferRef::Arena;
         a.offset = offsets[i];
-        a.isInt = isInt(r);
+        a.dtype = dtypeOf(r);
         a.elements = numel(r);
         refs[r] = a;
       }
@@ -374,6 +397,7 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
           s.ring = shapeOf(ring)[2];
           s.er = shapeOf(ring)[3];
         }
+        s.cacheType = dtypeOf(a.getKPast());
         if (a.getBlockTable()) {
           s.block = a.getBlockPositions();
           s.blocks = shapeOf(a.getBlockTable())[1];

@@ -15,6 +15,7 @@
 #define RA_CODEGEN_KERNELFORM_H
 
 #include "abi/ra_attention_shape.h"
+#include "abi/ra_dtype.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -38,8 +39,9 @@ struct BufferRef {
   enum Kind { Arena, Param, Input } kind = Arena;
   int64_t offset = 0; // bytes into the arena, or elements into the parameters
   int index = 0;      // input index
-  bool isInt = false;
+  ra_dtype::Dtype dtype = ra_dtype::Dtype::F32;
   int64_t elements = 0;
+  bool isInt() const { return dtype == ra_dtype::Dtype::I32; }
 };
 
 //===----------------------------------------------------------------------===//
@@ -233,8 +235,13 @@ int64_t cudaScratchFloats(const KernelCall &call);
 struct TensorSig {
   std::string name;
   std::vector<int64_t> shape;
-  bool isInt = false;
+  ra_dtype::Dtype dtype = ra_dtype::Dtype::F32;
 };
+
+/// "f32", "i32", "f16", "bf16": the manifest's and the kernel form's name.
+const char *dtypeName(ra_dtype::Dtype t);
+/// The element type of a tensor value (f32, i32, f16 or bf16).
+ra_dtype::Dtype dtypeOf(mlir::Value v);
 
 struct EntryPoint {
   std::string name;

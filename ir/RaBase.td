@@ -56,6 +56,9 @@ def Ra_Dialect : Dialect {
 // Floating-point activations and parameters. Add BF16 here when the
 // interpreter and the emitters learn it.
 def Ra_FloatTensor : StaticShapeTensorOf<[F32]>;
+// What @decode keeps between calls: float32, or half (f16) or bfloat16 to
+// halve the cache (racc compile --cache-dtype).
+def Ra_CacheTensor : StaticShapeTensorOf<[F32, F16, BF16]>;
 def Ra_IndexTensor : StaticShapeTensorOf<[I32]>;
 def Ra_ScalarFloat : 0DTensorOf<[F32]>;
 

@@ -592,6 +592,10 @@ LogicalResult CachedAttentionOp::verify() {
     return failure();
   auto k = getKPast().getType().cast<ShapedType>().getShape();
   auto v = getVPast().getType().cast<ShapedType>().getShape();
+  Type cacheType = getKPast().getType().cast<ShapedType>().getElementType();
+  if (getVPast().getType().cast<ShapedType>().getElementType() != cacheType ||
+      (getQPast() && getQPast().getType().cast<ShapedType>().getElementType() != cacheType))
+    return emitOpError("k_past, v_past and q_past must share an element type");
   if (k.back() != q[3])
     return emitOpError("keys of width ") << k.back() << " for queries of width " << q[3];
   if (k[k.size() - 2] != v[v.size() - 2] || (paged && k[0] != v[0]))

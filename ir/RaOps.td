@@ -330,11 +330,14 @@ def Ra_CachedAttentionOp : Ra_Op<"cached_attention", [Pure, AttrSizedOperandSegm
     `M P` positions. With `paged_queries`, RA's kept queries are such a pool
     too (`q_past: [N, H, P, Er]`, every position, read through the same
     table) instead of a ring per sequence.
+
+    The caches (`k_past`, `v_past`, `q_past`) share one element type: f32,
+    or f16 or bf16 (read as float32; everything else is float32).
   }];
-  let arguments = (ins Ra_FloatTensor:$q, Ra_FloatTensor:$k_past, Ra_FloatTensor:$k_new,
-                       Ra_FloatTensor:$v_past, Ra_FloatTensor:$v_new, Ra_IndexTensor:$lengths,
+  let arguments = (ins Ra_FloatTensor:$q, Ra_CacheTensor:$k_past, Ra_FloatTensor:$k_new,
+                       Ra_CacheTensor:$v_past, Ra_FloatTensor:$v_new, Ra_IndexTensor:$lengths,
                        Optional<Ra_ScalarFloat>:$reciprocal_alpha,
-                       Optional<Ra_FloatTensor>:$q_past, Optional<Ra_FloatTensor>:$k_recip,
+                       Optional<Ra_CacheTensor>:$q_past, Optional<Ra_FloatTensor>:$k_recip,
                        Optional<Ra_IndexTensor>:$block_table,
                        F64Attr:$scale, OptionalAttr<I64Attr>:$band,
                        UnitAttr:$paged_queries);

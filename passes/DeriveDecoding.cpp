@@ -101,6 +101,7 @@ struct Refusal {
 struct Paging {
   int64_t blockPositions = 128; // as asked: at most the window is used
   int64_t cacheBlocks = 0;      // 0: every sequence's whole window
+  std::string dtype = "f32";    // of the kept keys, values and queries
 };
 
 class Deriver {
@@ -473,6 +474,12 @@ std::optional<Refusal> Deriver::buildDecode() {
   if (blockPositions < 1 || paging.cacheBlocks < 0)
     return Refusal{"derive-decoding: block-positions must be >= 1 and cache-blocks >= 0"};
   blocksPerSequence = (tokensPerSequence + blockPositions - 1) / blockPositions;
+  Type keptType = paging.dtype == "f16"    ? Type(b.getF16Type())
+                  : paging.dtype == "bf16" ? Type(b.getBF16Type())
+                  : paging.dtype == "f32"  ? Type(b.getF32Type())
+                                           : Type();
+  if (!keptType)
+    return Refusal{"derive-decoding: cache-dtype must be f32, f16 or bf16, got " + paging.dtype};
   poolBlocks = paging.cacheBlocks > 0 ? paging.cacheBlocks : batch * blocksPerSequence;
   // Inputs: the new tokens, their positions, the block table, then every
   // cache: a per-token one as a pool [N, .., P, ..].
@@ -488,8 +495,10 @@ std::optional<Refusal> Deriver::buildDecode() {
       shape[0] = poolBlocks;
       shape[c.axis] = blockPositions;
     }
-    argTypes.push_back(
-        RankedTensorType::get(shape, c.stored.getType().cast<ShapedType>().getElementType()));
+    // Sums are added to at every step: float32 whatever the cache's type.
+    argTypes.push_back(RankedTensorType::get(
+        shape, c.kind == Kind::RunningSum ? c.stored.getType().cast<ShapedType>().getElementType()
+                                          : keptType));
     inputs.push_back(b.getStringAttr("cache." + std::to_string(i)));
   }
   auto decode =
@@ -633,9 +642,10 @@ std::optional<Refusal> Deriver::derive() {
 
 struct DeriveDecodingPass : ra::impl::DeriveDecodingBase<DeriveDecodingPass> {
   DeriveDecodingPass() = default;
-  DeriveDecodingPass(int64_t positions, int64_t blocks) {
+  DeriveDecodingPass(int64_t positions, int64_t blocks, const std::string &dtype) {
     blockPositions = positions;
     cacheBlocks = blocks;
+    cacheDtype = dtype;
   }
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -643,7 +653,7 @@ struct DeriveDecodingPass : ra::impl::DeriveDecodingBase<DeriveDecodingPass> {
     if (!forward || module.lookupSymbol("decode"))
       return;
     module->removeAttr(ra::RaDialect::kDecodingRefusedAttr);
-    if (auto refused = Deriver(module, forward, {blockPositions, cacheBlocks}).derive())
+    if (auto refused = Deriver(module, forward, {blockPositions, cacheBlocks, cacheDtype}).derive())
       module->setAttr(ra::RaDialect::kDecodingRefusedAttr,
                       StringAttr::get(module.getContext(), refused->why));
   }
@@ -655,6 +665,7 @@ std::unique_ptr<Pass> ra::createDeriveDecodingPass() {
   return std::make_unique<DeriveDecodingPass>();
 }
 
-std::unique_ptr<Pass> ra::createDeriveDecodingPass(int64_t blockPositions, int64_t cacheBlocks) {
-  return std::make_unique<DeriveDecodingPass>(blockPositions, cacheBlocks);
+std::unique_ptr<Pass> ra::createDeriveDecodingPass(int64_t blockPositions, int64_t cacheBlocks,
+                                                   const std::string &cacheDtype) {
+  return std::make_unique<DeriveDecodingPass>(blockPositions, cacheBlocks, cacheDtype);
 }

@@ -22,8 +22,10 @@ std::unique_ptr<mlir::Pass> createFuseGatedAttentionPass();
 std::unique_ptr<mlir::Pass> createFuseHeadMeanAttentionPass();
 std::unique_ptr<mlir::Pass> createDeriveDecodingPass();
 /// Pages the per-token caches in blocks of `blockPositions` positions, a
-/// pool of `cacheBlocks` (0: the whole window of every sequence).
-std::unique_ptr<mlir::Pass> createDeriveDecodingPass(int64_t blockPositions, int64_t cacheBlocks);
+/// pool of `cacheBlocks` (0: the whole window of every sequence), keeping
+/// keys, values and queries as `cacheDtype` (f32, f16, bf16).
+std::unique_ptr<mlir::Pass> createDeriveDecodingPass(int64_t blockPositions, int64_t cacheBlocks,
+                                                     const std::string &cacheDtype);
 std::unique_ptr<mlir::Pass> createAbsorbLatentWeightsPass();
 std::unique_ptr<mlir::Pass> createFuseLatentProjectionsPass();
 std::unique_ptr<mlir::Pass> createFuseCrossEntropyPass();
@@ -40,8 +42,9 @@ struct PipelineOptions {
   bool noFuse = false;
   std::vector<std::string> disabled;
   // derive-decoding's paging: positions per block, blocks per pool (0: the
-  // whole window of every sequence).
+  // whole window of every sequence); the caches' element type.
   int64_t blockPositions = 128, cacheBlocks = 0;
+  std::string cacheDtype = "f32";
 };
 
 /// The fusion passes' names, in pipeline order.

@@ -174,6 +174,8 @@ def DeriveDecoding : Pass<"derive-decoding", "mlir::ModuleOp"> {
     of `cache-blocks` blocks of `block-positions` positions shared by all
     sequences, and a `block_table [B, M]` naming each sequence's blocks
     (`@decode`'s `ra.paging`); the runtime hands blocks out as sequences grow.
+    With `cache-dtype` f16 or bf16 the pools and rings hold half-width values
+    (running sums stay float32).
 
     Before:  %y = ra.attention %q, %k, %v {causal, scale = ...}
     After (@decode):
@@ -186,6 +188,8 @@ def DeriveDecoding : Pass<"derive-decoding", "mlir::ModuleOp"> {
            "positions per block of the paged caches (at most the window)">,
     Option<"cacheBlocks", "cache-blocks", "int64_t", /*default=*/"0",
            "blocks in each per-token cache's pool (0: the whole window of every sequence)">,
+    Option<"cacheDtype", "cache-dtype", "std::string", /*default=*/"\"f32\"",
+           "element type of the kept keys, values and queries: f32, f16 or bf16">,
   ];
 }
 

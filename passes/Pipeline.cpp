@@ -39,7 +39,10 @@ std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options)
       [] { return createCheckUnusedParamsPass(); },
       [] { return createCheckCausalityPass(); },
       // From the clean @forward, before training's entry points exist.
-      [options] { return createDeriveDecodingPass(options.blockPositions, options.cacheBlocks); },
+      [options] {
+        return createDeriveDecodingPass(options.blockPositions, options.cacheBlocks,
+                                        options.cacheDtype);
+      },
       [] { return createAutodiffPass(); },
       [] { return createOptimizerPass(); },
       // The backward pass repeats forward values and layout ops: fold them again.

@@ -25,38 +25,23 @@ std::vector<int64_t> withAxis(std::vector<int64_t> shape, int64_t axis, int64_t 
   return shape;
 }
 
-/// x rounded to the nearest bf16 (ties to even), as a float.
-float roundBf16(float x) {
-  if (std::isnan(x))
-    return x;
-  uint32_t bits;
-  std::memcpy(&bits, &x, 4);
-  bits += 0x7fff + ((bits >> 16) & 1);
-  bits &= 0xffff0000u;
-  std::memcpy(&x, &bits, 4);
-  return x;
-}
-
-/// x rounded to the nearest IEEE half (ties to even; past its range,
-/// infinity), as a float.
-float roundF16(float x) { return float(static_cast<_Float16>(x)); }
-
 std::string shapeText(const std::vector<int64_t> &s) {
   return fmt::format("[{}]", fmt::join(s, ", "));
 }
 
 } // namespace
 
-bool parseCacheDtype(const std::string &name, CacheDtype &out) {
-  if (name == "f32")
-    out = CacheDtype::F32;
-  else if (name == "f16")
-    out = CacheDtype::F16;
-  else if (name == "bf16")
-    out = CacheDtype::BF16;
-  else
-    return false;
-  return true;
+std::string CachedDecoder::roundCacheTo(const std::string &name) {
+  using ra_dtype::Dtype;
+  Dtype t = name == "f16" ? Dtype::F16 : name == "bf16" ? Dtype::BF16 : Dtype::F32;
+  if (name != "f32" && name != "f16" && name != "bf16")
+    return "--cache-dtype " + name + ": f32, f16 or bf16";
+  if (stored != Dtype::F32 && t != stored)
+    return fmt::format("--cache-dtype {}: this artifact keeps its caches in {} (racc compile "
+                       "--cache-dtype)",
+                       name, stored == Dtype::F16 ? "f16" : "bf16");
+  rounding = t;
+  return "";
 }
 
 std::string readCacheLayout(const Model &model, CacheLayout &out) {
@@ -176,8 +161,23 @@ std::unique_ptr<CachedDecoder> CachedDecoder::create(Model &model, std::string &
     return nullptr;
   }
   d->vocabSize = logits[2];
-  for (const CacheSpec &s : d->layout.caches)
-    d->buffers.emplace_back(product(s.shape, 0, s.shape.size()), 0.f);
+  for (size_t c = 0; c < d->layout.caches.size(); ++c) {
+    const TensorInfo &input = decode.inputs[3 + c];
+    const CacheSpec &s = d->layout.caches[c];
+    using ra_dtype::Dtype;
+    Dtype t = input.dtype == "f16" ? Dtype::F16 : input.dtype == "bf16" ? Dtype::BF16 : Dtype::F32;
+    if (input.dtype == "i32" || (s.kind == CacheSpec::Kind::RunningSum && t != Dtype::F32) ||
+        (t != Dtype::F32 && d->stored != Dtype::F32 && t != d->stored)) {
+      error = fmt::format("manifest.json: @decode's {} is {}: running sums are f32, keys, values "
+                          "and queries one float type",
+                          s.name, input.dtype);
+      return nullptr;
+    }
+    if (t != Dtype::F32)
+      d->stored = d->rounding = t;
+    d->types.push_back(t);
+    d->buffers.emplace_back(input.bytes(), 0);
+  }
   d->lengths.assign(d->batchSize, 0);
   d->held.assign(d->batchSize, {});
   // A stack: block N-1 is handed out first.
@@ -222,28 +222,30 @@ void CachedDecoder::storeRow(size_t c, int64_t b, const float *from, int64_t n, 
   // [batch * outer, positions, inner] around the axis; a pool's blocks
   // [blocks * outer, block positions, inner].
   int64_t outer = product(s.shape, 1, s.axis), inner = product(s.shape, s.axis + 1, s.shape.size());
-  float *base = buffers[c].data();
+  // Element offsets: the sequence's (or its block's) first row at `slot`.
+  int64_t base;
   if (s.kind == CacheSpec::Kind::PerToken) {
     int64_t p = layout.blockPositions;
-    base += (int64_t(held[b][slot / p]) * outer * p + slot % p) * inner;
+    base = (int64_t(held[b][slot / p]) * outer * p + slot % p) * inner;
   } else {
-    base += (b * outer * s.slots + slot) * inner;
+    base = (b * outer * s.slots + slot) * inner;
   }
   int64_t stride = s.kind == CacheSpec::Kind::PerToken ? layout.blockPositions : s.slots;
+  void *to = buffers[c].data();
+  ra_dtype::Dtype type = types[c];
   for (int64_t o = 0; o < outer; ++o) {
     const float *src = from + ((b * outer + o) * n + row) * inner;
-    float *dst = base + o * stride * inner;
-    if (add) // a running sum: float32 whatever the cache's precision
+    int64_t dst = base + o * stride * inner;
+    if (add) { // a running sum: float32 whatever the cache's precision
+      float *sum = static_cast<float *>(to) + dst;
       for (int64_t i = 0; i < inner; ++i)
-        dst[i] += src[i];
-    else if (cacheDtype == CacheDtype::F16)
+        sum[i] += src[i];
+    } else if (type == ra_dtype::Dtype::F32 && rounding == ra_dtype::Dtype::F32) {
+      std::memcpy(static_cast<float *>(to) + dst, src, inner * sizeof(float));
+    } else {
       for (int64_t i = 0; i < inner; ++i)
-        dst[i] = roundF16(src[i]);
-    else if (cacheDtype == CacheDtype::BF16)
-      for (int64_t i = 0; i < inner; ++i)
-        dst[i] = roundBf16(src[i]);
-    else
-      std::memcpy(dst, src, inner * sizeof(float));
+        ra_dtype::store(to, dst + i, ra_dtype::roundTo(src[i], rounding), type);
+    }
   }
 }
 
@@ -282,7 +284,7 @@ std::string CachedDecoder::prefill(const std::vector<std::vector<int32_t>> &prom
   // Rings and sums start empty; a pool's rows are written before they are read.
   for (size_t c = 0; c < layout.caches.size(); ++c)
     if (layout.caches[c].kind != CacheSpec::Kind::PerToken)
-      std::fill(buffers[c].begin(), buffers[c].end(), 0.f);
+      std::fill(buffers[c].begin(), buffers[c].end(), 0); // +0.0 in every type
   logits.assign(prompts.size(), nullptr);
   for (size_t r = 0; r < prompts.size(); ++r) {
     int64_t n = int64_t(prompts[r].size());
@@ -367,9 +369,9 @@ std::string CachedDecoder::decode(const std::vector<int32_t> &tokens, const std:
 
 std::string CachedDecoder::startWithRandomCache(const std::vector<int32_t> &starts, uint64_t seed) {
   ra::Rng rng(ra::hashName("decode-cache.random", seed));
-  for (auto &buffer : buffers)
-    for (float &x : buffer)
-      x = float(rng.normal());
+  for (size_t c = 0; c < buffers.size(); ++c)
+    for (int64_t i = 0, n = int64_t(buffers[c].size()) / ra_dtype::bytes(types[c]); i < n; ++i)
+      ra_dtype::store(buffers[c].data(), i, float(rng.normal()), types[c]);
   for (int64_t r = 0; r < batchSize; ++r)
     release(r);
   for (size_t r = 0; r < starts.size() && r < size_t(batchSize); ++r) {
@@ -388,11 +390,29 @@ std::string CachedDecoder::startWithRandomCache(const std::vector<int32_t> &star
   return "";
 }
 
+// Measured from the buffers: what is allocated, not what the manifest says.
+int64_t CachedDecoder::elementsPerToken() const {
+  int64_t n = 0;
+  for (size_t c = 0; c < layout.caches.size(); ++c)
+    if (layout.caches[c].kind == CacheSpec::Kind::PerToken)
+      n += int64_t(buffers[c].size()) / ra_dtype::bytes(types[c]) /
+           (layout.blocks * layout.blockPositions);
+  return n;
+}
+
+int64_t CachedDecoder::elementsPerSequence() const {
+  int64_t n = 0;
+  for (size_t c = 0; c < layout.caches.size(); ++c)
+    if (layout.caches[c].kind != CacheSpec::Kind::PerToken)
+      n += int64_t(buffers[c].size()) / ra_dtype::bytes(types[c]) / batchSize;
+  return n;
+}
+
 int64_t CachedDecoder::bytesPerToken() const {
   int64_t bytes = 0;
   for (size_t c = 0; c < layout.caches.size(); ++c)
     if (layout.caches[c].kind == CacheSpec::Kind::PerToken)
-      bytes += int64_t(buffers[c].size()) / (layout.blocks * layout.blockPositions) * 4;
+      bytes += int64_t(buffers[c].size()) / (layout.blocks * layout.blockPositions);
   return bytes;
 }
 
@@ -400,7 +420,7 @@ int64_t CachedDecoder::bytesPerSequence() const {
   int64_t bytes = 0;
   for (size_t c = 0; c < layout.caches.size(); ++c)
     if (layout.caches[c].kind != CacheSpec::Kind::PerToken)
-      bytes += int64_t(buffers[c].size()) / batchSize * 4;
+      bytes += int64_t(buffers[c].size()) / batchSize;
   return bytes;
 }
 

@@ -20,6 +20,7 @@
 #ifndef RA_RUNTIME_DECODECACHE_H
 #define RA_RUNTIME_DECODECACHE_H
 
+#include "abi/ra_dtype.h"
 #include "runtime/Model.h"
 
 #include <memory>
@@ -52,15 +53,6 @@ struct CacheLayout {
 /// points; "" or why it has no cached decoding (racc's reason when it
 /// refused to derive one).
 std::string readCacheLayout(const Model &model, CacheLayout &out);
-
-/// The precision a cache's keys, values and queries are kept in. f16 and
-/// bf16 round every stored value as storing it in that type would; the
-/// buffers stay float32 (the kernels read float32), so this measures the
-/// logits' error such a cache costs, not its memory (docs/decoding.md).
-/// Running sums are always kept in float32.
-enum class CacheDtype { F32, F16, BF16 };
-/// "f32", "f16", "bf16"; false for another name.
-bool parseCacheDtype(const std::string &name, CacheDtype &out);
 
 class CachedDecoder {
 public:
@@ -95,16 +87,29 @@ public:
   /// whose cost does not depend on what the cache holds. "" or why the
   /// pools cannot hold them.
   std::string startWithRandomCache(const std::vector<int32_t> &lengths, uint64_t seed);
-  /// Rounds what is stored from now on to `dtype` (CacheDtype).
-  void setCacheDtype(CacheDtype dtype) { cacheDtype = dtype; }
+  /// The element type the artifact keeps keys, values and queries in
+  /// (racc compile --cache-dtype; running sums are float32).
+  ra_dtype::Dtype storedType() const { return stored; }
+  /// The precision the cache's values have: the stored type, or what
+  /// roundCacheTo asked of a float32 cache.
+  ra_dtype::Dtype cacheType() const { return rounding; }
+  /// "f32", "f16" or "bf16": of a float32 cache, rounds every value stored
+  /// from now on as storing it in that type would (the logit error such a
+  /// cache costs, measured without compiling it); of a half-precision one,
+  /// only its own type. "" or what is wrong.
+  std::string roundCacheTo(const std::string &dtype);
   /// Tokens sequence r holds.
   int64_t length(size_t r) const { return lengths[r]; }
 
-  /// Bytes one position of one sequence adds to the caches, and a
-  /// sequence's fixed bytes (rings, sums), as the buffers hold them (f32).
+  /// Values one position of one sequence adds to the caches, and a
+  /// sequence's fixed values (rings, sums).
+  int64_t elementsPerToken() const;
+  int64_t elementsPerSequence() const;
+  /// The same in bytes, as the buffers hold them (2 per value of a half
+  /// cache, 4 of a float32 one and of running sums).
   int64_t bytesPerToken() const;
   int64_t bytesPerSequence() const;
-  /// Bytes of one block of every pool (f32), and of the blocks held now.
+  /// Bytes of one block of every pool, and of the blocks held now.
   int64_t bytesPerBlock() const { return bytesPerToken() * layout.blockPositions; }
   int64_t bytesInUse() const { return blocksInUse() * bytesPerBlock(); }
 
@@ -122,14 +127,15 @@ private:
   Model &model;
   CacheLayout layout;
   int64_t batchSize = 0, contextSize = 0, vocabSize = 0;
-  std::vector<std::vector<float>> buffers; // one per cache, @decode's input
-  std::vector<int32_t> lengths;            // positions held, per sequence
-  std::vector<int32_t> freeBlocks;         // a stack: the next block handed out is last
-  std::vector<std::vector<int32_t>> held;  // each sequence's blocks, in position order
-  std::vector<int32_t> table;              // @decode's block_table [batch, per sequence]
+  std::vector<std::vector<unsigned char>> buffers; // one per cache, @decode's input
+  std::vector<ra_dtype::Dtype> types;              // their element types
+  std::vector<int32_t> lengths;                    // positions held, per sequence
+  std::vector<int32_t> freeBlocks;                 // a stack: the next block handed out is last
+  std::vector<std::vector<int32_t>> held;          // each sequence's blocks, in position order
+  std::vector<int32_t> table;                      // @decode's block_table [batch, per sequence]
   std::vector<std::vector<float>> prefillOut, decodeOut;
   std::vector<int32_t> ids, positions, rows;
-  CacheDtype cacheDtype = CacheDtype::F32;
+  ra_dtype::Dtype stored = ra_dtype::Dtype::F32, rounding = ra_dtype::Dtype::F32;
 };
 
 } // namespace ra::rt

@@ -85,8 +85,8 @@ std::vector<TensorInfo> tensors(const nlohmann::json &list, const std::string &w
     TensorInfo t;
     t.name = text(list[i], "name", at);
     t.dtype = text(list[i], "dtype", at);
-    if (t.dtype != "f32" && t.dtype != "i32")
-      throw Invalid{at + ": 'dtype' is '" + t.dtype + "', not f32 or i32"};
+    if (t.dtype != "f32" && t.dtype != "i32" && t.dtype != "f16" && t.dtype != "bf16")
+      throw Invalid{at + ": 'dtype' is '" + t.dtype + "', not f32, i32, f16 or bf16"};
     t.shape = shape(list[i], at);
     if (list[i].contains("id_bound"))
       t.idBound = integer(list[i], "id_bound", at, 0, kMaxElements);
@@ -181,6 +181,9 @@ void read(const nlohmann::json &j, Manifest &m) {
 } // namespace
 
 int64_t TensorInfo::elements() const { return product(shape); }
+int64_t TensorInfo::bytes() const {
+  return elements() * (dtype == "f16" || dtype == "bf16" ? 2 : 4);
+}
 int64_t ParamInfo::elements() const { return product(shape); }
 
 std::string readManifest(const std::string &text, const std::string &path, Manifest &out) {

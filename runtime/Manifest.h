@@ -21,10 +21,11 @@ namespace ra::rt {
 
 struct TensorInfo {
   std::string name;
-  std::string dtype; // f32 or i32
+  std::string dtype; // f32, i32, or f16 / bf16 (@decode's caches)
   std::vector<int64_t> shape;
   int64_t idBound = 0; // i32 ids must lie in [0, idBound); 0: unchecked
   int64_t elements() const;
+  int64_t bytes() const;
 };
 
 struct ParamInfo {

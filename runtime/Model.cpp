@@ -163,10 +163,10 @@ std::string Model::loadDevice(const std::string &lib, bool syncEachKernel) {
                "the arena and scratch of " + e.name))
       return failure;
     for (const TensorInfo &t : e.inputs)
-      if (!alloc(t.elements() * 4, d.inputs.emplace_back(), "input " + t.name + " of " + e.name))
+      if (!alloc(t.bytes(), d.inputs.emplace_back(), "input " + t.name + " of " + e.name))
         return failure;
     for (const TensorInfo &t : e.outputs)
-      if (!alloc(t.elements() * 4, d.outputs.emplace_back(), "output " + t.name + " of " + e.name))
+      if (!alloc(t.bytes(), d.outputs.emplace_back(), "output " + t.name + " of " + e.name))
         return failure;
   }
   newer = Newer::Host;
@@ -332,8 +332,7 @@ std::string Model::callOnDevice(const EntryInfo &e, const std::vector<const void
     newer = Newer::Neither;
   }
   for (size_t i = 0; i < inputs.size(); ++i)
-    if (api.copy(d.inputs[i], inputs[i], e.inputs[i].elements() * 4, 1, errorText,
-                 sizeof errorText))
+    if (api.copy(d.inputs[i], inputs[i], e.inputs[i].bytes(), 1, errorText, sizeof errorText))
       return deviceError(("copying input " + e.inputs[i].name + " to the device").c_str());
   char error[512] = {0};
   int failed = functions[e.name](static_cast<float *>(deviceParams), static_cast<char *>(d.arena),
@@ -345,8 +344,7 @@ std::string Model::callOnDevice(const EntryInfo &e, const std::vector<const void
   if (api.sync(errorText, sizeof errorText))
     return deviceError(e.name.c_str());
   for (size_t i = 0; i < outputs.size(); ++i)
-    if (api.copy(outputs[i], d.outputs[i], e.outputs[i].elements() * 4, 0, errorText,
-                 sizeof errorText))
+    if (api.copy(outputs[i], d.outputs[i], e.outputs[i].bytes(), 0, errorText, sizeof errorText))
       return deviceError(("copying output " + e.outputs[i].name + " to the host").c_str());
   return "";
 }

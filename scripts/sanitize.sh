@@ -40,7 +40,8 @@ done
 echo "sanitize: a tiny model compiled with instrumented kernels, trained 30 steps"
 RACC_CXXFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -g" \
   "$BIN"/racc compile models/gpt2_mla_ra.graph -D n_layer=1 -D d_model=32 -D n_head=2 \
-  -D vocab=256 -D ctx=16 -D batch=2 -D seq=16 -D latent=8 -D band=4 --target cpu -o "$WORK/tiny.rac"
+  -D vocab=256 -D ctx=16 -D batch=2 -D seq=16 -D latent=8 -D band=4 --target cpu \
+  --block-positions 4 --cache-dtype f16 -o "$WORK/tiny.rac"
 # One OpenMP thread with leak checking (LeakSanitizer's tracer crashes on
 # libomp's worker threads at exit); then two threads, the race-prone kernels
 # under ASan, without it; then a resume from the 20-step checkpoint.
@@ -51,7 +52,7 @@ OMP_NUM_THREADS=1 "$BIN"/rarun train "$WORK/tiny.rac" --steps 30 --out "$WORK/ru
   --resume "$WORK/run/ckpt/step_20.safetensors"
 OMP_NUM_THREADS=1 "$BIN"/rarun eval "$WORK/tiny.rac" --ckpt "$WORK/run/ckpt/step_30.safetensors"
 OMP_NUM_THREADS=1 "$BIN"/rarun inspect "$WORK/run/ckpt/step_30.safetensors" > /dev/null
-echo "sanitize: cached decoding (@prefill, @decode) against the forward, and generate"
+echo "sanitize: cached decoding (@prefill, @decode; paged f16 caches) against the forward, and generate"
 OMP_NUM_THREADS=1 "$BIN"/rarun decode-check "$WORK/tiny.rac"
 OMP_NUM_THREADS=2 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$BIN"/rarun generate \
   "$WORK/tiny.rac" --ckpt "$WORK/run/ckpt/step_30.safetensors" --prompt ab --tokens 20 > /dev/null

@@ -17,9 +17,9 @@ using ra_attention::CachedAttentionShape;
 
 #ifdef RA_CPU_KERNELS_PRECOMPILED
 namespace ra_cpu {
-void cachedAttention(const CachedAttentionShape &s, const float *q, const float *kPast,
-                     const float *kNew, const float *vPast, const float *vNew,
-                     const int32_t *lengths, const float *alpha, const float *qPast,
+void cachedAttention(const CachedAttentionShape &s, const float *q, const void *kPast,
+                     const float *kNew, const void *vPast, const float *vNew,
+                     const int32_t *lengths, const float *alpha, const void *qPast,
                      const float *kRecip, const int32_t *table, float *out);
 void runningMean(const float *sum, const float *x, const int32_t *lengths, float *out, i64 rows,
                  i64 width);
@@ -28,11 +28,28 @@ void runningMean(const float *sum, const float *x, const int32_t *lengths, float
 
 namespace ra_cpu {
 
-inline float dotRow(const float *x, const float *y, i64 n) {
+/// A cache's element as float32: T is float, or uint16_t holding an f16
+/// or a bf16 (D says which). With F16C the compiler's _Float16 converts in
+/// one vector instruction (exactly, as ra_dtype's portable form does).
+template <ra_dtype::Dtype D, class T> inline float cacheValue(T x) {
+  if constexpr (D == ra_dtype::Dtype::F16)
+#if defined(__F16C__) && defined(__FLT16_MANT_DIG__)
+    return float(__builtin_bit_cast(_Float16, x));
+#else
+    return ra_dtype::f16ToFloat(x);
+#endif
+  else if constexpr (D == ra_dtype::Dtype::BF16)
+    return ra_dtype::bf16ToFloat(x);
+  else
+    return x;
+}
+
+template <ra_dtype::Dtype D = ra_dtype::Dtype::F32, class T>
+inline float dotRow(const float *x, const T *y, i64 n) {
   float s = 0;
 #pragma omp simd reduction(+ : s)
   for (i64 c = 0; c < n; ++c)
-    s += x[c] * y[c];
+    s += x[c] * cacheValue<D>(y[c]);
   return s;
 }
 
@@ -48,12 +65,13 @@ constexpr i64 kDecodeKeyChunk = 128;
 /// cache across them). Each task keeps, per head, its chunk's largest score,
 /// the sum of exp(s - max) and the values weighted by it; a second pass
 /// merges the chunks of each (sequence, head) in order. RA's reciprocal
-/// term reads the kept queries of the band.
-RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const float *q,
-                                          const float *kPast, const float *kNew, const float *vPast,
-                                          const float *vNew, const int32_t *lengths,
-                                          const float *alpha, const float *qPast,
-                                          const float *kRecip, const int32_t *table, float *out) {
+/// term reads the kept queries of the band. The caches' elements are T (a
+/// float, or the bits of an f16 or bf16: D), converted as they are read.
+template <ra_dtype::Dtype D, class T>
+void cachedAttentionOf(const CachedAttentionShape &s, const float *q, const T *kPast,
+                       const float *kNew, const T *vPast, const float *vNew, const int32_t *lengths,
+                       const float *alpha, const T *qPast, const float *kRecip,
+                       const int32_t *table, float *out) {
   float a = alpha ? *alpha : 0.f;
   const i64 chunk = s.block > 0 ? s.block : kDecodeKeyChunk;
   const i64 chunks = (s.tc + chunk - 1) / chunk;
@@ -79,15 +97,17 @@ RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const f
         for (i64 h = 0; h < s.h; ++h) {
           const float *qi = q + (b * s.h + h) * s.e;
           // The chunk's cached rows are contiguous from its first.
-          const float *kp = kPast + s.kPastAt(table, b, h, first), *kn = kNew + s.kNewAt(b, h);
+          const T *kp = kPast + s.kPastAt(table, b, h, first);
+          const float *kn = kNew + s.kNewAt(b, h);
           float *row = sc.data() + h * chunk;
           float mx = -std::numeric_limits<float>::infinity();
           for (i64 j = first; j <= last; ++j) {
-            float v = s.scale * dotRow(qi, j < p ? kp + (j - first) * s.e : kn, s.e);
+            float v = s.scale *
+                      (j < p ? dotRow<D>(qi, kp + (j - first) * s.e, s.e) : dotRow(qi, kn, s.e));
             if (s.reciprocalAt(p, j)) {
               float back = j == p ? dotRow(qi, kn, s.e)
-                                  : dotRow(qPast + s.qPastAt(table, b, h, j),
-                                           kRecip + (b * s.h + h) * s.er, s.er);
+                                  : dotRow<D>(kRecip + (b * s.h + h) * s.er,
+                                              qPast + s.qPastAt(table, b, h, j), s.er);
               v += a * s.scale * back;
             }
             row[j - first] = v;
@@ -101,13 +121,20 @@ RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const f
           part[1] = sum;
           float *acc = part + 2;
           std::fill(acc, acc + s.dv, 0.f);
-          const float *vp = vPast + s.vPastAt(table, b, h, first), *vn = vNew + s.vNewAt(b, h);
+          const T *vp = vPast + s.vPastAt(table, b, h, first);
+          const float *vn = vNew + s.vNewAt(b, h);
           for (i64 j = first; j <= last; ++j) {
-            const float *vj = j < p ? vp + (j - first) * s.dv : vn;
             float w = row[j - first];
+            if (j < p) {
+              const T *vj = vp + (j - first) * s.dv;
 #pragma omp simd
-            for (i64 d = 0; d < s.dv; ++d)
-              acc[d] += w * vj[d];
+              for (i64 d = 0; d < s.dv; ++d)
+                acc[d] += w * cacheValue<D>(vj[d]);
+            } else {
+#pragma omp simd
+              for (i64 d = 0; d < s.dv; ++d)
+                acc[d] += w * vn[d];
+            }
           }
         }
       }
@@ -133,6 +160,25 @@ RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const f
         o[d] *= inv;
     }
   }
+}
+
+RA_CPU_SHARED_KERNEL void cachedAttention(const CachedAttentionShape &s, const float *q,
+                                          const void *kPast, const float *kNew, const void *vPast,
+                                          const float *vNew, const int32_t *lengths,
+                                          const float *alpha, const void *qPast,
+                                          const float *kRecip, const int32_t *table, float *out) {
+  using ra_dtype::Dtype;
+  auto half = [](const void *p) { return static_cast<const uint16_t *>(p); };
+  auto full = [](const void *p) { return static_cast<const float *>(p); };
+  if (s.cacheType == Dtype::F16)
+    cachedAttentionOf<Dtype::F16>(s, q, half(kPast), kNew, half(vPast), vNew, lengths, alpha,
+                                  half(qPast), kRecip, table, out);
+  else if (s.cacheType == Dtype::BF16)
+    cachedAttentionOf<Dtype::BF16>(s, q, half(kPast), kNew, half(vPast), vNew, lengths, alpha,
+                                   half(qPast), kRecip, table, out);
+  else
+    cachedAttentionOf<Dtype::F32>(s, q, full(kPast), kNew, full(vPast), vNew, lengths, alpha,
+                                  full(qPast), kRecip, table, out);
 }
 
 /// out = (sum + x) / (lengths[b] + 1) for each of `rows` sequences.

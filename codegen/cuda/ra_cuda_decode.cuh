@@ -17,11 +17,20 @@ namespace ra_cuda {
 
 using ra_attention::CachedAttentionShape;
 
-__global__ void cachedAttentionKernel(CachedAttentionShape s, const float *q, const float *kPast,
-                                      const float *kNew, const float *vPast, const float *vNew,
-                                      const int32_t *lengths, const float *alpha,
-                                      const float *qPast, const float *kRecip, const int32_t *table,
-                                      float *out, float *scratch) {
+/// x . (the cache's row at `at`, of `n` elements of type t), in float32.
+__device__ __forceinline__ float dotCached(const float *x, const void *cache, i64 at, i64 n,
+                                           ra_dtype::Dtype t) {
+  float s = 0.f;
+  for (i64 c = 0; c < n; ++c)
+    s += x[c] * ra_dtype::load(cache, at + c, t);
+  return s;
+}
+
+__global__ void cachedAttentionKernel(CachedAttentionShape s, const float *q, const void *kPast,
+                                      const float *kNew, const void *vPast, const float *vNew,
+                                      const int32_t *lengths, const float *alpha, const void *qPast,
+                                      const float *kRecip, const int32_t *table, float *out,
+                                      float *scratch) {
   float a = alpha ? *alpha : 0.f;
   for (i64 r = blockIdx.x; r < s.b * s.h; r += gridDim.x) {
     i64 b = r / s.h, h = r % s.h;
@@ -31,11 +40,13 @@ __global__ void cachedAttentionKernel(CachedAttentionShape s, const float *q, co
     float *sc = scratch + r * (s.tc + 1);
     float mx = -FLT_MAX;
     for (i64 j = threadIdx.x; j <= p; j += blockDim.x) {
-      float v = s.scale * dot(qi, j < p ? kPast + s.kPastAt(table, b, h, j) : kn, s.e);
+      float v = s.scale * (j < p ? dotCached(qi, kPast, s.kPastAt(table, b, h, j), s.e, s.cacheType)
+                                 : dot(qi, kn, s.e));
       if (s.reciprocalAt(p, j))
         v += a * s.scale *
              (j == p ? dot(qi, kn, s.e)
-                     : dot(qPast + s.qPastAt(table, b, h, j), kRecip + r * s.er, s.er));
+                     : dotCached(kRecip + r * s.er, qPast, s.qPastAt(table, b, h, j), s.er,
+                                 s.cacheType));
       sc[j] = v;
       mx = v > mx ? v : mx;
     }
@@ -48,7 +59,8 @@ __global__ void cachedAttentionKernel(CachedAttentionShape s, const float *q, co
     for (i64 c = threadIdx.x; c < s.dv; c += blockDim.x) {
       float acc = 0.f;
       for (i64 j = 0; j <= p; ++j)
-        acc += sc[j] * (j < p ? vPast[s.vPastAt(table, b, h, j) + c] : vn[c]);
+        acc += sc[j] *
+               (j < p ? ra_dtype::load(vPast, s.vPastAt(table, b, h, j) + c, s.cacheType) : vn[c]);
       out[r * s.dv + c] = acc * inv;
     }
     __syncthreads(); // the scores are read before the next row's overwrite them
@@ -63,9 +75,9 @@ __global__ void runningMeanKernel(const float *sum, const float *x, const int32_
   }
 }
 
-inline void cachedAttention(const CachedAttentionShape &s, const float *q, const float *kPast,
-                            const float *kNew, const float *vPast, const float *vNew,
-                            const int32_t *lengths, const float *alpha, const float *qPast,
+inline void cachedAttention(const CachedAttentionShape &s, const float *q, const void *kPast,
+                            const float *kNew, const void *vPast, const float *vNew,
+                            const int32_t *lengths, const float *alpha, const void *qPast,
                             const float *kRecip, const int32_t *table, float *out, float *scratch) {
   i64 rows = s.b * s.h;
   RA_LAUNCH(cachedAttentionKernel, dim3(unsigned(rows < 65535 ? rows : 65535)), dim3(kThreads), 0,

@@ -279,6 +279,14 @@ func.func @cached_attention_query_pool(%q: tensor<2x4x1x8xf32>, %k: tensor<5x4x8
 
 // -----
 
+func.func @cached_attention_types(%q: tensor<2x4x1x8xf32>, %k: tensor<2x16x8xf16>, %v: tensor<2x16x8xbf16>, %kn: tensor<2x1x8xf32>, %pos: tensor<2xi32>) {
+  // expected-error @+1 {{k_past, v_past and q_past must share an element type}}
+  %0 = ra.cached_attention %q, %k, %kn, %v, %kn, %pos {scale = 0.25 : f64} : tensor<2x4x1x8xf32>, tensor<2x16x8xf16>, tensor<2x1x8xf32>, tensor<2x16x8xbf16>, tensor<2x1x8xf32>, tensor<2xi32> -> tensor<2x4x1x8xf32>
+  return
+}
+
+// -----
+
 func.func @running_mean_rows(%s: tensor<2x3x6xf32>, %pos: tensor<2xi32>) {
   // expected-error @+1 {{x must have one position on axis 1, got [2, 3, 6]}}
   %0 = ra.running_mean %s, %s, %pos {axis = 1 : i64} : tensor<2x3x6xf32>, tensor<2xi32>

@@ -81,17 +81,18 @@ func.func @shapes(%x: tensor<2x6xf32>, %y: tensor<2x3xf32>, %b: tensor<6xf32>, %
 }
 
 // Paged: pools of 5 blocks of 4 positions read through a block table of 3
-// blocks per sequence (12 positions each); RA's kept queries a pool too.
+// blocks per sequence (12 positions each); RA's kept queries a pool too;
+// the caches in f16.
 // CHECK-LABEL: func.func @paged_decoding
-func.func @paged_decoding(%q: tensor<2x4x1x8xf32>, %kp: tensor<5x4x8xf32>, %kn: tensor<2x1x8xf32>,
-                          %vp: tensor<5x4x4x6xf32>, %vn: tensor<2x4x1x6xf32>, %pos: tensor<2xi32>,
-                          %a: tensor<f32>, %qp: tensor<5x4x4x5xf32>, %kr: tensor<2x4x1x5xf32>,
+func.func @paged_decoding(%q: tensor<2x4x1x8xf32>, %kp: tensor<5x4x8xf16>, %kn: tensor<2x1x8xf32>,
+                          %vp: tensor<5x4x4x6xf16>, %vn: tensor<2x4x1x6xf32>, %pos: tensor<2xi32>,
+                          %a: tensor<f32>, %qp: tensor<5x4x4x5xf16>, %kr: tensor<2x4x1x5xf32>,
                           %table: tensor<2x3xi32>) -> tensor<2x4x1x6xf32> {
-  // CHECK: ra.cached_attention %arg0, %arg1, %arg2, %arg3, %arg4, %arg5 reciprocal(%arg6, %arg7, %arg8 : tensor<f32>, tensor<5x4x4x5xf32>, tensor<2x4x1x5xf32>) blocks(%arg9 : tensor<2x3xi32>) {paged_queries, scale = 2.500000e-01 : f64}
+  // CHECK: ra.cached_attention %arg0, %arg1, %arg2, %arg3, %arg4, %arg5 reciprocal(%arg6, %arg7, %arg8 : tensor<f32>, tensor<5x4x4x5xf16>, tensor<2x4x1x5xf32>) blocks(%arg9 : tensor<2x3xi32>) {paged_queries, scale = 2.500000e-01 : f64}
   %0 = ra.cached_attention %q, %kp, %kn, %vp, %vn, %pos reciprocal(%a, %qp, %kr : tensor<f32>,
-      tensor<5x4x4x5xf32>, tensor<2x4x1x5xf32>) blocks(%table : tensor<2x3xi32>)
+      tensor<5x4x4x5xf16>, tensor<2x4x1x5xf32>) blocks(%table : tensor<2x3xi32>)
       {paged_queries, scale = 0.25 : f64}
-      : tensor<2x4x1x8xf32>, tensor<5x4x8xf32>, tensor<2x1x8xf32>, tensor<5x4x4x6xf32>,
+      : tensor<2x4x1x8xf32>, tensor<5x4x8xf16>, tensor<2x1x8xf32>, tensor<5x4x4x6xf16>,
         tensor<2x4x1x6xf32>, tensor<2xi32> -> tensor<2x4x1x6xf32>
   return %0 : tensor<2x4x1x6xf32>
 }

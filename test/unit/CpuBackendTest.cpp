@@ -2,6 +2,7 @@
 // by entry point: forward outputs, every gradient, and a training step's
 // outputs and parameter updates. Models are compiled by the racc binary into
 // artifacts and run through the runtime, exactly as users run them.
+#include "abi/ra_dtype.h"
 #include "ir/RaDialect.h"
 #include "ir/interpreter/Interpreter.h"
 #include "runtime/Model.h"
@@ -108,9 +109,10 @@ double compareEntryPoints(const std::string &artifact, const std::string &device
     const ra::rt::EntryInfo *entry = model->entry(name);
     if (!entry)
       continue;
-    // Inputs as the runtime wants them: float or int32 buffers.
+    // Inputs as the runtime wants them: float, int32 or half buffers.
     std::vector<std::vector<float>> floats;
     std::vector<std::vector<int32_t>> ints;
+    std::vector<std::vector<uint16_t>> halves;
     std::vector<const void *> in;
     bool decoding = std::string(name) == "prefill" || std::string(name) == "decode";
     std::vector<ra::interp::Tensor> interpInputs =
@@ -121,8 +123,17 @@ double compareEntryPoints(const std::string &artifact, const std::string &device
     }
     floats.reserve(interpInputs.size());
     ints.reserve(interpInputs.size());
-    for (const auto &t : interpInputs) {
-      if (t.isInteger) {
+    halves.reserve(interpInputs.size());
+    for (size_t i = 0; i < interpInputs.size(); ++i) {
+      const auto &t = interpInputs[i];
+      const std::string &dtype = entry->inputs[i].dtype;
+      if (dtype == "f16" || dtype == "bf16") {
+        auto &h = halves.emplace_back();
+        for (auto x : t.data)
+          h.push_back(dtype == "f16" ? ra_dtype::floatToF16(float(x))
+                                     : ra_dtype::floatToBf16(float(x)));
+        in.push_back(h.data());
+      } else if (t.isInteger) {
         ints.emplace_back(t.data.begin(), t.data.end());
         in.push_back(ints.back().data());
       } else {
@@ -289,5 +300,23 @@ output logits = logits
     double worst =
         compareEntryPoints(compileArtifact("decoding", src, true, "", paging), "cuda-emu");
     WARN("decoding kernels on cuda-emu: worst relative error " << worst);
+  }
+  // Half caches: the kernels read f16 or bf16 pools and rings (the
+  // interpreter's inputs are the values those types hold).
+  SECTION("cpu, f16 caches") {
+    std::string art =
+        compileArtifact("decoding_f16", src, false, "", std::string(paging) + " --cache-dtype f16");
+    std::string error;
+    auto model = ra::rt::Model::load(art, error);
+    REQUIRE(model);
+    REQUIRE(model->entry("decode")->inputs[3].dtype == "f16");
+    double worst = compareEntryPoints(art);
+    WARN("decoding kernels, f16 caches: worst relative error " << worst);
+  }
+  SECTION("cuda-emu, bf16 caches") {
+    double worst = compareEntryPoints(compileArtifact("decoding_bf16", src, true, "",
+                                                      std::string(paging) + " --cache-dtype bf16"),
+                                      "cuda-emu");
+    WARN("decoding kernels on cuda-emu, bf16 caches: worst relative error " << worst);
   }
 }

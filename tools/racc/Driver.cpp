@@ -82,7 +82,11 @@ void addPipelineOptions(cxxopts::Options &options) {
       "cache-blocks",
       "Blocks in each paged cache's pool, shared by all sequences (default: every "
       "sequence's whole window)",
-      cxxopts::value<int64_t>()->default_value("0"));
+      cxxopts::value<int64_t>()->default_value("0"))(
+      "cache-dtype",
+      "Element type of the decoding caches' keys, values and queries: f32, f16 or bf16 (half "
+      "the bytes; running sums stay f32)",
+      cxxopts::value<std::string>()->default_value("f32"));
 }
 
 std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::PipelineOptions &out) {
@@ -97,6 +101,9 @@ std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::Pipelin
   out.cacheBlocks = args["cache-blocks"].as<int64_t>();
   if (out.blockPositions < 1)
     return fail("--block-positions must be at least 1, got " + std::to_string(out.blockPositions));
+  out.cacheDtype = args["cache-dtype"].as<std::string>();
+  if (out.cacheDtype != "f32" && out.cacheDtype != "f16" && out.cacheDtype != "bf16")
+    return fail("--cache-dtype must be f32, f16 or bf16, got '" + out.cacheDtype + "'");
   if (out.cacheBlocks < 0)
     return fail("--cache-blocks must be at least 1 (or 0, the default: every sequence's whole "
                 "window), got " +

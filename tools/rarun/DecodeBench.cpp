@@ -7,7 +7,7 @@
 // depend on them) take one @decode call per token; the median call gives
 // decode tokens/s. Beside it, the full-window decoder's (--no-cache) tokens/s
 // from @forward calls, the cache bytes per token and per sequence measured
-// from the decoder's buffers (float32, and the fp16 accounting of the
+// from the decoder's buffers (as held, in their own type, and the fp16 accounting of the
 // research's figures) against racc stats' count, and the whole cache the
 // S sequences of C tokens hold: the blocks of the paged pools they take
 // (counted from the pool) and their rings and sums, beside the pools'
@@ -93,21 +93,31 @@ int decodeBench(const cxxopts::ParseResult &args) {
   double forwardS = median(forwardSeconds);
 
   const nlohmann::json &stats = model->manifest()["stats"]["inference_cache"];
-  int64_t perToken = decoder->bytesPerToken(), perSequence = decoder->bytesPerSequence();
+  // Values per token and per sequence (the fp16 and f32 accounting of the
+  // research's figures), and the bytes the buffers hold (their own types).
+  int64_t perToken = decoder->elementsPerToken(), perSequence = decoder->elementsPerSequence();
+  int64_t heldToken = decoder->bytesPerToken(), heldSequence = decoder->bytesPerSequence();
+  using ra_dtype::Dtype;
+  const char *dtype = decoder->storedType() == Dtype::F16    ? "f16"
+                      : decoder->storedType() == Dtype::BF16 ? "bf16"
+                                                             : "f32";
   nlohmann::ordered_json out = {
       {"artifact", artifact},
       {"device", model->deviceName()},
       {"entry", "decode"},
       {"batch", shape.batch},
       {"window", shape.seq},
-      {"cache_bytes_per_token_f32", perToken},
-      {"cache_bytes_per_token_fp16", perToken / 2},
-      {"cache_bytes_per_sequence_fp16", perSequence / 2},
+      {"cache_dtype", dtype},
+      {"cache_bytes_per_token_held", heldToken},
+      {"cache_bytes_per_sequence_held", heldSequence},
+      {"cache_bytes_per_token_f32", 4 * perToken},
+      {"cache_bytes_per_token_fp16", 2 * perToken},
+      {"cache_bytes_per_sequence_fp16", 2 * perSequence},
       {"racc_stats_bytes_per_token_fp16", stats.value("bytes_per_token_fp16", int64_t(-1))},
       {"racc_stats_bytes_per_sequence_fp16", stats.value("bytes_per_sequence_fp16", int64_t(-1))},
       {"cache_block_positions", decoder->blockPositions()},
       {"cache_pool_blocks", decoder->poolBlocks()},
-      {"cache_pool_mib_f32", double(decoder->poolBlocks() * decoder->bytesPerBlock()) / (1 << 20)},
+      {"cache_pool_mib_held", double(decoder->poolBlocks() * decoder->bytesPerBlock()) / (1 << 20)},
       {"full_window_ms_per_token", 1e3 * forwardS},
       {"runs", nlohmann::ordered_json::array()}};
   for (int64_t context : contexts)
@@ -132,7 +142,10 @@ int decodeBench(const cxxopts::ParseResult &args) {
       }
       double step = median(times);
       // What the sequences hold at the end: their blocks and fixed state.
-      double fp16MiB = double(decoder->bytesInUse() + n * perSequence) / 2 / (1 << 20);
+      int64_t values =
+          decoder->blocksInUse() * decoder->blockPositions() * perToken + n * perSequence;
+      double fp16MiB = double(2 * values) / (1 << 20);
+      double heldMiB = double(decoder->bytesInUse() + n * heldSequence) / (1 << 20);
       out["runs"].push_back({{"context", context},
                              {"sequences", n},
                              {"ms_per_step", 1e3 * step},
@@ -141,7 +154,8 @@ int decodeBench(const cxxopts::ParseResult &args) {
                              {"speedup_over_full_window", forwardS / step},
                              {"cache_blocks_held", decoder->blocksInUse()},
                              {"cache_mib_fp16", fp16MiB},
-                             {"cache_mib_f32", 2 * fp16MiB}});
+                             {"cache_mib_f32", 2 * fp16MiB},
+                             {"cache_mib_held", heldMiB}});
     }
   if (args.count("json")) {
     fmt::print("{}\n", out.dump(2));
@@ -149,14 +163,14 @@ int decodeBench(const cxxopts::ParseResult &args) {
   }
   fmt::print("{} on {}: compiled batch {}, window {}\n", artifact, model->deviceName(), shape.batch,
              shape.seq);
-  fmt::print("cache: {} bytes per token, {} per sequence at fp16 ({} and {} as held, f32); racc "
+  fmt::print("cache: {} bytes per token, {} per sequence at fp16 ({} and {} as held, {}); racc "
              "stats: {} and {}\n",
-             perToken / 2, perSequence / 2, perToken, perSequence,
+             2 * perToken, 2 * perSequence, heldToken, heldSequence, dtype,
              out["racc_stats_bytes_per_token_fp16"].get<int64_t>(),
              out["racc_stats_bytes_per_sequence_fp16"].get<int64_t>());
-  fmt::print("paged: a pool of {} blocks of {} positions, {:.1f} MiB as held (f32)\n",
+  fmt::print("paged: a pool of {} blocks of {} positions, {:.1f} MiB as held\n",
              decoder->poolBlocks(), decoder->blockPositions(),
-             out["cache_pool_mib_f32"].get<double>());
+             out["cache_pool_mib_held"].get<double>());
   fmt::print("{:>8} {:>9} {:>10} {:>12} {:>16} {:>9} {:>14}\n", "context", "sequences", "ms/step",
              "decode tok/s", "full-window tok/s", "speedup", "cache MiB fp16");
   for (const auto &r : out["runs"])

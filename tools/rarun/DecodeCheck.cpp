@@ -43,9 +43,10 @@ int decodeCheckCommand(int argc, char **argv) {
   options.add_options()("ckpt", "Checkpoint (default: the initializer's weights plus noise)",
                         cxxopts::value<std::string>())(
       "cache-dtype",
-      "f32, f16 or bf16: round what the cache keeps to that precision, to measure the logit "
-      "error it costs (tolerance then 1e-2 and 5e-2 unless given)",
-      cxxopts::value<std::string>()->default_value("f32"));
+      "f32, f16 or bf16: round what a float32 cache keeps to that precision, to measure the "
+      "logit error it costs without compiling it so (racc compile --cache-dtype); a half cache "
+      "is checked in its own type (tolerance then 1e-2 and 5e-2 unless given)",
+      cxxopts::value<std::string>());
   ra::tools::NumericOptions numbers(options);
   numbers.seed("seed", "Seed of the weights (without --ckpt) and of the tokens")
       .real("noise", "Standard deviation added to every parameter without --ckpt", 0.3, 0, true)
@@ -85,11 +86,13 @@ int decodeCheckCommand(int argc, char **argv) {
   auto decoder = ra::rt::CachedDecoder::create(*model, error);
   if (!decoder)
     return fail(fmt::format("{}: {}", artifact, error));
-  const std::string dtypeName = args["cache-dtype"].as<std::string>();
-  ra::rt::CacheDtype dtype;
-  if (!ra::rt::parseCacheDtype(dtypeName, dtype))
-    return fail(fmt::format("--cache-dtype {}: f32, f16 or bf16", dtypeName));
-  decoder->setCacheDtype(dtype);
+  if (args.count("cache-dtype"))
+    if (std::string err = decoder->roundCacheTo(args["cache-dtype"].as<std::string>());
+        !err.empty())
+      return fail(err);
+  using ra_dtype::Dtype;
+  const Dtype dtype = decoder->cacheType();
+  const char *dtypeName = dtype == Dtype::F16 ? "f16" : dtype == Dtype::BF16 ? "bf16" : "f32";
   const int64_t B = shape.batch, T = shape.seq, V = shape.vocab;
 
   // The reference: every position of every sequence through @forward.
@@ -167,7 +170,7 @@ int decodeCheckCommand(int argc, char **argv) {
   const nlohmann::json &stats = model->manifest()["stats"]["inference_cache"];
   int64_t statsToken = stats.value("elements_per_token", int64_t(-1));
   int64_t statsSeq = stats.value("elements_per_sequence", int64_t(-1));
-  int64_t token = decoder->bytesPerToken() / 4, sequence = decoder->bytesPerSequence() / 4;
+  int64_t token = decoder->elementsPerToken(), sequence = decoder->elementsPerSequence();
   fmt::print("decode-check: {} caches, {} values per token and {} per sequence (racc stats: {} "
              "and {}{})\n",
              decoder->caches().size(), token, sequence, statsToken, statsSeq,
@@ -176,17 +179,19 @@ int decodeCheckCommand(int argc, char **argv) {
              "(the whole window of every sequence: {})\n",
              decoder->blockPositions(), mostBlocks, decoder->poolBlocks(),
              B * ((T + decoder->blockPositions() - 1) / decoder->blockPositions()));
-  double tolerance = args.count("tolerance")             ? args["tolerance"].as<double>()
-                     : dtype == ra::rt::CacheDtype::F16  ? 1e-2
-                     : dtype == ra::rt::CacheDtype::BF16 ? 5e-2
-                                                         : args["tolerance"].as<double>();
+  double tolerance = args.count("tolerance") ? args["tolerance"].as<double>()
+                     : dtype == Dtype::F16   ? 1e-2
+                     : dtype == Dtype::BF16  ? 5e-2
+                                             : args["tolerance"].as<double>();
   bool ok = worst.rel <= tolerance && token == statsToken && sequence == statsSeq;
   fmt::print("decode-check: {} positions of {} sequences (prompts of 1 to {} tokens, window {}) "
              "on {}{}: worst logit difference {:.2e} of its row's largest (sequence {}, position "
              "{}); tolerance {:.0e}: {}\n",
              compared, B, prompts.back().size(), T, model->deviceName(),
-             dtype == ra::rt::CacheDtype::F32 ? "" : ", cache rounded to " + dtypeName, worst.rel,
-             worst.seq, worst.pos, tolerance, ok ? "ok" : "FAILED");
+             dtype == Dtype::F32              ? std::string()
+             : decoder->storedType() == dtype ? fmt::format(", cache held in {}", dtypeName)
+                                              : fmt::format(", cache rounded to {}", dtypeName),
+             worst.rel, worst.seq, worst.pos, tolerance, ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }
 

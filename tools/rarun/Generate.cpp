@@ -143,9 +143,9 @@ int generateCommand(int argc, char **argv, bool asSample) {
                           "Decode through @forward's full window, a whole forward call per "
                           "token (the reference the cached decoder is checked against)")(
         "cache-dtype",
-        "f32, f16 or bf16: the precision the cache keeps its values in (f16, bf16: rounded, "
-        "held in float32 buffers; docs/decoding.md)",
-        cxxopts::value<std::string>()->default_value("f32"));
+        "f32, f16 or bf16: round what a float32 cache keeps to that precision (a half cache, "
+        "racc compile --cache-dtype, keeps its own; docs/decoding.md)",
+        cxxopts::value<std::string>());
   ra::tools::NumericOptions numbers(options);
   numbers.integer("tokens", "Tokens to generate per sequence", 200, 1, 1 << 20)
       .real("temperature", "Softmax temperature; 0 takes the most likely token", 0.8, 0, false)
@@ -190,11 +190,10 @@ int generateCommand(int argc, char **argv, bool asSample) {
       return fail(fmt::format("{}: {}; --no-cache decodes through the full window, one forward "
                               "call per token",
                               artifact, why));
-    ra::rt::CacheDtype dtype;
-    if (!ra::rt::parseCacheDtype(args["cache-dtype"].as<std::string>(), dtype))
-      return fail(
-          fmt::format("--cache-dtype {}: f32, f16 or bf16", args["cache-dtype"].as<std::string>()));
-    cached->setCacheDtype(dtype);
+    if (args.count("cache-dtype"))
+      if (std::string err = cached->roundCacheTo(args["cache-dtype"].as<std::string>());
+          !err.empty())
+        return fail(err);
   }
   int logitsIndex = logitsOutput(*model, shape);
   if (logitsIndex < 0)
