@@ -23,6 +23,8 @@ PACKAGES=(
   libomp-16-dev
   # the default training corpus: text under /usr/share/games/fortunes/
   fortunes
+  # tools/gpu-check.sh packs rarun's libraries for the GPU machine
+  xz-utils
   # zlib/zstd/tinfo/xml2: libraries Debian's static LLVM links against
   zlib1g-dev libzstd-dev libtinfo-dev libxml2-dev libedit-dev libcurl4-openssl-dev
 )
