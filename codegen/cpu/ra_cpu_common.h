@@ -53,6 +53,13 @@ using i64 = int64_t;
 // Loops shorter than this run on one thread: forking costs more.
 constexpr i64 kParallelMin = 1 << 15;
 
+// Columns a task owns when a kernel sums the rows of a matrix into a vector
+// (a bias gradient, layernorm's dw and db): it sweeps the rows reading its
+// block of each contiguously, instead of walking each column down the rows
+// a row's stride apart. 1 KiB of double accumulators; d_model 256 makes two
+// tasks.
+constexpr i64 kColumnBlock = 128;
+
 using ra_math::apply;
 using ra_math::Binary;
 using ra_math::gelu;

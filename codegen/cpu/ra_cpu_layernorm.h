@@ -38,7 +38,8 @@ inline void layerNorm(const float *__restrict x, const float *__restrict w,
   }
 }
 
-/// dx per row; dw and db summed over rows, in parallel over features.
+/// dx per row; dw and db summed over rows (each feature's rows in order,
+/// in double), in parallel over blocks of features.
 inline void layerNormGrad(const float *__restrict x, const float *__restrict w,
                           const float *__restrict dy, float *__restrict dx, float *__restrict dw,
                           float *__restrict db, i64 rows, i64 d, float eps) {
@@ -63,16 +64,24 @@ inline void layerNormGrad(const float *__restrict x, const float *__restrict w,
       dx[r * d + i] = rs * (g[i] * w[i] - float(meanG) - xhat * float(meanGX));
     }
   }
+  const i64 blocks = (d + kColumnBlock - 1) / kColumnBlock;
 #pragma omp parallel for if (rows * d > kParallelMin)
-  for (i64 i = 0; i < d; ++i) {
-    double sw = 0, sb = 0;
+  for (i64 block = 0; block < blocks; ++block) {
+    const i64 first = block * kColumnBlock, width = std::min(kColumnBlock, d - first);
+    double sw[kColumnBlock] = {}, sb[kColumnBlock] = {};
     for (i64 r = 0; r < rows; ++r) {
-      float g = dy[r * d + i];
-      sw += g * (x[r * d + i] - mean[r]) * rstd[r];
-      sb += g;
+      const float *g = dy + r * d + first, *xr = x + r * d + first;
+      const float m = mean[r], rs = rstd[r];
+#pragma omp simd
+      for (i64 i = 0; i < width; ++i) {
+        sw[i] += g[i] * (xr[i] - m) * rs;
+        sb[i] += g[i];
+      }
     }
-    dw[i] = float(sw);
-    db[i] = float(sb);
+    for (i64 i = 0; i < width; ++i) {
+      dw[first + i] = float(sw[i]);
+      db[first + i] = float(sb[i]);
+    }
   }
 }
 

@@ -13,17 +13,44 @@ namespace ra_cpu {
 
 enum class Reduce { Sum, Mean, Max };
 
+/// x [outer, n, inner] reduced over n. Every output element accumulates its
+/// n values in order, in double, whatever the layout (so the result does not
+/// depend on it). Over the last axis (inner = 1) a row is contiguous; over
+/// an earlier one (a bias gradient: the rows of [B T, N] summed) a task owns
+/// a block of columns and sweeps the rows, reading each row's block
+/// contiguously and accumulating it as a vector, instead of walking each
+/// column down the rows with a stride of a row.
 template <Reduce kind>
 void reduce(const float *__restrict x, float *__restrict out, i64 outer, i64 n, i64 inner) {
-#pragma omp parallel for if (outer * n * inner > kParallelMin)
-  for (i64 o = 0; o < outer; ++o)
-    for (i64 i = 0; i < inner; ++i) {
-      double acc = kind == Reduce::Max ? -std::numeric_limits<double>::infinity() : 0.0;
+  constexpr double start = kind == Reduce::Max ? -std::numeric_limits<double>::infinity() : 0.0;
+  if (inner == 1) {
+#pragma omp parallel for if (outer * n > kParallelMin)
+    for (i64 o = 0; o < outer; ++o) {
+      double acc = start;
       for (i64 t = 0; t < n; ++t) {
-        float v = x[(o * n + t) * inner + i];
+        float v = x[o * n + t];
         acc = kind == Reduce::Max ? std::max(acc, (double)v) : acc + v;
       }
-      out[o * inner + i] = float(kind == Reduce::Mean ? acc / n : acc);
+      out[o] = float(kind == Reduce::Mean ? acc / n : acc);
+    }
+    return;
+  }
+  const i64 blocks = (inner + kColumnBlock - 1) / kColumnBlock;
+#pragma omp parallel for collapse(2) if (outer * n * inner > kParallelMin)
+  for (i64 o = 0; o < outer; ++o)
+    for (i64 block = 0; block < blocks; ++block) {
+      const i64 first = block * kColumnBlock, width = std::min(kColumnBlock, inner - first);
+      double acc[kColumnBlock];
+      for (i64 i = 0; i < width; ++i)
+        acc[i] = start;
+      for (i64 t = 0; t < n; ++t) {
+        const float *row = x + (o * n + t) * inner + first;
+#pragma omp simd
+        for (i64 i = 0; i < width; ++i)
+          acc[i] = kind == Reduce::Max ? std::max(acc[i], (double)row[i]) : acc[i] + row[i];
+      }
+      for (i64 i = 0; i < width; ++i)
+        out[o * inner + first + i] = float(kind == Reduce::Mean ? acc[i] / n : acc[i]);
     }
 }
 

@@ -93,13 +93,28 @@ TEST_CASE("cuda kernels: gather (broadcast, transpose), slice, concat", "[cuda-k
 }
 
 TEST_CASE("cuda kernels: reductions and the causal mean", "[cuda-kernels]") {
-  for (auto [outer, n, inner] :
-       {std::tuple<int64_t, int64_t, int64_t>{3, 300, 1}, {5, 33, 1}, {4, 17, 9}, {1, 1000, 3}}) {
+  // The last two: past one block of the CPU's columns, and exactly one.
+  for (auto [outer, n, inner] : {std::tuple<int64_t, int64_t, int64_t>{3, 300, 1},
+                                 {5, 33, 1},
+                                 {4, 17, 9},
+                                 {1, 1000, 3},
+                                 {2, 7, 600},
+                                 {1, 64, 128}}) {
     auto x = randomVector(outer * n * inner, 4);
-    std::vector<float> gpu(outer * inner), cpu(outer * inner);
+    std::vector<float> gpu(outer * inner), cpu(outer * inner), inOrder(outer * inner);
     ra_cuda::reduce<ra_cuda::Reduce::Sum>(x.data(), gpu.data(), outer, n, inner);
     ra_cpu::reduce<ra_cpu::Reduce::Sum>(x.data(), cpu.data(), outer, n, inner);
     CHECK(relError(gpu, cpu) <= kTolerance);
+    // The CPU's sums are each element's values added in order, in double,
+    // whichever layout the kernel walks.
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        double acc = 0;
+        for (int64_t t = 0; t < n; ++t)
+          acc += x[(o * n + t) * inner + i];
+        inOrder[o * inner + i] = float(acc);
+      }
+    CHECK(cpu == inOrder);
     ra_cuda::reduce<ra_cuda::Reduce::Max>(x.data(), gpu.data(), outer, n, inner);
     ra_cpu::reduce<ra_cpu::Reduce::Max>(x.data(), cpu.data(), outer, n, inner);
     CHECK(gpu == cpu);
