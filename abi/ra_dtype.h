@@ -95,6 +95,33 @@ RA_HD uint16_t floatToF16(float f) {
   return uint16_t(o | (sign >> 16));
 }
 
+/// "f32", "i32", "f16", "bf16": the names the manifest, the kernel form and
+/// racc's and rarun's flags use (host only).
+inline const char *name(Dtype t) {
+  switch (t) {
+  case Dtype::F32:
+    return "f32";
+  case Dtype::I32:
+    return "i32";
+  case Dtype::F16:
+    return "f16";
+  case Dtype::BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+/// The type `text` names; false when it names none (host only).
+inline bool parse(const char *text, Dtype &out) {
+  const Dtype all[] = {Dtype::F32, Dtype::I32, Dtype::F16, Dtype::BF16};
+  for (Dtype t : all)
+    if (std::strcmp(text, name(t)) == 0) {
+      out = t;
+      return true;
+    }
+  return false;
+}
+
 /// x as a value of type t holds it (f32: x itself).
 RA_HD float roundTo(float x, Dtype t) {
   return t == Dtype::F16    ? f16ToFloat(floatToF16(x))

@@ -283,7 +283,7 @@ std::string KernelCall::key() const {
       k += buf;
     }
   for (const BufferRef &r : operands)
-    k += std::string(",") + dtypeName(r.dtype);
+    k += std::string(",") + ra_dtype::name(r.dtype);
   if (auto *fused = std::get_if<FusedParams>(&params))
     for (const FusedStep &s : fused->body) {
       snprintf(buf, sizeof buf, ";%d:%s:%d:%d:%d:%lld:%.17g", int(s.kind), s.fn.c_str(), s.a, s.b,

@@ -15,31 +15,6 @@ using namespace mlir;
 
 namespace ra::codegen {
 
-const char *dtypeName(ra_dtype::Dtype t) {
-  switch (t) {
-  case ra_dtype::Dtype::F32:
-    return "f32";
-  case ra_dtype::Dtype::I32:
-    return "i32";
-  case ra_dtype::Dtype::F16:
-    return "f16";
-  case ra_dtype::Dtype::BF16:
-    return "bf16";
-  }
-  return "?";
-}
-
-ra_dtype::Dtype dtypeOf(Value v) {
-  Type e = v.getType().cast<ShapedType>().getElementType();
-  if (e.isInteger(32))
-    return ra_dtype::Dtype::I32;
-  if (e.isF16())
-    return ra_dtype::Dtype::F16;
-  if (e.isBF16())
-    return ra_dtype::Dtype::BF16;
-  return ra_dtype::Dtype::F32;
-}
-
 std::vector<ParamSlot> layoutParams(ModuleOp module) {
   std::vector<ParamSlot> slots;
   int64_t offset = 0;

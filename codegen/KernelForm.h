@@ -238,11 +238,6 @@ struct TensorSig {
   ra_dtype::Dtype dtype = ra_dtype::Dtype::F32;
 };
 
-/// "f32", "i32", "f16", "bf16": the manifest's and the kernel form's name.
-const char *dtypeName(ra_dtype::Dtype t);
-/// The element type of a tensor value (f32, i32, f16 or bf16).
-ra_dtype::Dtype dtypeOf(mlir::Value v);
-
 struct EntryPoint {
   std::string name;
   std::vector<TensorSig> inputs, outputs;

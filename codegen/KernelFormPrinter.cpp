@@ -36,7 +36,7 @@ std::string buffer(const BufferRef &r) {
     s = fmt::format("input{}", r.index);
     break;
   }
-  return r.dtype == ra_dtype::Dtype::F32 ? s : s + ":" + dtypeName(r.dtype);
+  return r.dtype == ra_dtype::Dtype::F32 ? s : s + ":" + ra_dtype::name(r.dtype);
 }
 
 std::string buffers(const std::vector<BufferRef> &refs) {
@@ -60,7 +60,7 @@ std::string field(const Field &f) {
 }
 
 std::string tensor(const TensorSig &t) {
-  return fmt::format("{} {}[{}]", t.name, dtypeName(t.dtype), fmt::join(t.shape, ", "));
+  return fmt::format("{} {}[{}]", t.name, ra_dtype::name(t.dtype), fmt::join(t.shape, ", "));
 }
 
 } // namespace

@@ -26,6 +26,17 @@ std::vector<int64_t> shapeOf(mlir::Value v) {
   return {s.begin(), s.end()};
 }
 
+ra_dtype::Dtype dtypeOf(mlir::Value v) {
+  mlir::Type e = v.getType().cast<mlir::ShapedType>().getElementType();
+  if (e.isInteger(32))
+    return ra_dtype::Dtype::I32;
+  if (e.isF16())
+    return ra_dtype::Dtype::F16;
+  if (e.isBF16())
+    return ra_dtype::Dtype::BF16;
+  return ra_dtype::Dtype::F32;
+}
+
 bool isElementwiseOp(mlir::Operation *op, bool orFused) {
   return llvm::isa<ElementwiseOpInterface>(op) || (orFused && llvm::isa<FusedElementwiseOp>(op));
 }

@@ -2,6 +2,7 @@
 #ifndef RA_IR_IRUTILS_H
 #define RA_IR_IRUTILS_H
 
+#include "abi/ra_dtype.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/SmallVector.h"
@@ -17,6 +18,10 @@ std::string sourceLocation(mlir::Operation *op);
 
 /// The static shape of a tensor value.
 std::vector<int64_t> shapeOf(mlir::Value v);
+
+/// The element type of a tensor value as entry points take it: i32, f16,
+/// bf16, else f32.
+ra_dtype::Dtype dtypeOf(mlir::Value v);
 
 /// Whether `op` is a view of its input's storage with no kernel: a reshape,
 /// or a slice of the leading axis (a contiguous range) of a value computed

@@ -33,13 +33,13 @@ std::string shapeText(const std::vector<int64_t> &s) {
 
 std::string CachedDecoder::roundCacheTo(const std::string &name) {
   using ra_dtype::Dtype;
-  Dtype t = name == "f16" ? Dtype::F16 : name == "bf16" ? Dtype::BF16 : Dtype::F32;
-  if (name != "f32" && name != "f16" && name != "bf16")
+  Dtype t;
+  if (!ra_dtype::parse(name.c_str(), t) || t == Dtype::I32)
     return "--cache-dtype " + name + ": f32, f16 or bf16";
   if (stored != Dtype::F32 && t != stored)
     return fmt::format("--cache-dtype {}: this artifact keeps its caches in {} (racc compile "
                        "--cache-dtype)",
-                       name, stored == Dtype::F16 ? "f16" : "bf16");
+                       name, ra_dtype::name(stored));
   rounding = t;
   return "";
 }
@@ -165,8 +165,9 @@ std::unique_ptr<CachedDecoder> CachedDecoder::create(Model &model, std::string &
     const TensorInfo &input = decode.inputs[3 + c];
     const CacheSpec &s = d->layout.caches[c];
     using ra_dtype::Dtype;
-    Dtype t = input.dtype == "f16" ? Dtype::F16 : input.dtype == "bf16" ? Dtype::BF16 : Dtype::F32;
-    if (input.dtype == "i32" || (s.kind == CacheSpec::Kind::RunningSum && t != Dtype::F32) ||
+    Dtype t = Dtype::F32; // the manifest's reader checked the name
+    ra_dtype::parse(input.dtype.c_str(), t);
+    if (t == Dtype::I32 || (s.kind == CacheSpec::Kind::RunningSum && t != Dtype::F32) ||
         (t != Dtype::F32 && d->stored != Dtype::F32 && t != d->stored)) {
       error = fmt::format("manifest.json: @decode's {} is {}: running sums are f32, keys, values "
                           "and queries one float type",
@@ -191,8 +192,7 @@ std::unique_ptr<CachedDecoder> CachedDecoder::create(Model &model, std::string &
 }
 
 bool CachedDecoder::reserve(size_t r, int64_t positions) {
-  int64_t need = (positions + layout.blockPositions - 1) / layout.blockPositions;
-  int64_t more = need - int64_t(held[r].size());
+  int64_t more = blocksFor(positions) - int64_t(held[r].size());
   if (more > int64_t(freeBlocks.size()))
     return false;
   for (; more > 0; --more) {
@@ -200,6 +200,11 @@ bool CachedDecoder::reserve(size_t r, int64_t positions) {
     freeBlocks.pop_back();
   }
   return true;
+}
+
+void CachedDecoder::releaseAll() {
+  for (int64_t r = 0; r < batchSize; ++r)
+    release(r);
 }
 
 void CachedDecoder::release(size_t r) {
@@ -260,11 +265,10 @@ std::string CachedDecoder::prefill(const std::vector<std::vector<int32_t>> &prom
                          prompts[r].size(), contextSize);
     std::copy(prompts[r].begin(), prompts[r].end(), ids.begin() + r * contextSize);
   }
-  for (int64_t r = 0; r < batchSize; ++r)
-    release(r);
+  releaseAll();
   int64_t needed = 0;
   for (const auto &prompt : prompts)
-    needed += (int64_t(prompt.size()) + layout.blockPositions - 1) / layout.blockPositions;
+    needed += blocksFor(int64_t(prompt.size()));
   if (needed > int64_t(freeBlocks.size()))
     return poolFull(needed);
   for (size_t r = 0; r < prompts.size(); ++r)
@@ -277,8 +281,7 @@ std::string CachedDecoder::prefill(const std::vector<std::vector<int32_t>> &prom
   for (auto &o : prefillOut)
     outs.push_back(o.data());
   if (std::string err = model.call("prefill", {ids.data(), rows.data()}, outs); !err.empty()) {
-    for (int64_t r = 0; r < batchSize; ++r)
-      release(r);
+    releaseAll();
     return err;
   }
   // Rings and sums start empty; a pool's rows are written before they are read.
@@ -327,7 +330,7 @@ std::string CachedDecoder::decode(const std::vector<int32_t> &tokens, const std:
                          lengths[r], contextSize);
     ids[r] = tokens[r];
     positions[r] = lengths[r];
-    if (lengths[r] / layout.blockPositions >= int64_t(held[r].size()))
+    if (blocksFor(lengths[r] + 1) > int64_t(held[r].size()))
       ++needed;
   }
   if (needed > int64_t(freeBlocks.size()))
@@ -372,20 +375,20 @@ std::string CachedDecoder::startWithRandomCache(const std::vector<int32_t> &star
   for (size_t c = 0; c < buffers.size(); ++c)
     for (int64_t i = 0, n = int64_t(buffers[c].size()) / ra_dtype::bytes(types[c]); i < n; ++i)
       ra_dtype::store(buffers[c].data(), i, float(rng.normal()), types[c]);
-  for (int64_t r = 0; r < batchSize; ++r)
-    release(r);
-  for (size_t r = 0; r < starts.size() && r < size_t(batchSize); ++r) {
-    lengths[r] = std::clamp<int32_t>(starts[r], 0, int32_t(contextSize));
-    // Room for the position after the last too: what the next decode takes.
-    if (!reserve(r, std::min<int64_t>(lengths[r] + 1, contextSize))) {
-      int64_t needed = 0;
-      for (size_t i = 0; i < starts.size() && i < size_t(batchSize); ++i)
-        needed += (std::clamp<int64_t>(starts[i] + 1, 0, contextSize) + layout.blockPositions - 1) /
-                  layout.blockPositions;
-      for (int64_t i = 0; i < batchSize; ++i)
-        release(i);
-      return poolFull(needed);
-    }
+  releaseAll();
+  // Room for the position after the last too: what the next decode takes.
+  size_t n = std::min(starts.size(), size_t(batchSize));
+  std::vector<int64_t> room(n);
+  int64_t needed = 0;
+  for (size_t r = 0; r < n; ++r) {
+    room[r] = std::min<int64_t>(std::clamp<int64_t>(starts[r], 0, contextSize) + 1, contextSize);
+    needed += blocksFor(room[r]);
+  }
+  if (needed > int64_t(freeBlocks.size()))
+    return poolFull(needed);
+  for (size_t r = 0; r < n; ++r) {
+    lengths[r] = int32_t(std::clamp<int64_t>(starts[r], 0, contextSize));
+    reserve(r, room[r]);
   }
   return "";
 }

@@ -122,6 +122,11 @@ private:
   /// Gives sequence r the blocks `positions` positions need; false, with
   /// nothing taken, when too few are free.
   bool reserve(size_t r, int64_t positions);
+  /// Blocks that hold `count` positions.
+  int64_t blocksFor(int64_t count) const {
+    return (count + layout.blockPositions - 1) / layout.blockPositions;
+  }
+  void releaseAll();
   std::string poolFull(int64_t needed) const;
 
   Model &model;

@@ -2,6 +2,7 @@
 #include "runtime/Manifest.h"
 
 #include "abi/Abi.h"
+#include "abi/ra_dtype.h"
 
 #include <fmt/format.h>
 
@@ -85,7 +86,8 @@ std::vector<TensorInfo> tensors(const nlohmann::json &list, const std::string &w
     TensorInfo t;
     t.name = text(list[i], "name", at);
     t.dtype = text(list[i], "dtype", at);
-    if (t.dtype != "f32" && t.dtype != "i32" && t.dtype != "f16" && t.dtype != "bf16")
+    ra_dtype::Dtype type;
+    if (!ra_dtype::parse(t.dtype.c_str(), type))
       throw Invalid{at + ": 'dtype' is '" + t.dtype + "', not f32, i32, f16 or bf16"};
     t.shape = shape(list[i], at);
     if (list[i].contains("id_bound"))
@@ -182,7 +184,9 @@ void read(const nlohmann::json &j, Manifest &m) {
 
 int64_t TensorInfo::elements() const { return product(shape); }
 int64_t TensorInfo::bytes() const {
-  return elements() * (dtype == "f16" || dtype == "bf16" ? 2 : 4);
+  ra_dtype::Dtype type = ra_dtype::Dtype::F32; // read() checked the name
+  ra_dtype::parse(dtype.c_str(), type);
+  return elements() * ra_dtype::bytes(type);
 }
 int64_t ParamInfo::elements() const { return product(shape); }
 

@@ -2,7 +2,7 @@
 #include "ir/interpreter/Interpreter.h"
 #include "ir/interpreter/Kernels.h"
 
-#include "abi/ra_dtype.h"
+#include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -73,17 +73,14 @@ std::vector<Tensor> randomInputs(ModuleOp module, StringRef function, uint64_t s
   auto fn = module.lookupSymbol<func::FuncOp>(function);
   Rng rng(hashName(function, seed));
   for (BlockArgument arg : fn.getArguments()) {
-    Type elem = arg.getType().cast<ShapedType>().getElementType();
-    bool isInt = elem.isInteger(32);
+    ra_dtype::Dtype type = dtypeOf(arg);
+    bool isInt = type == ra_dtype::Dtype::I32;
     int64_t range = isInt ? idRange(arg) : 0;
-    // A half cache's values are those its type holds.
-    ra_dtype::Dtype half = elem.isF16()    ? ra_dtype::Dtype::F16
-                           : elem.isBF16() ? ra_dtype::Dtype::BF16
-                                           : ra_dtype::Dtype::F32;
     Tensor x(shapeOf(arg.getType()), 0.0, isInt);
+    // A half cache's values are those its type holds.
     for (Real &v : x.data)
       v = isInt                          ? double(rng.next() % (uint64_t)range)
-          : half != ra_dtype::Dtype::F32 ? ra_dtype::roundTo(float(rng.normal()), half)
+          : type != ra_dtype::Dtype::F32 ? ra_dtype::roundTo(float(rng.normal()), type)
                                          : rng.normal();
     inputs.push_back(std::move(x));
   }

@@ -48,8 +48,7 @@ static nlohmann::ordered_json tensorsJson(const std::vector<ra::codegen::TensorS
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (size_t i = 0; i < sigs.size(); ++i) {
     const auto &t = sigs[i];
-    out.push_back(
-        {{"name", t.name}, {"dtype", ra::codegen::dtypeName(t.dtype)}, {"shape", t.shape}});
+    out.push_back({{"name", t.name}, {"dtype", ra_dtype::name(t.dtype)}, {"shape", t.shape}});
     if (i < bounds.size() && bounds[i] > 0)
       out.back()["id_bound"] = bounds[i];
   }

@@ -1,6 +1,7 @@
 //===- Driver.cpp - what every racc command shares ------------------------===//
 #include "Driver.h"
 
+#include "abi/ra_dtype.h"
 #include "ir/frontend/Frontend.h"
 #include "passes/Passes.h"
 
@@ -102,7 +103,7 @@ std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::Pipelin
   if (out.blockPositions < 1)
     return fail("--block-positions must be at least 1, got " + std::to_string(out.blockPositions));
   out.cacheDtype = args["cache-dtype"].as<std::string>();
-  if (out.cacheDtype != "f32" && out.cacheDtype != "f16" && out.cacheDtype != "bf16")
+  if (ra_dtype::Dtype t; !ra_dtype::parse(out.cacheDtype.c_str(), t) || t == ra_dtype::Dtype::I32)
     return fail("--cache-dtype must be f32, f16 or bf16, got '" + out.cacheDtype + "'");
   if (out.cacheBlocks < 0)
     return fail("--cache-blocks must be at least 1 (or 0, the default: every sequence's whole "

@@ -97,10 +97,7 @@ int decodeBench(const cxxopts::ParseResult &args) {
   // research's figures), and the bytes the buffers hold (their own types).
   int64_t perToken = decoder->elementsPerToken(), perSequence = decoder->elementsPerSequence();
   int64_t heldToken = decoder->bytesPerToken(), heldSequence = decoder->bytesPerSequence();
-  using ra_dtype::Dtype;
-  const char *dtype = decoder->storedType() == Dtype::F16    ? "f16"
-                      : decoder->storedType() == Dtype::BF16 ? "bf16"
-                                                             : "f32";
+  const char *dtype = ra_dtype::name(decoder->storedType());
   nlohmann::ordered_json out = {
       {"artifact", artifact},
       {"device", model->deviceName()},

@@ -92,7 +92,7 @@ int decodeCheckCommand(int argc, char **argv) {
       return fail(err);
   using ra_dtype::Dtype;
   const Dtype dtype = decoder->cacheType();
-  const char *dtypeName = dtype == Dtype::F16 ? "f16" : dtype == Dtype::BF16 ? "bf16" : "f32";
+  const char *dtypeName = ra_dtype::name(dtype);
   const int64_t B = shape.batch, T = shape.seq, V = shape.vocab;
 
   // The reference: every position of every sequence through @forward.
