@@ -46,10 +46,10 @@ const Entry kFamilies[] = {
     {{Family::Binary, "binary"}, noScratch},
     {{Family::Fill, "fill"}, noScratch},
     {{Family::Iota, "iota"}, noScratch},
-    {{Family::SetParam, "set_param", -1, /*writesParameters=*/true}, noScratch},
-    {{Family::Gather, "gather", -1, false, /*layout=*/true}, noScratch},
-    {{Family::Slice, "slice", -1, false, /*layout=*/true}, noScratch},
-    {{Family::ConcatPart, "concat_part", -1, false, /*layout=*/true}, noScratch},
+    {{Family::SetParam, "set_param", -1}, noScratch},
+    {{Family::Gather, "gather", -1, /*layout=*/true}, noScratch},
+    {{Family::Slice, "slice", -1, /*layout=*/true}, noScratch},
+    {{Family::ConcatPart, "concat_part", -1, /*layout=*/true}, noScratch},
     {{Family::Gemm, "gemm"}, noScratch},
     {{Family::Reduce, "reduce"}, noScratch},
     {{Family::CausalMean, "causal_mean"}, noScratch},
@@ -320,8 +320,9 @@ int64_t scratchFloats(const EntryPoint &e) {
 
 bool writesParameters(const EntryPoint &e) {
   for (const KernelCall &c : e.calls)
-    if (familyInfo(c.family).writesParameters)
-      return true;
+    for (const BufferRef &r : c.results)
+      if (r.kind == BufferRef::Param)
+        return true;
   return false;
 }
 

@@ -110,6 +110,61 @@ public:
 private:
   BufferRef ref(Value v) { return refs.lookup(v); }
   LogicalResult formOp(Operation *op, EntryPoint &entry);
+
+  /// The last op that reads each parameter's value as the function found
+  /// it: its get_param's users, and through views (reshape, view slices)
+  /// theirs.
+  static llvm::StringMap<int64_t> lastReadsOfParams(Block &body,
+                                                    llvm::DenseMap<Operation *, int64_t> &index) {
+    llvm::StringMap<int64_t> last;
+    for (auto get : body.getOps<GetParamOp>()) {
+      int64_t &at = last[get.getName()];
+      llvm::SmallVector<Value> pending{get.getResult()};
+      while (!pending.empty()) {
+        Value v = pending.pop_back_val();
+        for (Operation *user : v.getUsers()) {
+          at = std::max(at, index.lookup(user));
+          if (isa<ReshapeOp>(user) || (isa<SliceOp>(user) && isView(user)))
+            pending.push_back(user->getResult(0));
+        }
+      }
+    }
+    return last;
+  }
+
+  /// Values that set_param stores which their producer can write straight
+  /// into the parameter's storage, saving the copy (AdamW's new weights and
+  /// moments, every step). Safe when the producer is elementwise (it reads
+  /// an operand of its own length at the index it writes, so it may read
+  /// the parameter's old value there), nothing reads the old value after
+  /// it, the parameter is set once, and the value is not returned.
+  llvm::DenseMap<Value, BufferRef> updatesInPlace(Block &body,
+                                                  llvm::DenseMap<Operation *, int64_t> &index,
+                                                  const llvm::StringMap<int64_t> &lastRead) {
+    llvm::StringMap<int> sets;
+    for (auto set : body.getOps<SetParamOp>())
+      ++sets[set.getName()];
+    llvm::DenseMap<Value, BufferRef> inPlace;
+    for (auto set : body.getOps<SetParamOp>()) {
+      Value v = set.getValue();
+      Operation *producer = v.getDefiningOp();
+      if (!producer || producer->getBlock() != &body || producer->getNumResults() != 1 ||
+          !(isa<FusedElementwiseOp>(producer) || isa<ElementwiseOpInterface>(producer)))
+        continue;
+      auto slot = params.find(set.getName());
+      if (slot == params.end() || sets.lookup(set.getName()) != 1 ||
+          slot->second.elements != numel(v) || dtypeOf(v) != ra_dtype::Dtype::F32 ||
+          inPlace.count(v) || lastRead.lookup(set.getName()) > index.lookup(producer) ||
+          llvm::any_of(v.getUsers(), [](Operation *u) { return isa<func::ReturnOp>(u); }))
+        continue;
+      BufferRef p;
+      p.kind = BufferRef::Param;
+      p.offset = slot->second.offset;
+      p.elements = numel(v);
+      inPlace[v] = p;
+    }
+    return inPlace;
+  }
   LogicalResult formFused(FusedElementwiseOp f, std::vector<KernelCall> &calls) {
     auto result = f.getType().cast<ShapedType>();
     FusedParams p{result.getNumElements(), {}};
@@ -198,18 +253,17 @@ FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
         {inputNames ? inputNames[r.index].cast<StringAttr>().str() : "", shapeOf(arg), r.dtype});
   }
   // A parameter written by set_param must not be read after: the write is in place.
+  Block &body = fn.getBody().front();
   llvm::DenseMap<Operation *, int64_t> index;
   int64_t n = 0;
-  for (Operation &op : fn.getBody().front())
+  for (Operation &op : body)
     index[&op] = n++;
-  llvm::StringMap<int64_t> lastRead;
-  for (auto get : fn.getBody().front().getOps<GetParamOp>())
-    for (Operation *user : get->getUsers())
-      lastRead[get.getName()] = std::max(lastRead.lookup(get.getName()), index[user]);
-  for (auto set : fn.getBody().front().getOps<SetParamOp>())
+  llvm::StringMap<int64_t> lastRead = lastReadsOfParams(body, index);
+  for (auto set : body.getOps<SetParamOp>())
     if (lastRead.lookup(set.getName()) > index[set])
       return set.emitError("code generation: parameter '")
              << set.getName() << "' is read after it is written";
+  llvm::DenseMap<Value, BufferRef> inPlace = updatesInPlace(body, index, lastRead);
 
   for (Operation &op : fn.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
@@ -223,7 +277,9 @@ FailureOr<EntryPoint> Former::form(func::FuncOp fn) {
     // Assign the results their buffers, then form the kernel.
     auto offsets = op.getAttrOfType<DenseI64ArrayAttr>(ra::RaDialect::kOffsetsAttr);
     for (auto [i, r] : llvm::enumerate(op.getResults())) {
-      if (auto get = dyn_cast<GetParamOp>(op)) {
+      if (auto it = inPlace.find(r); it != inPlace.end()) {
+        refs[r] = it->second;
+      } else if (auto get = dyn_cast<GetParamOp>(op)) {
         BufferRef p;
         p.kind = BufferRef::Param;
         p.offset = params[get.getName()].offset;
@@ -267,6 +323,9 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<GetParamOp, ReshapeOp>([](Operation *) { return success(); })
       .Case([&](SetParamOp set) {
+        BufferRef value = ref(set.getValue());
+        if (value.kind == BufferRef::Param && value.offset == params[set.getName()].offset)
+          return success(); // its producer wrote the parameter in place
         KernelCall c = call(op, Family::SetParam, CopyParams{numel(set.getValue())});
         BufferRef target;
         target.kind = BufferRef::Param;

@@ -214,8 +214,6 @@ struct FamilyInfo {
   const char *name;
   /// The operand holding token ids that index a table, or -1.
   int idOperand = -1;
-  /// Whether it writes the parameters (set_param).
-  bool writesParameters = false;
   /// Whether it copies its operand's elements unchanged in another layout
   /// (ids flow through it to the kernel that checks them).
   bool layout = false;
@@ -249,7 +247,8 @@ struct EntryPoint {
 /// Floats of scratch an entry point's CUDA kernels need beyond the arena.
 int64_t scratchFloats(const EntryPoint &entry);
 
-/// Whether an entry point writes the parameters.
+/// Whether an entry point writes the parameters (a set_param, or a kernel
+/// that updates a parameter in place).
 bool writesParameters(const EntryPoint &entry);
 
 /// For each input of `e`: the bound B its ids must lie in, [0, B), when
