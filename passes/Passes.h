@@ -31,6 +31,9 @@ std::unique_ptr<mlir::Pass> createFuseLatentProjectionsPass();
 std::unique_ptr<mlir::Pass> createFuseCrossEntropyPass();
 std::unique_ptr<mlir::Pass> createFuseWeightGradientsPass();
 std::unique_ptr<mlir::Pass> createRecomputeActivationsPass();
+/// With `apply` false the pass leaves the IR as it is (it keeps its place in
+/// the pipeline, so IR dumps and --print-ir-after name the same passes).
+std::unique_ptr<mlir::Pass> createRecomputeActivationsPass(bool apply);
 std::unique_ptr<mlir::Pass> createFuseElementwisePass();
 
 /// Makes one pass of a pipeline.
@@ -38,9 +41,21 @@ using PassFactory = std::function<std::unique_ptr<mlir::Pass>()>;
 
 /// Which fusion passes run: all by default; `noFuse` none; `disabled` names
 /// ones to skip (racc compile --disable-pass, --no-fuse).
+/// When recompute-activations runs: always, never, or (auto) only when the
+/// training step's arena without it would exceed the memory budget. The
+/// pass trades a GEMM per layer for memory; where memory is plentiful, the
+/// step is faster without it.
+enum class Recompute { Auto, Always, Never };
+
 struct PipelineOptions {
   bool noFuse = false;
   std::vector<std::string> disabled;
+  /// defaultPipeline leaves the pass out with Never (as --disable-pass),
+  /// and with Auto makes it recompute only if `autoRecomputes`, which the
+  /// driver decides against `memoryBudgetBytes` before compiling.
+  Recompute recompute = Recompute::Auto;
+  bool autoRecomputes = true;
+  int64_t memoryBudgetBytes = int64_t(4096) << 20;
   // derive-decoding's paging: positions per block, blocks per pool (0: the
   // whole window of every sequence); the caches' element type.
   int64_t blockPositions = 128, cacheBlocks = 0;

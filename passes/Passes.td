@@ -271,6 +271,11 @@ def RecomputeActivations : Pass<"recompute-activations", "mlir::ModuleOp"> {
     alone, so no lifetime grows.
   }];
   let constructor = "ra::createRecomputeActivationsPass()";
+  let options = [
+    Option<"apply", "apply", "bool", /*default=*/"true",
+           "recompute (false: leave the IR unchanged, as racc compile --recompute auto "
+           "does when the training step fits its memory budget without it)">,
+  ];
 }
 
 def FuseElementwise : Pass<"fuse-elementwise", "mlir::ModuleOp"> {

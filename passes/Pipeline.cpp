@@ -30,7 +30,10 @@ std::vector<ra::PassFactory> ra::defaultPipeline(const PipelineOptions &options)
   add("fuse-weight-gradients", [] { return createFuseWeightGradientsPass(); });
   // Last of these: it clones forward ops into the backward pass, which CSE
   // would merge back.
-  add("recompute-activations", [] { return createRecomputeActivationsPass(); });
+  if (options.recompute != Recompute::Never) {
+    bool apply = options.recompute == Recompute::Always || options.autoRecomputes;
+    add("recompute-activations", [apply] { return createRecomputeActivationsPass(apply); });
+  }
   add("fuse-elementwise", [] { return createFuseElementwisePass(); });
   std::vector<PassFactory> pipeline = {
       // Folds the layout ops and splat broadcasts the front end leaves; drops dead ops.

@@ -109,7 +109,11 @@ struct Recompute {
 };
 
 struct RecomputeActivations : ra::impl::RecomputeActivationsBase<RecomputeActivations> {
+  RecomputeActivations() = default;
+  explicit RecomputeActivations(bool applyIt) { apply = applyIt; }
   void runOnOperation() override {
+    if (!apply)
+      return;
     for (auto fn : getOperation().getOps<func::FuncOp>()) {
       Block &body = fn.getBody().front();
       // The backward pass starts at the loss's gradient (with
@@ -147,4 +151,8 @@ struct RecomputeActivations : ra::impl::RecomputeActivationsBase<RecomputeActiva
 
 std::unique_ptr<Pass> ra::createRecomputeActivationsPass() {
   return std::make_unique<RecomputeActivations>();
+}
+
+std::unique_ptr<Pass> ra::createRecomputeActivationsPass(bool apply) {
+  return std::make_unique<RecomputeActivations>(apply);
 }

@@ -330,6 +330,8 @@ int compileCommand(int argc, char **argv) {
     return 0;
   }
   reportMemory(*program);
+  if (!session.recomputeDecision().empty())
+    llvm::outs() << "racc: " << session.recomputeDecision() << "\n";
   ArtifactStaging &staging = *stagingDir;
 
   const ra::ModelStats *stats = &session.modelStats();

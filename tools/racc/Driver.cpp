@@ -2,9 +2,11 @@
 #include "Driver.h"
 
 #include "abi/ra_dtype.h"
+#include "ir/RaDialect.h"
 #include "ir/frontend/Frontend.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringExtras.h"
@@ -76,7 +78,14 @@ void addPipelineOptions(cxxopts::Options &options) {
       "disable-pass",
       "Skip the fusion pass NAME (repeatable; fusion passes: " +
           llvm::join(ra::fusionPassNames(), ", ") + ")",
-      cxxopts::value<std::vector<std::string>>());
+      cxxopts::value<std::vector<std::string>>())(
+      "recompute",
+      "When recompute-activations recomputes the MLP's activations in the backward pass: auto "
+      "(only when the training step's arena would otherwise exceed --memory-budget), always or "
+      "never",
+      cxxopts::value<std::string>()->default_value("auto"))(
+      "memory-budget", "MiB of arena a training step may take before --recompute auto recomputes",
+      cxxopts::value<int64_t>()->default_value("4096"));
   options.add_options("Decoding")(
       "block-positions", "Positions per block of the paged decoding caches (at most the window)",
       cxxopts::value<int64_t>()->default_value("128"))(
@@ -98,6 +107,19 @@ std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::Pipelin
     if (!llvm::is_contained(ra::fusionPassNames(), name))
       return fail("--disable-pass: '" + name + "' is not a fusion pass (" +
                   llvm::join(ra::fusionPassNames(), ", ") + ")");
+  const std::string recompute = args["recompute"].as<std::string>();
+  if (recompute == "auto")
+    out.recompute = ra::Recompute::Auto;
+  else if (recompute == "always")
+    out.recompute = ra::Recompute::Always;
+  else if (recompute == "never")
+    out.recompute = ra::Recompute::Never;
+  else
+    return fail("--recompute must be auto, always or never, got '" + recompute + "'");
+  const int64_t budget = args["memory-budget"].as<int64_t>();
+  if (budget < 1)
+    return fail("--memory-budget must be at least 1 MiB, got " + std::to_string(budget));
+  out.memoryBudgetBytes = budget << 20;
   out.blockPositions = args["block-positions"].as<int64_t>();
   out.cacheBlocks = args["cache-blocks"].as<int64_t>();
   if (out.blockPositions < 1)
@@ -191,8 +213,51 @@ private:
 };
 } // namespace
 
+/// The largest arena of any entry point, after ra-plan-memory.
+static int64_t largestArena(mlir::ModuleOp module) {
+  int64_t most = 0;
+  for (auto fn : module.getOps<mlir::func::FuncOp>())
+    if (auto a = fn->getAttrOfType<mlir::IntegerAttr>(ra::RaDialect::kArenaBytesAttr))
+      most = std::max(most, a.getInt());
+  return most;
+}
+
+std::optional<ra::PipelineOptions> Session::resolveRecompute(mlir::ModuleOp module,
+                                                             ra::PipelineOptions options) {
+  recomputeNote.clear();
+  if (options.recompute != ra::Recompute::Auto || options.noFuse ||
+      llvm::is_contained(options.disabled, "recompute-activations"))
+    return options;
+  // Plan a copy without the pass: its arena decides.
+  mlir::OwningOpRef<mlir::ModuleOp> trial = module.clone();
+  ra::PipelineOptions without = options;
+  without.recompute = ra::Recompute::Never;
+  mlir::PassManager pm(&ctx);
+  ra::buildDefaultPipeline(pm, without);
+  {
+    // The real run repeats the passes' warnings; only errors matter here.
+    mlir::ScopedDiagnosticHandler quiet(&ctx, [](mlir::Diagnostic &d) {
+      return mlir::success(d.getSeverity() != mlir::DiagnosticSeverity::Error);
+    });
+    if (mlir::failed(pm.run(*trial)))
+      return std::nullopt;
+  }
+  const int64_t arena = largestArena(*trial);
+  const bool needed = arena > options.memoryBudgetBytes;
+  options.autoRecomputes = needed;
+  recomputeNote = fmt::format("activations {}: the largest arena is {:.1f} MiB without "
+                              "recomputing them, {} the {} MiB --memory-budget",
+                              needed ? "recomputed" : "kept", arena / double(1 << 20),
+                              needed ? "over" : "within", options.memoryBudgetBytes >> 20);
+  return options;
+}
+
 bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing,
-                          const ra::PipelineOptions &pipeline, bool withStats) {
+                          const ra::PipelineOptions &requested, bool withStats) {
+  std::optional<ra::PipelineOptions> resolved = resolveRecompute(module, requested);
+  if (!resolved)
+    return false;
+  const ra::PipelineOptions &pipeline = *resolved;
   mlir::PassManager pm(&ctx);
   ra::buildDefaultPipeline(pm, pipeline);
   stats.reset();

@@ -53,6 +53,9 @@ public:
   /// an unfused build (so MFU is model FLOPs over time: a fused build gets
   /// no credit for the work it recomputes).
   const ra::ModelStats &modelStats() const { return *stats; }
+  /// What the last runPipeline decided for --recompute auto, as a sentence
+  /// (empty when nothing was decided).
+  const std::string &recomputeDecision() const { return recomputeNote; }
 
   mlir::MLIRContext &context() { return ctx; }
 
@@ -63,6 +66,13 @@ private:
   mlir::DiagnosticEngine::HandlerID plainHandler = 0;
   std::vector<std::pair<std::string, std::string>> defines;
   std::optional<ra::ModelStats> stats;
+  std::string recomputeNote;
+
+  /// `options` with --recompute auto decided (`autoRecomputes`): the
+  /// pipeline runs once without the pass on a copy of `module`, and the
+  /// pass recomputes only if that copy's largest arena exceeds the budget.
+  std::optional<ra::PipelineOptions> resolveRecompute(mlir::ModuleOp module,
+                                                      ra::PipelineOptions options);
 };
 
 /// Adds the options every command on a model takes: FILE, -D, --help.
