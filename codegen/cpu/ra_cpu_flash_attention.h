@@ -1,13 +1,17 @@
 //===- ra_cpu_flash_attention.h - attention without a [T, T] matrix -*- C++ -*-===//
 //
 // The CPU kernels of ra.flash_attention and ra.flash_attention_grad
-// (passes/FuseAttention.cpp). Per (batch, head), query rows stream over the
-// keys they may see: k^T (and q^T for RA's reciprocal term, v^T for dP) are
-// laid out [E, Tk] once per call (MLA's shared latents once per batch entry)
-// so a score row is a run of vectorized multiply-adds over keys; a thread holds O(Tk) floats of
-// scores, never a [Tq, Tk] matrix. Masked keys are never touched, and the reciprocal term q_j . k_i
-// is computed only inside the band. The forward keeps each row's log-sum-exp; the backward
-// recomputes P = exp(S - lse) and uses D = rowsum(dy * y) instead of a second pass over the row.
+// (passes/FuseAttention.cpp). Per (batch, head), blocks of 32 query rows
+// stream over the keys they may see: k^T (and q^T for RA's reciprocal term,
+// v^T for dP) are laid out [E, Tk] once per call (MLA's shared latents once
+// per batch entry), and every product of a block (scores, P v, dP, dS k,
+// dS^T q, P^T dy) is a register-tiled micro-kernel (ra_cpu_tile_gemm.h)
+// instead of a row at a time. A thread holds a block's [32, Tk] tiles, never
+// a [Tq, Tk] matrix. Keys past a block's last row are never touched (the
+// causal triangle), and the reciprocal term q_j . k_i is computed only over
+// the block's band. The forward keeps each row's log-sum-exp; the backward
+// recomputes P = exp(S - lse) and uses D = rowsum(dy * y) instead of a second
+// pass over the row.
 //
 // Deterministic: each (batch, head) is one task, summed in a fixed order
 // where heads share MLA's latent keys or values.
@@ -18,6 +22,7 @@
 
 #include "ra_cpu_common.h"
 #include "ra_cpu_gemm.h"
+#include "ra_cpu_tile_gemm.h"
 
 #include <cmath>
 #include <cstring>
@@ -121,20 +126,64 @@ struct Transposed {
   float *vAt(i64 b, i64 h) { return vT.data() + s.vAt(b, h); }
 };
 
-/// A thread's rows: scores, the reciprocal term, dP, a gated dy row.
-struct RowBuffers {
-  std::vector<float> sc, rec, p, gated;
-  explicit RowBuffers(const AttentionShape &s) : sc(s.tk), rec(s.tk), p(s.tk), gated(s.dv) {}
+/// Query rows a task takes at once: their scores against every key they
+/// see are one tile product ([kBlockRows, Tk]), not a row at a time.
+constexpr i64 kBlockRows = 32;
+
+/// A block of query rows [i0, i0 + m): the keys any of them sees, [0, nk),
+/// and the reciprocal term's, [rec0, rec1] (rec1 < rec0: none).
+struct Block {
+  i64 i0, m, nk, rec0, rec1;
+};
+inline Block blockAt(const AttentionShape &s, i64 i0) {
+  Block blk;
+  blk.i0 = i0;
+  blk.m = std::min(kBlockRows, s.tq - i0);
+  RowRange first = rowRange(s, i0), last = rowRange(s, i0 + blk.m - 1);
+  blk.nk = last.last + 1;
+  blk.rec0 = first.recFirst;
+  blk.rec1 = last.recLast;
+  return blk;
+}
+
+/// A thread's tiles, [kBlockRows, Tk] each (row stride Tk): scores then P,
+/// dP then dS, the reciprocal term; and the block's (gated) dy rows.
+struct BlockBuffers {
+  std::vector<float> p, dp, rec, g;
+  explicit BlockBuffers(const AttentionShape &s)
+      : p(kBlockRows * s.tk), dp(kBlockRows * s.tk), rec(s.reciprocal ? kBlockRows * s.tk : 0),
+        g(kBlockRows * s.dv) {}
 };
 
+/// The block's scores into `sc`: S[r, j] = scale q_i . k_j for i = i0 + r and
+/// j < nk, plus alpha rec[r, j] inside row i's band, where rec[r, j] = scale
+/// q_j . k_i (kept for d alpha) over the block's band columns.
+inline void scoreBlock(const AttentionShape &s, const Block &blk, const float *qh, const float *kh,
+                       const float *kT, const float *qT, float a, float *sc, float *rec) {
+  tileGemm(blk.m, blk.nk, s.e, s.scale, qh + blk.i0 * s.e, s.e, 1, kT, s.tk, sc, s.tk, false);
+  if (blk.rec1 < blk.rec0)
+    return;
+  tileGemm(blk.m, blk.rec1 - blk.rec0 + 1, s.e, s.scale, kh + blk.i0 * s.e, s.e, 1, qT + blk.rec0,
+           s.tq, rec + blk.rec0, s.tk, false);
+  for (i64 r = 0; r < blk.m; ++r) {
+    RowRange rr = rowRange(s, blk.i0 + r);
+    for (i64 j = rr.recFirst; j <= rr.recLast; ++j)
+      sc[r * s.tk + j] += a * rec[r * s.tk + j];
+  }
+}
+
 /// sc[0..last] <- exp(sc - max); returns (max, sum) for the row's softmax.
+/// The exponentials are ra_math::vexp, which vectorizes (libm's expf is a
+/// call per element); the sum, in double and in order, is a second loop.
 inline std::pair<float, double> expRow(float *sc, i64 last) {
   float mx = -std::numeric_limits<float>::infinity();
   for (i64 j = 0; j <= last; ++j)
     mx = std::max(mx, sc[j]);
+  for (i64 j = 0; j <= last; ++j)
+    sc[j] = ra_math::vexp(sc[j] - mx);
   double sum = 0;
   for (i64 j = 0; j <= last; ++j)
-    sum += (sc[j] = std::exp(sc[j] - mx));
+    sum += sc[j];
   return {mx, sum};
 }
 
@@ -177,36 +226,6 @@ inline double scoreGradRow(const AttentionShape &s, float a, i64 i, const RowRan
   return da;
 }
 
-/// The backward of query row i: P recomputed from `lse`, dP = g v^T, the
-/// softmax backward with D = rowsum(g * y), then dq, dk, dv and the
-/// reciprocal term's share. `g` is the row's output gradient. Returns the
-/// row's d alpha.
-inline double backwardRow(const AttentionShape &s, float a, i64 i, const HeadGrad &hg,
-                          const float *g, const float *y, float lse, RowBuffers &buf, float *ds) {
-  RowRange r = rowRange(s, i);
-  float *sc = buf.sc.data(), *rec = buf.rec.data(), *dp = buf.p.data();
-  scoreRow(s, hg.q + i * s.e, s.reciprocal ? hg.k + i * s.e : nullptr, hg.kT, hg.qT, a, r, sc, rec);
-  i64 n = r.last + 1;
-  std::fill(dp, dp + n, 0.f);
-  for (i64 c = 0; c < s.dv; ++c) {
-    const float w = g[c], *vc = hg.vT + c * s.tk;
-    for (i64 j = 0; j < n; ++j)
-      dp[j] += w * vc[j];
-  }
-  for (i64 j = 0; j < n; ++j)
-    sc[j] = std::exp(sc[j] - lse); // P from here on
-  double d = 0;
-  for (i64 c = 0; c < s.dv; ++c)
-    d += g[c] * y[c];
-  for (i64 j = 0; j < n; ++j) {
-    const float pj = sc[j];
-    float *dvj = hg.dv + j * s.dv;
-    for (i64 c = 0; c < s.dv; ++c)
-      dvj[c] += pj * g[c];
-  }
-  return scoreGradRow(s, a, i, r, hg, sc, dp, float(d), rec, ds);
-}
-
 } // namespace flash
 
 /// With `gate` ([B, H, Tq], a factor per row), also `gated` = out * gate,
@@ -218,32 +237,36 @@ RA_CPU_SHARED_KERNEL void flashAttention(const AttentionShape &s, const float *q
   flash::Transposed t(s, q, k);
 #pragma omp parallel
   {
-    flash::RowBuffers buf(s);
+    flash::BlockBuffers buf(s);
 #pragma omp for collapse(2)
     for (i64 b = 0; b < s.b; ++b)
       for (i64 h = 0; h < s.h; ++h) {
+        const i64 bh = b * s.h + h;
         const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h), *vh = v + s.vAt(b, h);
-        float *oh = out + (b * s.h + h) * s.tq * s.dv, *lh = lse + (b * s.h + h) * s.tq;
-        for (i64 i = 0; i < s.tq; ++i) {
-          flash::RowRange r = flash::rowRange(s, i);
-          float *sc = buf.sc.data();
-          flash::scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, t.kAt(b, h),
-                          t.qAt(b, h), a, r, sc, buf.rec.data());
-          auto [mx, sum] = flash::expRow(sc, r.last);
-          float inv = float(1.0 / sum), *oi = oh + i * s.dv;
-          std::fill(oi, oi + s.dv, 0.f);
-          for (i64 j = 0; j <= r.last; ++j) {
-            const float pj = sc[j] * inv, *vj = vh + j * s.dv;
-            for (i64 c = 0; c < s.dv; ++c)
-              oi[c] += pj * vj[c];
+        float *oh = out + bh * s.tq * s.dv, *lh = lse + bh * s.tq;
+        for (i64 i0 = 0; i0 < s.tq; i0 += flash::kBlockRows) {
+          const flash::Block blk = flash::blockAt(s, i0);
+          float *p = buf.p.data();
+          flash::scoreBlock(s, blk, qh, kh, t.kAt(b, h), t.qAt(b, h), a, p, buf.rec.data());
+          for (i64 r = 0; r < blk.m; ++r) {
+            const i64 last = flash::rowRange(s, i0 + r).last;
+            float *row = p + r * s.tk;
+            auto [mx, sum] = flash::expRow(row, last);
+            const float inv = float(1.0 / sum);
+            for (i64 j = 0; j <= last; ++j)
+              row[j] *= inv;
+            std::fill(row + last + 1, row + blk.nk, 0.f);
+            lh[i0 + r] = mx + float(std::log(sum));
           }
-          lh[i] = mx + float(std::log(sum));
-          if (gated) {
-            const float g = gate[(b * s.h + h) * s.tq + i];
-            float *gi = gated + ((b * s.h + h) * s.tq + i) * s.dv;
-            for (i64 c = 0; c < s.dv; ++c)
-              gi[c] = oi[c] * g;
-          }
+          float *oi = oh + i0 * s.dv;
+          tileGemm(blk.m, s.dv, blk.nk, 1.f, p, s.tk, 1, vh, s.dv, oi, s.dv, false);
+          if (gated)
+            for (i64 r = 0; r < blk.m; ++r) {
+              const float g = gate[bh * s.tq + i0 + r];
+              float *gi = gated + (bh * s.tq + i0 + r) * s.dv;
+              for (i64 c = 0; c < s.dv; ++c)
+                gi[c] = oi[r * s.dv + c] * g;
+            }
         }
       }
   }
@@ -268,34 +291,83 @@ RA_CPU_SHARED_KERNEL void flashAttentionGrad(const AttentionShape &s, const floa
   flash::Transposed t(s, q, k, v);
 #pragma omp parallel
   {
-    flash::RowBuffers buf(s);
-    std::vector<float> ds(s.tk);
+    flash::BlockBuffers buf(s);
 #pragma omp for collapse(2)
     for (i64 b = 0; b < s.b; ++b)
       for (i64 h = 0; h < s.h; ++h) {
-        i64 bh = b * s.h + h;
-        const float *qh = q + s.qAt(b, h), *g = dy + bh * s.tq * s.dv, *yh = y + bh * s.tq * s.dv;
+        const i64 bh = b * s.h + h;
+        const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h), *yh = y + bh * s.tq * s.dv;
+        float *dqh = dq + s.qAt(b, h);
         float *dkh = s.kShared ? dkHeads.data() + bh * kStride : dk + bh * kStride;
         float *dvh = s.vShared ? dvHeads.data() + bh * vStride : dv + bh * vStride;
         std::fill(dkh, dkh + kStride, 0.f);
         std::fill(dvh, dvh + vStride, 0.f);
-        flash::HeadGrad hg{qh,          k + s.kAt(b, h),  t.kAt(b, h), t.qAt(b, h),
-                           t.vAt(b, h), dq + s.qAt(b, h), dkh,         dvh};
         double da = 0;
-        for (i64 i = 0; i < s.tq; ++i) {
-          const float *gi = g + i * s.dv;
-          if (gate) { // the gate's epilogue, backwards
-            const float gv = gate[bh * s.tq + i];
-            float dg = 0, *scaled = buf.gated.data();
-            for (i64 c = 0; c < s.dv; ++c) {
-              dg += gi[c] * yh[i * s.dv + c];
-              scaled[c] = gi[c] * gv;
-            }
-            dgate[bh * s.tq + i] = dg;
-            gi = scaled;
+        for (i64 i0 = 0; i0 < s.tq; i0 += flash::kBlockRows) {
+          const flash::Block blk = flash::blockAt(s, i0);
+          float *p = buf.p.data(), *ds = buf.dp.data(), *rec = buf.rec.data();
+          flash::scoreBlock(s, blk, qh, kh, t.kAt(b, h), t.qAt(b, h), a, p, rec);
+          for (i64 r = 0; r < blk.m; ++r) { // P = exp(S - lse)
+            const i64 last = flash::rowRange(s, i0 + r).last;
+            const float l = lse[bh * s.tq + i0 + r];
+            float *row = p + r * s.tk;
+            for (i64 j = 0; j <= last; ++j)
+              row[j] = ra_math::vexp(row[j] - l);
+            std::fill(row + last + 1, row + blk.nk, 0.f);
           }
-          da += flash::backwardRow(s, a, i, hg, gi, yh + i * s.dv, lse[bh * s.tq + i], buf,
-                                   ds.data());
+          // The block's output gradient rows, scaled by the gate as read.
+          const float *g = dy + (bh * s.tq + i0) * s.dv;
+          if (gate) {
+            for (i64 r = 0; r < blk.m; ++r) {
+              const float gv = gate[bh * s.tq + i0 + r];
+              const float *gi = g + r * s.dv, *yi = yh + (i0 + r) * s.dv;
+              float dg = 0, *scaled = buf.g.data() + r * s.dv;
+              for (i64 c = 0; c < s.dv; ++c) {
+                dg += gi[c] * yi[c];
+                scaled[c] = gi[c] * gv;
+              }
+              dgate[bh * s.tq + i0 + r] = dg;
+            }
+            g = buf.g.data();
+          }
+          // dP = g v^T, then dS = P (dP - D) with D = rowsum(g * y).
+          tileGemm(blk.m, blk.nk, s.dv, 1.f, g, s.dv, 1, t.vAt(b, h), s.tk, ds, s.tk, false);
+          for (i64 r = 0; r < blk.m; ++r) {
+            const float *gi = g + r * s.dv, *yi = yh + (i0 + r) * s.dv;
+            double d = 0;
+            for (i64 c = 0; c < s.dv; ++c)
+              d += gi[c] * yi[c];
+            const float df = float(d), *pr = p + r * s.tk;
+            float *dsr = ds + r * s.tk;
+            for (i64 j = 0; j < blk.nk; ++j)
+              dsr[j] = pr[j] * (dsr[j] - df);
+          }
+          // dv += P^T g; dq_I += scale dS k; dk += scale dS^T q_I.
+          tileGemm(blk.nk, s.dv, blk.m, 1.f, p, 1, s.tk, g, s.dv, dvh, s.dv, true);
+          tileGemm(blk.m, s.e, blk.nk, s.scale, ds, s.tk, 1, kh, s.e, dqh + i0 * s.e, s.e, true);
+          tileGemm(blk.nk, s.e, blk.m, s.scale, ds, 1, s.tk, qh + i0 * s.e, s.e, dkh, s.e, true);
+          if (blk.rec1 < blk.rec0)
+            continue;
+          // The reciprocal term alpha scale q_j . k_i of S_ra[i, j], inside
+          // each row's band: d alpha, then dS over the band (zero outside a
+          // row's own) into `rec`, for dq_J and dk_I.
+          for (i64 r = 0; r < blk.m; ++r) {
+            flash::RowRange rr = flash::rowRange(s, i0 + r);
+            float *recRow = rec + r * s.tk;
+            const float *dsr = ds + r * s.tk;
+            for (i64 j = blk.rec0; j <= blk.rec1; ++j) {
+              const bool in = j >= rr.recFirst && j <= rr.recLast;
+              if (in)
+                da += double(dsr[j]) * recRow[j];
+              recRow[j] = in ? dsr[j] : 0.f;
+            }
+          }
+          const i64 nr = blk.rec1 - blk.rec0 + 1;
+          const float w = a * s.scale;
+          tileGemm(nr, s.e, blk.m, w, rec + blk.rec0, 1, s.tk, kh + i0 * s.e, s.e,
+                   dqh + blk.rec0 * s.e, s.e, true);
+          tileGemm(blk.m, s.e, nr, w, rec + blk.rec0, s.tk, 1, qh + blk.rec0 * s.e, s.e,
+                   dkh + i0 * s.e, s.e, true);
         }
         daParts[bh] = da;
       }
@@ -337,9 +409,10 @@ inline double headMeanRow(const AttentionShape &s, float a, i64 b, i64 i, const 
     const float lh = lse[(b * s.h + h) * s.tq + i];
     scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, t.kAt(b, h), t.qAt(b, h), a, r,
              sc, rec);
+    for (i64 j = 0; j <= r.last; ++j)
+      sc[j] = ra_math::vexp(sc[j] - lh);
     double d = 0;
     for (i64 j = 0; j <= r.last; ++j) {
-      sc[j] = std::exp(sc[j] - lh);
       pbar[j] += sc[j] * invH;
       if (dp)
         d += double(sc[j]) * dp[j];
@@ -373,9 +446,8 @@ RA_CPU_SHARED_KERNEL void headMeanAttention(const AttentionShape &s, const float
                            nullptr, nullptr, sc.data(), rec.data(), nullptr);
   }
   for (i64 b = 0; b < s.b; ++b)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.tq, s.dv, s.tk, 1.f,
-                pbar.data() + b * s.tq * s.tk, s.tk, v + s.vAt(b, 0), s.dv, 0.f,
-                out + b * s.tq * s.dv, s.dv);
+    sgemm(false, false, s.tq, s.dv, s.tk, 1.f, pbar.data() + b * s.tq * s.tk, s.tk, v + s.vAt(b, 0),
+          s.dv, 0.f, out + b * s.tq * s.dv, s.dv);
 }
 
 /// head_mean_attention_grad: dP = dmean v^T / H (one sgemm per batch entry,
@@ -393,9 +465,8 @@ RA_CPU_SHARED_KERNEL void headMeanAttentionGrad(const AttentionShape &s, const f
   flash::Transposed t(s, q, k);
   std::vector<float> dp(s.b * s.tq * s.tk), pbar(s.b * s.tq * s.tk, 0.f);
   for (i64 b = 0; b < s.b; ++b)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.tq, s.tk, s.dv, 1.f / float(s.h),
-                dmean + b * s.tq * s.dv, s.dv, v + s.vAt(b, 0), s.dv, 0.f,
-                dp.data() + b * s.tq * s.tk, s.tk);
+    sgemm(false, true, s.tq, s.tk, s.dv, 1.f / float(s.h), dmean + b * s.tq * s.dv, s.dv,
+          v + s.vAt(b, 0), s.dv, 0.f, dp.data() + b * s.tq * s.tk, s.tk);
   std::vector<double> daParts(s.b, 0.0);
 #pragma omp parallel
   {
@@ -412,9 +483,8 @@ RA_CPU_SHARED_KERNEL void headMeanAttentionGrad(const AttentionShape &s, const f
     }
   }
   for (i64 b = 0; b < s.b; ++b)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.tk, s.dv, s.tq, 1.f,
-                pbar.data() + b * s.tq * s.tk, s.tk, dmean + b * s.tq * s.dv, s.dv, 0.f,
-                dv + s.vAt(b, 0), s.dv);
+    sgemm(true, false, s.tk, s.dv, s.tq, 1.f, pbar.data() + b * s.tq * s.tk, s.tk,
+          dmean + b * s.tq * s.dv, s.dv, 0.f, dv + s.vAt(b, 0), s.dv);
   storeSum(daParts, dalpha);
 }
 

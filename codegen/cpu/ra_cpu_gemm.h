@@ -10,18 +10,60 @@
 
 #include <cblas.h>
 #include <chrono>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace ra_cpu {
 
+/// C = alpha op(A) op(B) + beta C (row-major), on the kernels' own OpenMP
+/// threads: one thread pool for the whole step. OpenBLAS runs single-threaded
+/// and each OpenMP thread multiplies a strip of C (rows, or columns when C is
+/// wider than tall), so the BLAS's threads never compete with OpenMP's
+/// spinning workers for the cores (docs/performance.md, "Threads"). Each
+/// entry of C is still one call's sum over all of K, so the result does not
+/// depend on the strips.
+inline void sgemm(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float *a, i64 lda,
+                  const float *b, i64 ldb, float beta, float *c, i64 ldc) {
+  static const bool singleThreadedBlas = (openblas_set_num_threads(1), true);
+  (void)singleThreadedBlas;
+  const CBLAS_TRANSPOSE opA = ta ? CblasTrans : CblasNoTrans, opB = tb ? CblasTrans : CblasNoTrans;
+#ifdef _OPENMP
+  const i64 threads = omp_get_max_threads();
+#else
+  const i64 threads = 1;
+#endif
+  // Below about a million multiply-adds a strip is not worth a thread.
+  const i64 strips = std::min<i64>(threads, std::max<i64>(1, m * n * k / (1 << 20)));
+  if (strips <= 1) {
+    cblas_sgemm(CblasRowMajor, opA, opB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const bool byRows = m >= n;
+  const i64 extent = byRows ? m : n, unit = (extent + strips - 1) / strips;
+#pragma omp parallel for num_threads(strips)
+  for (i64 t = 0; t < strips; ++t) {
+    const i64 from = t * unit, count = std::min(unit, extent - from);
+    if (count <= 0)
+      continue;
+    if (byRows) // rows [from, from + count) of op(A) and of C
+      cblas_sgemm(CblasRowMajor, opA, opB, count, n, k, alpha, a + (ta ? from : from * lda), lda, b,
+                  ldb, beta, c + from * ldc, ldc);
+    else // columns of op(B) and of C
+      cblas_sgemm(CblasRowMajor, opA, opB, m, count, k, alpha, a, lda, b + (tb ? from * ldb : from),
+                  ldb, beta, c + from, ldc);
+  }
+}
+
 /// TFLOP/s of an n x n x n sgemm, the median of 5 after a warm-up: the
-/// ceiling rarun bench measures MFU against, with the BLAS this library uses.
+/// ceiling rarun bench measures MFU against, with the BLAS this library uses
+/// as the kernels use it.
 inline double gemmTflops(int n) {
   std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
   double times[6];
   for (double &t : times) {
     auto start = std::chrono::steady_clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n,
-                0.f, c.data(), n);
+    sgemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
     t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   std::sort(times + 1, times + 6);
@@ -33,9 +75,8 @@ inline double gemmTflops(int n) {
 inline void gemm(const float *a, const float *b, float *c, i64 batch, const i64 *aOff,
                  const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb) {
   for (i64 i = 0; i < batch; ++i)
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                k, 1.f, a + aOff[i] * m * k, ta ? m : k, b + bOff[i] * k * n, tb ? k : n, 0.f,
-                c + i * m * n, n);
+    sgemm(ta, tb, m, n, k, 1.f, a + aOff[i] * m * k, ta ? m : k, b + bOff[i] * k * n, tb ? k : n,
+          0.f, c + i * m * n, n);
 }
 
 } // namespace ra_cpu

@@ -200,6 +200,23 @@ TEST_CASE("cuda-emu: a tiny GPT-2's entry points, CUDA kernels under the emulato
   WARN("tiny GPT-2 on cuda-emu: worst relative error " << worst);
 }
 
+TEST_CASE("cpu: the flash attention kernels across blocks of query rows match the interpreter",
+          "[cpu][flash]") {
+  // The CPU flash kernels take 32 query rows at a time: 70 positions make two
+  // whole blocks and a ragged one, and a band of 5 crosses block boundaries.
+  // MLA's shared latents with RA in a band, and with the per-head gate (two
+  // layers: a block's MLP gates the next block's heads).
+  for (const char *model : {"gpt2_mla_ra", "gpt2_mla_ra_gate"}) {
+    INFO(model);
+    std::string path = std::string(RACC_SOURCE_DIR) + "/models/" + model + ".graph";
+    double worst = compareEntryPoints(compileArtifact(std::string("blocks_") + model, path, false,
+                                                      "-D n_layer=2 -D d_model=16 -D n_head=2 "
+                                                      "-D vocab=32 -D ctx=70 -D batch=2 -D seq=70 "
+                                                      "-D latent=4 -D band=5"));
+    WARN(model << " at 70 positions: worst relative error " << worst);
+  }
+}
+
 TEST_CASE("every kernel family, on cpu and cuda-emu, matches the interpreter", "[cpu][cuda]") {
   // An op zoo: MLA attention with shared latents (its two down-projections
   // one GEMM) and the RA term in a band,
