@@ -75,29 +75,6 @@ inline RowRange rowRange(const AttentionShape &s, i64 i) {
   return r;
 }
 
-/// sc[j] = scale q_i . k_j for j <= last, plus alpha * rec[j] where the
-/// reciprocal term applies (rec[j] = scale q_j . k_i, kept for d alpha).
-inline void scoreRow(const AttentionShape &s, const float *qi, const float *ki, const float *kT,
-                     const float *qT, float a, const RowRange &r, float *sc, float *rec) {
-  i64 n = r.last + 1;
-  std::fill(sc, sc + n, 0.f);
-  for (i64 c = 0; c < s.e; ++c) {
-    const float w = s.scale * qi[c], *kc = kT + c * s.tk;
-    for (i64 j = 0; j < n; ++j)
-      sc[j] += w * kc[j];
-  }
-  if (r.recLast < r.recFirst)
-    return;
-  std::fill(rec + r.recFirst, rec + r.recLast + 1, 0.f);
-  for (i64 c = 0; c < s.e; ++c) {
-    const float w = s.scale * ki[c], *qc = qT + c * s.tq;
-    for (i64 j = r.recFirst; j <= r.recLast; ++j)
-      rec[j] += w * qc[j];
-  }
-  for (i64 j = r.recFirst; j <= r.recLast; ++j)
-    sc[j] += a * rec[j];
-}
-
 /// k^T, q^T (for RA's reciprocal term) and, with v, v^T of every (batch,
 /// head), [width, T] each at the same offsets as the untransposed tensors,
 /// made once before the heads' tasks. MLA's latents, shared by the heads,
@@ -172,6 +149,38 @@ inline void scoreBlock(const AttentionShape &s, const Block &blk, const float *q
   }
 }
 
+/// From a block's dS ([m, Tk], zero past each row's keys): dq_I += scale dS
+/// k and dk += scale dS^T q_I; with RA, the reciprocal term alpha scale q_j .
+/// k_i of S_ra[i, j] inside each row's band: dq_J and dk_I, and the block's
+/// d alpha, returned. `rec` (scoreBlock's reciprocal scores) is overwritten
+/// with dS over the band.
+inline double scoreGradBlock(const AttentionShape &s, const Block &blk, float a, const float *qh,
+                             const float *kh, float *dqh, float *dkh, const float *ds, float *rec) {
+  tileGemm(blk.m, s.e, blk.nk, s.scale, ds, s.tk, 1, kh, s.e, dqh + blk.i0 * s.e, s.e, true);
+  tileGemm(blk.nk, s.e, blk.m, s.scale, ds, 1, s.tk, qh + blk.i0 * s.e, s.e, dkh, s.e, true);
+  if (blk.rec1 < blk.rec0)
+    return 0;
+  double da = 0;
+  for (i64 r = 0; r < blk.m; ++r) {
+    RowRange rr = rowRange(s, blk.i0 + r);
+    float *recRow = rec + r * s.tk;
+    const float *dsr = ds + r * s.tk;
+    for (i64 j = blk.rec0; j <= blk.rec1; ++j) {
+      const bool in = j >= rr.recFirst && j <= rr.recLast;
+      if (in)
+        da += double(dsr[j]) * recRow[j];
+      recRow[j] = in ? dsr[j] : 0.f;
+    }
+  }
+  const i64 nr = blk.rec1 - blk.rec0 + 1;
+  const float w = a * s.scale;
+  tileGemm(nr, s.e, blk.m, w, rec + blk.rec0, 1, s.tk, kh + blk.i0 * s.e, s.e, dqh + blk.rec0 * s.e,
+           s.e, true);
+  tileGemm(blk.m, s.e, nr, w, rec + blk.rec0, s.tk, 1, qh + blk.rec0 * s.e, s.e, dkh + blk.i0 * s.e,
+           s.e, true);
+  return da;
+}
+
 /// sc[0..last] <- exp(sc - max); returns (max, sum) for the row's softmax.
 /// The exponentials are ra_math::vexp, which vectorizes (libm's expf is a
 /// call per element); the sum, in double and in order, is a second loop.
@@ -185,45 +194,6 @@ inline std::pair<float, double> expRow(float *sc, i64 last) {
   for (i64 j = 0; j <= last; ++j)
     sum += sc[j];
   return {mx, sum};
-}
-
-/// One (batch, head)'s operands and gradient accumulators, in the backward.
-struct HeadGrad {
-  const float *q, *k, *kT, *qT, *vT;
-  float *dq, *dk, *dv;
-};
-
-/// The softmax backward of query row i from its probabilities `p`
-/// (p[0..last]), dP and D = rowsum(P dP): dS into `ds`, then dq, dk and the
-/// reciprocal term's share (rec[j] = scale q_j . k_i from scoreRow).
-/// Returns the row's d alpha.
-inline double scoreGradRow(const AttentionShape &s, float a, i64 i, const RowRange &r,
-                           const HeadGrad &hg, const float *p, const float *dp, float d,
-                           const float *rec, float *ds) {
-  const float *qi = hg.q + i * s.e, *ki = s.reciprocal ? hg.k + i * s.e : nullptr;
-  float *dqi = hg.dq + i * s.e;
-  for (i64 j = 0; j <= r.last; ++j) {
-    ds[j] = p[j] * (dp[j] - d);
-    const float w = s.scale * ds[j], *kj = hg.k + j * s.e;
-    float *dkj = hg.dk + j * s.e;
-    for (i64 c = 0; c < s.e; ++c) {
-      dqi[c] += w * kj[c];
-      dkj[c] += w * qi[c];
-    }
-  }
-  // The reciprocal term alpha * scale * q_j . k_i of S_ra[i, j].
-  double da = 0;
-  float *dki = s.reciprocal ? hg.dk + i * s.e : nullptr;
-  for (i64 j = r.recFirst; j <= r.recLast; ++j) {
-    const float w = a * s.scale * ds[j], *qj = hg.q + j * s.e;
-    float *dqj = hg.dq + j * s.e;
-    for (i64 c = 0; c < s.e; ++c) {
-      dqj[c] += w * ki[c];
-      dki[c] += w * qj[c];
-    }
-    da += double(ds[j]) * rec[j];
-  }
-  return da;
 }
 
 } // namespace flash
@@ -342,32 +312,9 @@ RA_CPU_SHARED_KERNEL void flashAttentionGrad(const AttentionShape &s, const floa
             for (i64 j = 0; j < blk.nk; ++j)
               dsr[j] = pr[j] * (dsr[j] - df);
           }
-          // dv += P^T g; dq_I += scale dS k; dk += scale dS^T q_I.
+          // dv += P^T g, then dq, dk and RA's share from dS.
           tileGemm(blk.nk, s.dv, blk.m, 1.f, p, 1, s.tk, g, s.dv, dvh, s.dv, true);
-          tileGemm(blk.m, s.e, blk.nk, s.scale, ds, s.tk, 1, kh, s.e, dqh + i0 * s.e, s.e, true);
-          tileGemm(blk.nk, s.e, blk.m, s.scale, ds, 1, s.tk, qh + i0 * s.e, s.e, dkh, s.e, true);
-          if (blk.rec1 < blk.rec0)
-            continue;
-          // The reciprocal term alpha scale q_j . k_i of S_ra[i, j], inside
-          // each row's band: d alpha, then dS over the band (zero outside a
-          // row's own) into `rec`, for dq_J and dk_I.
-          for (i64 r = 0; r < blk.m; ++r) {
-            flash::RowRange rr = flash::rowRange(s, i0 + r);
-            float *recRow = rec + r * s.tk;
-            const float *dsr = ds + r * s.tk;
-            for (i64 j = blk.rec0; j <= blk.rec1; ++j) {
-              const bool in = j >= rr.recFirst && j <= rr.recLast;
-              if (in)
-                da += double(dsr[j]) * recRow[j];
-              recRow[j] = in ? dsr[j] : 0.f;
-            }
-          }
-          const i64 nr = blk.rec1 - blk.rec0 + 1;
-          const float w = a * s.scale;
-          tileGemm(nr, s.e, blk.m, w, rec + blk.rec0, 1, s.tk, kh + i0 * s.e, s.e,
-                   dqh + blk.rec0 * s.e, s.e, true);
-          tileGemm(blk.m, s.e, nr, w, rec + blk.rec0, s.tk, 1, qh + blk.rec0 * s.e, s.e,
-                   dkh + i0 * s.e, s.e, true);
+          da += flash::scoreGradBlock(s, blk, a, qh, kh, dqh, dkh, ds, rec);
         }
         daParts[bh] = da;
       }
@@ -394,33 +341,41 @@ RA_CPU_SHARED_KERNEL void flashAttentionGrad(const AttentionShape &s, const floa
 
 namespace flash {
 
-/// pbar[b, i, j] += mean over heads of P_h[i, j] = exp(S_h[i, j] - lse_h[i])
-/// for one (batch, query row); with `dp` (dP = dmean v^T / H, the same for
-/// every head), also each head's softmax backward: dq, dk (into `hg`'s
-/// accumulators, k shared or per head) and the row's d alpha, returned.
-inline double headMeanRow(const AttentionShape &s, float a, i64 b, i64 i, const float *q,
-                          const float *k, const float *lse, Transposed &t, float *pbar,
-                          const float *dp, float *dq, float *dk, float *sc, float *rec, float *ds) {
+/// pbar[b, I, :] += mean over heads of P_h = exp(S_h - lse_h) for a block of
+/// query rows of batch entry b, head by head in order; with `dp` (dP = dmean
+/// v^T / H, the same for every head, [Tq, Tk] rows of b), also each head's
+/// softmax backward: dS = P (dP - D) with D = rowsum(P dP), then dq, dk (k
+/// shared or per head) and the block's d alpha, returned.
+inline double headMeanBlock(const AttentionShape &s, float a, i64 b, const Block &blk,
+                            const float *q, const float *k, const float *lse, Transposed &t,
+                            float *pbar, const float *dp, float *dq, float *dk, BlockBuffers &buf) {
   const float invH = 1.f / float(s.h);
-  RowRange r = rowRange(s, i);
+  float *p = buf.p.data(), *ds = buf.dp.data(), *rec = buf.rec.data();
   double da = 0;
   for (i64 h = 0; h < s.h; ++h) {
     const float *qh = q + s.qAt(b, h), *kh = k + s.kAt(b, h);
-    const float lh = lse[(b * s.h + h) * s.tq + i];
-    scoreRow(s, qh + i * s.e, s.reciprocal ? kh + i * s.e : nullptr, t.kAt(b, h), t.qAt(b, h), a, r,
-             sc, rec);
-    for (i64 j = 0; j <= r.last; ++j)
-      sc[j] = ra_math::vexp(sc[j] - lh);
-    double d = 0;
-    for (i64 j = 0; j <= r.last; ++j) {
-      pbar[j] += sc[j] * invH;
-      if (dp)
-        d += double(sc[j]) * dp[j];
+    scoreBlock(s, blk, qh, kh, t.kAt(b, h), t.qAt(b, h), a, p, rec);
+    for (i64 r = 0; r < blk.m; ++r) {
+      const i64 i = blk.i0 + r, last = rowRange(s, i).last;
+      const float l = lse[(b * s.h + h) * s.tq + i];
+      float *pr = p + r * s.tk, *pbarRow = pbar + i * s.tk;
+      for (i64 j = 0; j <= last; ++j)
+        pr[j] = ra_math::vexp(pr[j] - l);
+      std::fill(pr + last + 1, pr + blk.nk, 0.f);
+      for (i64 j = 0; j <= last; ++j)
+        pbarRow[j] += pr[j] * invH;
+      if (!dp)
+        continue;
+      const float *dpRow = dp + i * s.tk;
+      double d = 0;
+      for (i64 j = 0; j <= last; ++j)
+        d += double(pr[j]) * dpRow[j];
+      float *dsr = ds + r * s.tk;
+      for (i64 j = 0; j < blk.nk; ++j)
+        dsr[j] = pr[j] * (dpRow[j] - float(d));
     }
-    if (dp) {
-      HeadGrad hg{qh, kh, nullptr, nullptr, nullptr, dq + s.qAt(b, h), dk + s.kAt(b, h), nullptr};
-      da += scoreGradRow(s, a, i, r, hg, sc, dp, float(d), rec, ds);
-    }
+    if (dp)
+      da += scoreGradBlock(s, blk, a, qh, kh, dq + s.qAt(b, h), dk + s.kAt(b, h), ds, rec);
   }
   return da;
 }
@@ -436,14 +391,15 @@ RA_CPU_SHARED_KERNEL void headMeanAttention(const AttentionShape &s, const float
   const float a = alpha ? *alpha : 0.f;
   flash::Transposed t(s, q, k);
   std::vector<float> pbar(s.b * s.tq * s.tk, 0.f);
+  const i64 blocks = (s.tq + flash::kBlockRows - 1) / flash::kBlockRows;
 #pragma omp parallel
   {
-    std::vector<float> sc(s.tk), rec(s.tk);
+    flash::BlockBuffers buf(s);
 #pragma omp for collapse(2)
     for (i64 b = 0; b < s.b; ++b)
-      for (i64 i = 0; i < s.tq; ++i)
-        flash::headMeanRow(s, a, b, i, q, k, lse, t, pbar.data() + (b * s.tq + i) * s.tk, nullptr,
-                           nullptr, nullptr, sc.data(), rec.data(), nullptr);
+      for (i64 n = 0; n < blocks; ++n)
+        flash::headMeanBlock(s, a, b, flash::blockAt(s, n * flash::kBlockRows), q, k, lse, t,
+                             pbar.data() + b * s.tq * s.tk, nullptr, nullptr, nullptr, buf);
   }
   for (i64 b = 0; b < s.b; ++b)
     sgemm(false, false, s.tq, s.dv, s.tk, 1.f, pbar.data() + b * s.tq * s.tk, s.tk, v + s.vAt(b, 0),
@@ -451,10 +407,10 @@ RA_CPU_SHARED_KERNEL void headMeanAttention(const AttentionShape &s, const float
 }
 
 /// head_mean_attention_grad: dP = dmean v^T / H (one sgemm per batch entry,
-/// every head's), each head's softmax backward row by row (dq, dk, d alpha;
-/// parallel over the batch, rows and heads in order inside, so a shared k
-/// sums in a fixed order), then dv = pbar^T dmean (one sgemm per batch
-/// entry).
+/// every head's), each head's softmax backward by blocks of query rows (dq,
+/// dk, d alpha; parallel over the batch, blocks and heads in order inside,
+/// so a shared k sums in a fixed order), then dv = pbar^T dmean (one sgemm
+/// per batch entry).
 RA_CPU_SHARED_KERNEL void headMeanAttentionGrad(const AttentionShape &s, const float *q,
                                                 const float *k, const float *v, const float *alpha,
                                                 const float *lse, const float *dmean, float *dq,
@@ -470,15 +426,14 @@ RA_CPU_SHARED_KERNEL void headMeanAttentionGrad(const AttentionShape &s, const f
   std::vector<double> daParts(s.b, 0.0);
 #pragma omp parallel
   {
-    std::vector<float> sc(s.tk), rec(s.tk), ds(s.tk);
+    flash::BlockBuffers buf(s);
 #pragma omp for
     for (i64 b = 0; b < s.b; ++b) {
       double da = 0;
-      for (i64 i = 0; i < s.tq; ++i) {
-        i64 row = (b * s.tq + i) * s.tk;
-        da += flash::headMeanRow(s, a, b, i, q, k, lse, t, pbar.data() + row, dp.data() + row, dq,
-                                 dk, sc.data(), rec.data(), ds.data());
-      }
+      for (i64 i0 = 0; i0 < s.tq; i0 += flash::kBlockRows)
+        da += flash::headMeanBlock(s, a, b, flash::blockAt(s, i0), q, k, lse, t,
+                                   pbar.data() + b * s.tq * s.tk, dp.data() + b * s.tq * s.tk, dq,
+                                   dk, buf);
       daParts[b] = da;
     }
   }
