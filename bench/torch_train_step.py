@@ -18,12 +18,12 @@ import json
 import math
 import os
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "reference"))
 from gpt2_reference import gpt2_loss  # noqa: E402
+from torch_step_timing import adamw, median_step_ms  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="cpu")
@@ -56,27 +56,10 @@ targets = torch.randint(0, V, (args.batch, args.seq)).to(args.device)
 cuda = args.device.startswith("cuda")
 if cuda:
     torch.backends.cuda.matmul.allow_tf32 = False
-decay = [t for n, t in P.items() if t.dim() >= 2]
-rest = [t for n, t in P.items() if t.dim() < 2]
-opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
-                        lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
+opt = adamw(P, lambda n, t: t.dim() >= 2)
 loss_fn = torch.compile(gpt2_loss) if args.compile else gpt2_loss
-times = []
-for step in range(args.warmup + args.steps):
-    if cuda:
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    opt.zero_grad(set_to_none=True)
-    loss = loss_fn(P, tokens, targets, cfg)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(list(P.values()), 1.0)
-    opt.step()
-    if cuda:
-        torch.cuda.synchronize()
-    if step >= args.warmup:
-        times.append((time.perf_counter() - t) * 1e3)
-times.sort()
-ms = times[len(times) // 2]
+ms = median_step_ms(P, lambda: loss_fn(P, tokens, targets, cfg), opt, args.warmup, args.steps,
+                    torch.cuda.synchronize if cuda else (lambda: None))
 print(json.dumps({"torch": torch.__version__, "device": args.device, "threads": args.threads,
                   "compiled": args.compile,
                   "ms_per_step": ms,
