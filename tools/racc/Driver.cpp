@@ -117,8 +117,8 @@ std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::Pipelin
   else
     return fail("--recompute must be auto, always or never, got '" + recompute + "'");
   const int64_t budget = args["memory-budget"].as<int64_t>();
-  if (budget < 1)
-    return fail("--memory-budget must be at least 1 MiB, got " + std::to_string(budget));
+  if (budget < 1 || budget > (int64_t(1) << 40))
+    return fail("--memory-budget must be from 1 to 2^40 MiB, got " + std::to_string(budget));
   out.memoryBudgetBytes = budget << 20;
   out.blockPositions = args["block-positions"].as<int64_t>();
   out.cacheBlocks = args["cache-blocks"].as<int64_t>();
