@@ -91,10 +91,13 @@ std::string emitSource(const KernelProgram &program, const std::string &source,
     s += fmt::format("  if (!strcmp(name, \"{0}\"))\n    return ra_layout_{0};\n", e.name);
   s += "  return nullptr;\n}\n";
   for (const EntryPoint &e : entries) {
-    s += fmt::format("\n// {}: {} kernel calls, arena {} bytes\n"
-                     "{}int ra_{}(float *P, char *A, const void *const *in, void *const *out, "
-                     "char *error, int64_t errorSize) {{\n",
-                     e.name, e.calls.size(), e.arenaBytes, target.entryAttributes(), e.name);
+    const char *signature =
+        "(float *P, char *A, const void *const *in, void *const *out, char *error, "
+        "int64_t errorSize)";
+    s += fmt::format("\n// {}: {} kernel calls, arena {} bytes\n{}{}int ra_{}{}{} {{\n", e.name,
+                     e.calls.size(), e.arenaBytes, target.entryAttributes(),
+                     target.wrapsEntries() ? "static " : "", e.name,
+                     target.wrapsEntries() ? "_eager" : "", signature);
     s += target.entryPrologue(e);
     for (const KernelCall &c : e.calls) {
       int id = ids.at(c.key());
@@ -111,6 +114,8 @@ std::string emitSource(const KernelProgram &program, const std::string &source,
                        pointer(e.outputRefs[i], true), e.outputRefs[i].elements);
     s += target.entryEpilogue();
     s += "  (void)P; (void)A; (void)in; (void)error; (void)errorSize;\n  return 0;\n}\n";
+    if (target.wrapsEntries())
+      s += fmt::format("int ra_{}{} {{\n{}}}\n", e.name, signature, target.entryWrapper(e));
   }
   return s + "\n} // extern \"C\"\n";
 }

@@ -53,6 +53,11 @@ public:
   virtual const char *copyFunction() const = 0;
   /// After the outputs are copied.
   virtual std::string entryEpilogue() const { return ""; }
+  /// Whether the `extern "C"` entry point `ra_NAME` wraps the kernel calls,
+  /// which are then `static int ra_NAME_eager(...)`: the wrapper's body
+  /// (entryWrapper), e.g. to replay them as a CUDA graph.
+  virtual bool wrapsEntries() const { return false; }
+  virtual std::string entryWrapper(const EntryPoint &) const { return ""; }
 
   /// `ns()::name`.
   std::string qualified(const std::string &name) const { return std::string(ns()) + "::" + name; }

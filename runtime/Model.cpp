@@ -106,6 +106,8 @@ std::unique_ptr<Model> Model::load(const std::string &artifact, std::string &err
       !error.empty())
     return nullptr;
   m->gemmRate = reinterpret_cast<decltype(m->gemmRate)>(dlsym(m->library, "ra_gemm_tflops"));
+  m->graphsReport =
+      reinterpret_cast<decltype(m->graphsReport)>(dlsym(m->library, "ra_device_graphs_report"));
   m->profileEnable =
       reinterpret_cast<decltype(m->profileEnable)>(dlsym(m->library, "ra_profile_enable"));
   m->profileRead = reinterpret_cast<decltype(m->profileRead)>(dlsym(m->library, "ra_profile_read"));
@@ -182,6 +184,15 @@ double Model::gemmTflops(int n, bool bf16, std::string &error) {
   if (tflops < 0)
     error = deviceError("measuring the GEMM rate");
   return tflops;
+}
+
+std::string Model::cudaGraphsReport() const {
+  if (!onDevice || !graphsReport)
+    return "";
+  std::string text(size_t(graphsReport(nullptr, 0)) + 1, '\0');
+  graphsReport(text.data(), int64_t(text.size()));
+  text.pop_back();
+  return text;
 }
 
 std::string Model::enableProfiling(bool on) {

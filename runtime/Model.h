@@ -71,6 +71,10 @@ public:
   /// float32), measured now by the artifact's library with its own BLAS.
   double gemmTflops(int n, bool bf16, std::string &error);
 
+  /// On a CUDA device: how each entry point ran so far (eagerly, captured,
+  /// replayed as a CUDA graph), a line each; empty on the CPU.
+  std::string cudaGraphsReport() const;
+
   /// Per-kernel timing (rarun bench --profile): on, every kernel call is
   /// timed (waiting for the device after each); the totals since enabling.
   struct KernelTime {
@@ -112,6 +116,7 @@ private:
   std::map<std::string, EntryFn> functions;
   void *library = nullptr;
   double (*gemmRate)(int n, int bf16, char *error, int64_t errorSize) = nullptr;
+  int64_t (*graphsReport)(char *out, int64_t size) = nullptr;
   void (*profileEnable)(int on) = nullptr;
   int64_t (*profileRead)(const char **names, double *seconds, int64_t *calls,
                          int64_t capacity) = nullptr;

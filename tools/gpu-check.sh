@@ -17,7 +17,8 @@
 #     2. GPT-2 124M and its MLA+RA variant (batch 8 x 1024): rarun bench
 #        --device cuda: ms/step, tokens/s, MFU against the bf16 cuBLAS GEMM
 #        peak measured in the same run (and the float32 GEMM rate), fused vs
-#        unfused (speed, peak memory, outputs)
+#        unfused (speed, peak memory, outputs), and GPT-2 124M's step replayed
+#        as a CUDA graph against launching each kernel (RA_CUDA_GRAPHS=0)
 #     3. PyTorch eager on the same config and device, when python3 has torch
 #     4. compute-sanitizer memcheck and racecheck on one step of the tiny
 #        GPT-2, where the machine has compute-sanitizer
@@ -164,6 +165,14 @@ stage_bench() {
     "$rarun" bench "$dir/art/$big.rac" --device "$device" --steps $steps --warmup 1 \
       --vs "$dir/art/${big}_unfused.rac" --json > "$dir/results/bench_$big.json"
     "$py" "$root/tools/gpu_check_report.py" "$dir/results/bench_$big.json"
+    if [ "$quick" != 1 ] && [ "$big" != all ] && [ "$big" != gpt2_mla_ra_124m ]; then
+      # What replaying the step as a CUDA graph saves: the fused build again,
+      # launching every kernel itself.
+      RA_CUDA_GRAPHS=0 "$rarun" bench "$dir/art/$big.rac" --device "$device" --steps $steps \
+        --warmup 1 --json > "$dir/results/bench_${big}_eager.json"
+      "$py" "$root/tools/gpu_check_report.py" "$dir/results/bench_$big.json" \
+        --eager "$dir/results/bench_${big}_eager.json"
+    fi
   done
 }
 

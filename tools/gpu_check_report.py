@@ -15,8 +15,15 @@ import json
 import re
 
 
-def bench(path, torch_path):
+def bench(path, torch_path, eager_path):
     b = json.load(open(path))
+    if eager_path:
+        eager = json.load(open(eager_path))["artifact"]
+        r = b["artifact"]
+        print(f"CUDA graphs: {r['ms_per_step']:.1f} ms/step replayed vs "
+              f"{eager['ms_per_step']:.1f} launching each kernel (RA_CUDA_GRAPHS=0): "
+              f"{eager['ms_per_step'] / r['ms_per_step']:.3f}x")
+        return
     if torch_path:
         torch = json.load(open(torch_path))
         r = b["artifact"]["ms_per_step"]
@@ -32,6 +39,8 @@ def bench(path, torch_path):
             print(f"{r['artifact']}: {r['ms_per_step']:.1f} ms/step, {r['tokens_per_s']:.0f} "
                   f"tokens/s, MFU {100 * r['mfu']:.2f}% of the bf16 peak, arena "
                   f"{r['peak_arena_bytes'] / 2**30:.2f} GiB")
+            for line in r.get("cuda_graphs", "").splitlines():
+                print(f"  cuda graphs: {line}")
     if "vs" in b:
         print(f"fused vs unfused: {b['speedup']:.2f}x faster, peak memory ratio "
               f"{b['peak_bytes_ratio']:.2f}, max relative output difference {b['max_rel_diff']:.1e}")
@@ -61,9 +70,10 @@ def stages(tsv, out):
 parser = argparse.ArgumentParser()
 parser.add_argument("files", nargs="+")
 parser.add_argument("--torch")
+parser.add_argument("--eager", help="the same bench with RA_CUDA_GRAPHS=0")
 parser.add_argument("--stages", action="store_true")
 args = parser.parse_args()
 if args.stages:
     stages(*args.files)
 else:
-    bench(args.files[0], args.torch)
+    bench(args.files[0], args.torch, args.eager)

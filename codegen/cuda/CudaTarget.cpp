@@ -3,7 +3,8 @@
 // A __global__ kernel per distinct fused elementwise body (a grid-stride
 // loop over the same per-element statements as the CPU loop), the scratch
 // buffer after the arena for the kernels that sum in a fixed order, device
-// copies, and a failure check after every call that names the kernel's op.
+// copies, a failure check after every call that names the kernel's op, and
+// each entry point replayed as a CUDA graph after its first call.
 // Token ids are device memory: the runtime checks them on the host before
 // upload (codegen::inputIdBounds), so the source has no id check.
 //
@@ -13,7 +14,6 @@
 #include "codegen/cuda/CudaSource.h"
 
 #include <fmt/format.h>
-
 
 namespace ra::codegen {
 namespace {
@@ -67,6 +67,13 @@ public:
   std::string afterCall(const KernelCall &c) const override { return failureCheck(c.origin); }
   const char *copyFunction() const override { return "ra_cuda::copy"; }
   std::string entryEpilogue() const override { return failureCheck("the outputs"); }
+  /// Replayed as a CUDA graph after its first call (ra_cuda_graphs.cuh).
+  bool wrapsEntries() const override { return true; }
+  std::string entryWrapper(const EntryPoint &e) const override {
+    return fmt::format("  return ra_cuda::graphs::call(\"{0}\", ra_{0}_eager, {1}, {2}, P, A, in, "
+                       "out, error, errorSize);\n",
+                       e.name, e.inputs.size(), e.outputs.size());
+  }
 };
 
 } // namespace

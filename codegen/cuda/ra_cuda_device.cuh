@@ -14,6 +14,7 @@
 #ifndef RA_CUDA_DEVICE_CUH
 #define RA_CUDA_DEVICE_CUH
 
+#include "ra_cuda_graphs.cuh"
 #include "ra_cuda_kernels.cuh"
 
 #include <algorithm>
@@ -68,14 +69,31 @@ int ra_device_open(char *name, int64_t nameSize, char *err, int64_t errSize) {
   // allow_tf32); off by default, so results match the CPU build's float32.
   if (const char *tf32 = std::getenv("RA_CUDA_TF32"); tf32 && tf32[0] == '1')
     cublasSetMathMode(cublas, CUBLAS_TF32_TENSOR_OP_MATH);
+  // A workspace of the handle's own, allocated now: cuBLAS calls captured
+  // into a CUDA graph must not allocate one while capturing.
+  void *workspace = nullptr;
+  size_t workspaceBytes = size_t(32) << 20;
+  if (cudaError_t e = cudaMalloc(&workspace, workspaceBytes))
+    return error(err, errSize, "cudaMalloc (the cuBLAS workspace)", cudaGetErrorString(e));
+  if (cublasStatus_t s = cublasSetWorkspace(cublas, workspace, workspaceBytes))
+    return error(err, errSize, "cublasSetWorkspace", cublasGetStatusString(s));
 #endif
   opened = true;
   return 0;
 }
 
 /// Every launch synchronizes and is checked, so a kernel that faults is
-/// named (slower; rarun --sync-kernels).
+/// named (slower; rarun --sync-kernels). Entry points then run without
+/// CUDA graphs (ra_cuda_graphs.cuh).
 void ra_device_sync_each_kernel(int on) { ra_cuda::syncEachKernel() = on != 0; }
+
+/// How each entry point ran: eagerly, captured, replayed as a CUDA graph
+/// (a line each). Returns the length of the whole report.
+int64_t ra_device_graphs_report(char *out, int64_t size) {
+  std::string r = ra_cuda::graphs::report();
+  std::snprintf(out, size_t(size), "%s", r.c_str());
+  return int64_t(r.size());
+}
 
 void *ra_device_alloc(int64_t bytes, char *err, int64_t errSize) {
   void *p = nullptr;

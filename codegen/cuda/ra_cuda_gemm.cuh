@@ -48,10 +48,15 @@ inline void gemm(const float *a, const float *b, float *c, i64 batch, const i64 
         int(ta ? m : k), &zero, c + i * m * n, int(n));
     if (status != CUBLAS_STATUS_SUCCESS)
       fail("cublasSgemm", cublasGetStatusString(status));
-#else // the emulator's device memory is host memory
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                int(m), int(n), int(k), 1.f, a + aOff[i] * m * k, int(ta ? m : k),
-                b + bOff[i] * k * n, int(tb ? k : n), 0.f, c + i * m * n, int(n));
+#else // the emulator's device memory is host memory; the GEMM is work on
+      // the stream like a kernel (recorded while the stream captures)
+    const float *ai = a + aOff[i] * m * k, *bi = b + bOff[i] * k * n;
+    float *ci = c + i * m * n;
+    ra_simt::enqueue(RA_STREAM, [=] {
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                  int(m), int(n), int(k), 1.f, ai, int(ta ? m : k), bi, int(tb ? k : n), 0.f, ci,
+                  int(n));
+    });
 #endif
   }
 }

@@ -12,7 +12,10 @@
 //     (or writing one another thread read or wrote) aborts the launch with the
 //     kernel's name and the element, so a missing barrier fails every time
 //     instead of passing by luck;
-//   - atomicAdd is atomic across blocks.
+//   - atomicAdd is atomic across blocks;
+//   - streams capture into graphs as CUDA's do: captured work is recorded,
+//     not run, until the graph is launched, and a synchronization while
+//     capturing invalidates the capture.
 // Kernels use RA_LAUNCH(kernel, grid, block, sharedBytes, args...) so that the
 // same source compiles with nvcc (where the macros are CUDA's own).
 //
@@ -404,6 +407,45 @@ inline float atomicAddFloat(float *address, float value) {
   return std::atomic_ref<float>(*address).fetch_add(value);
 }
 
+//===----------------------------------------------------------------------===//
+// Streams and graphs: work on a stream runs at once, unless the stream is
+// capturing, when it is recorded instead (as CUDA records it) and runs only
+// when the graph is launched. So a capture that misses some work, or work
+// that read its arguments at capture time, gives wrong results here too.
+//===----------------------------------------------------------------------===//
+
+/// A captured sequence of work.
+struct Graph {
+  std::vector<std::function<void()>> nodes;
+};
+
+/// A stream: whether it is capturing, into which graph, and whether the
+/// capture was invalidated (a synchronization while capturing, as on a GPU).
+struct Stream {
+  Graph *capture = nullptr;
+  bool invalidated = false;
+};
+
+/// Runs `work` now, or records it when `stream` is capturing.
+inline void enqueue(Stream *stream, std::function<void()> work) {
+  if (stream && stream->capture)
+    stream->capture->nodes.push_back(std::move(work));
+  else
+    work();
+}
+
+/// A kernel launch on `stream`: the configuration is checked now (a bad one
+/// sets cudaGetLastError's error, captured or not), the grid runs when the
+/// stream gets to it.
+inline void launchOn(Stream *stream, const char *kernel, dim3 grid, dim3 blockDim,
+                     size_t sharedBytes, std::function<void()> body) {
+  if (configurationError(grid, blockDim, sharedBytes)) {
+    lastError = 9; // cudaErrorInvalidConfiguration
+    return;
+  }
+  enqueue(stream, [=] { launch(kernel, grid, blockDim, sharedBytes, body); });
+}
+
 } // namespace ra_simt
 
 //===----------------------------------------------------------------------===//
@@ -417,6 +459,14 @@ enum cudaError_t {
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
   cudaErrorNoDevice = 100,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorIllegalState = 401,
+};
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2
 };
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost,
@@ -425,7 +475,10 @@ enum cudaMemcpyKind {
   cudaMemcpyDeviceToDevice,
   cudaMemcpyDefault
 };
-using cudaStream_t = struct ra_simt_stream *;
+using cudaStream_t = ::ra_simt::Stream *;
+using cudaGraph_t = ::ra_simt::Graph *;
+using cudaGraphExec_t = ::ra_simt::Graph *;
+using cudaGraphNode_t = void *;
 struct cudaDeviceProp {
   char name[256];
   int major, minor, multiProcessorCount;
@@ -444,6 +497,12 @@ inline const char *cudaGetErrorString(cudaError_t e) {
     return "invalid configuration argument";
   case cudaErrorNoDevice:
     return "no CUDA-capable device is detected";
+  case cudaErrorStreamCaptureUnsupported:
+    return "operation not permitted when stream is capturing";
+  case cudaErrorStreamCaptureInvalidated:
+    return "operation failed due to a previous error during capture";
+  case cudaErrorIllegalState:
+    return "the operation cannot be performed in the present state";
   }
   return "unknown error";
 }
@@ -475,21 +534,77 @@ inline cudaError_t cudaFree(void *p) {
   return cudaSuccess;
 }
 inline cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind,
-                                   cudaStream_t = nullptr) {
+                                   cudaStream_t stream = nullptr) {
   if (bytes)
-    std::memmove(dst, src, bytes);
+    ::ra_simt::enqueue(stream, [=] { std::memmove(dst, src, bytes); });
   return cudaSuccess;
 }
-inline cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes, cudaStream_t = nullptr) {
-  std::memset(dst, value, bytes);
+inline cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes,
+                                   cudaStream_t stream = nullptr) {
+  ::ra_simt::enqueue(stream, [=] { std::memset(dst, value, bytes); });
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamCreate(cudaStream_t *s) {
-  *s = nullptr;
+  *s = new ::ra_simt::Stream;
   return cudaSuccess;
 }
-inline cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
-inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  delete s;
+  return cudaSuccess;
+}
+/// Work runs as it is issued, so there is nothing to wait for; but waiting
+/// on a capturing stream is an error that invalidates the capture, as on a
+/// GPU (a host synchronization inside captured code never completes).
+inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  if (s && s->capture) {
+    s->invalidated = true;
+    return cudaErrorStreamCaptureUnsupported;
+  }
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+  if (!s) // the legacy default stream cannot capture
+    return cudaErrorStreamCaptureUnsupported;
+  if (s->capture)
+    return cudaErrorIllegalState;
+  s->capture = new ::ra_simt::Graph;
+  s->invalidated = false;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph) {
+  if (!s || !s->capture)
+    return cudaErrorIllegalState;
+  *graph = s->capture;
+  s->capture = nullptr;
+  if (s->invalidated) {
+    delete *graph;
+    *graph = nullptr;
+    return cudaErrorStreamCaptureInvalidated;
+  }
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *, size_t *count) {
+  *count = graph->nodes.size();
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
+                                        unsigned long long = 0) {
+  *exec = new ::ra_simt::Graph(*graph);
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
+  for (const auto &node : exec->nodes)
+    ::ra_simt::enqueue(s, node);
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
 
 #define __global__
 #define __device__
@@ -507,9 +622,13 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
   ::ra_simt::shuffle((value), int((::ra_simt::block().current->linear % 32) ^ (lanes)))
 #define atomicAdd(address, value) ::ra_simt::atomicAddFloat((address), (value))
 #define RA_SHARED(T, name, n) static thread_local ::ra_simt::SharedArray<T, n> name
+#ifndef RA_STREAM
+#define RA_STREAM nullptr // the runtime's stream, when it defines one
+#endif
 #define RA_LAUNCH(kernel, grid, block, shared, ...)                                                \
   do {                                                                                             \
-    ::ra_simt::launch(#kernel, (grid), (block), (shared), [=] { kernel(__VA_ARGS__); });           \
+    ::ra_simt::launchOn(RA_STREAM, #kernel, (grid), (block), (shared),                             \
+                        [=] { kernel(__VA_ARGS__); });                                             \
     RA_AFTER_LAUNCH(#kernel);                                                                      \
   } while (0)
 

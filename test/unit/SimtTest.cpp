@@ -1,5 +1,8 @@
 // The SIMT emulator (codegen/cuda/ra_simt.h): CUDA-style kernels keep their
 // meaning on the CPU, and the mistakes a GPU punishes by luck fail every time.
+// Launches go on `currentStream` (the legacy default stream, nullptr, unless
+// a test sets one).
+#define RA_STREAM currentStream
 #include "codegen/cuda/ra_simt.h"
 
 #include <catch2/catch.hpp>
@@ -13,6 +16,8 @@
 #include <vector>
 
 namespace {
+
+cudaStream_t currentStream = nullptr;
 
 // Tree reduction in shared memory: one partial sum per block.
 __global__ void blockSum(const float *in, float *out, int n, bool barriers) {
@@ -116,4 +121,65 @@ TEST_CASE("simt: a barrier in divergent code is reported", "[simt]") {
   CHECK(signal == SIGABRT);
   CHECK(err.find("ra_simt: kernel divergentBarrier:") != std::string::npos);
   CHECK(err.find("__syncthreads") != std::string::npos);
+}
+
+// y[i] = a * x[i] + y[i].
+__global__ void axpy(float a, const float *x, float *y, int n) {
+  int i = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n)
+    y[i] = a * x[i] + y[i];
+}
+
+TEST_CASE("simt: a captured stream records its work and a graph replays it", "[simt]") {
+  cudaStream_t stream;
+  REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
+  currentStream = stream;
+  std::vector<float> x(100, 1.f), y(100, 0.f), z(100, 0.f);
+  const float *px = x.data();
+  float *py = y.data(), *pz = z.data();
+
+  REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaErrorIllegalState);
+  RA_LAUNCH(axpy, dim3(4), dim3(32), 0, 2.f, px, py, 100);
+  CHECK(cudaMemcpyAsync(pz, py, 100 * sizeof(float), cudaMemcpyDeviceToDevice, stream) ==
+        cudaSuccess);
+  RA_LAUNCH(axpy, dim3(0), dim3(32), 0, 2.f, px, py, 100); // a bad launch fails now
+  CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
+  CHECK(y[0] == 0.f); // recorded, not run
+  cudaGraph_t graph = nullptr;
+  REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+  size_t nodes = 0;
+  cudaGraphGetNodes(graph, nullptr, &nodes);
+  CHECK(nodes == 2);
+  cudaGraphExec_t exec = nullptr;
+  REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
+  cudaGraphDestroy(graph);
+  CHECK(y[0] == 0.f);
+
+  // Each launch runs the work again, reading memory as it is then.
+  REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
+  CHECK(y[99] == 2.f);
+  CHECK(z[99] == 2.f);
+  x.assign(100, 3.f);
+  REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
+  CHECK(y[0] == 8.f);
+  CHECK(z[0] == 8.f);
+  cudaGraphExecDestroy(exec);
+  currentStream = nullptr;
+  cudaStreamDestroy(stream);
+}
+
+TEST_CASE("simt: waiting on a capturing stream invalidates the capture", "[simt]") {
+  cudaStream_t stream;
+  REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
+  CHECK(cudaStreamBeginCapture(nullptr, cudaStreamCaptureModeThreadLocal) ==
+        cudaErrorStreamCaptureUnsupported); // the legacy default stream
+  REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  CHECK(cudaStreamSynchronize(stream) == cudaErrorStreamCaptureUnsupported);
+  cudaGraph_t graph = reinterpret_cast<cudaGraph_t>(1);
+  CHECK(cudaStreamEndCapture(stream, &graph) == cudaErrorStreamCaptureInvalidated);
+  CHECK(graph == nullptr);
+  CHECK(cudaStreamEndCapture(stream, &graph) == cudaErrorIllegalState); // not capturing
+  CHECK(cudaStreamSynchronize(stream) == cudaSuccess);
+  cudaStreamDestroy(stream);
 }

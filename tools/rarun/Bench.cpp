@@ -123,14 +123,18 @@ nlohmann::ordered_json report(const Runner &r, double gemmGflops) {
   double msStep = median(r.ms);
   double tokens = double(r.shape.batch * r.shape.seq);
   double mfu = r.flopsPerStep / (msStep / 1e3) / (gemmGflops * 1e9);
-  return {{"artifact", r.path},
-          {"entry", r.entry},
-          {"ms_per_step", msStep},
-          {"tokens_per_s", tokens / (msStep / 1e3)},
-          {"mfu", mfu},
-          {"model_flops_per_step", r.flopsPerStep},
-          {"peak_arena_bytes", r.arenaBytes},
-          {"steps_timed", r.ms.size()}};
+  nlohmann::ordered_json out = {{"artifact", r.path},
+                                {"entry", r.entry},
+                                {"ms_per_step", msStep},
+                                {"tokens_per_s", tokens / (msStep / 1e3)},
+                                {"mfu", mfu},
+                                {"model_flops_per_step", r.flopsPerStep},
+                                {"peak_arena_bytes", r.arenaBytes},
+                                {"steps_timed", r.ms.size()}};
+  // On a device: whether the timed steps were CUDA graph launches.
+  if (std::string graphs = r.model->cudaGraphsReport(); !graphs.empty())
+    out["cuda_graphs"] = graphs;
+  return out;
 }
 
 } // namespace
@@ -284,6 +288,10 @@ int benchCommand(int argc, char **argv) {
                r["tokens_per_s"].get<double>(), 100 * r["mfu"].get<double>(),
                r["peak_arena_bytes"].get<double>() / (1 << 20));
   }
+  for (const char *key : {"artifact", "vs"})
+    if (out.contains(key) && out[key].contains("cuda_graphs"))
+      fmt::print("cuda graphs of {}:\n{}", out[key]["artifact"].get<std::string>(),
+                 out[key]["cuda_graphs"].get<std::string>());
   if (runners.size() == 2)
     fmt::print("speedup {:.2f}x, peak bytes ratio {:.2f}, max relative output difference {}\n",
                out["speedup"].get<double>(), out["peak_bytes_ratio"].get<double>(),
