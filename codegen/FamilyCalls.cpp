@@ -159,11 +159,16 @@ const std::map<Family, Renderer> &renderers() {
     };
     t[Family::Gemm] = [](const KernelCall &c, const Target &tg) {
       const auto &p = c.get<GemmShape>();
+      // bf16: the operands rounded into scratch (their element counts), then the product.
+      std::string bf16 = p.bf16Inputs ? fmt::format(", {}, {}{}", p.aElements(), p.bElements(),
+                                                    tg.scratchArgument())
+                                      : "";
       return fmt::format("  {{\n    static const int64_t ao[] = {{{}}}, bo[] = {{{}}};\n"
-                         "    {}({}, {}, {}, {}, ao, bo, {}, {}, {}, {}, {});\n  }}\n",
-                         list(p.aOffsets), list(p.bOffsets), tg.qualified("gemm"), in(c, 0),
-                         in(c, 1), out(c, 0), p.batch, p.m, p.n, p.k, boolean(p.transposeA),
-                         boolean(p.transposeB));
+                         "    {}({}, {}, {}, {}, ao, bo, {}, {}, {}, {}, {}{});\n  }}\n",
+                         list(p.aOffsets), list(p.bOffsets),
+                         tg.qualified(p.bf16Inputs ? "gemmBf16" : "gemm"), in(c, 0), in(c, 1),
+                         out(c, 0), p.batch, p.m, p.n, p.k, boolean(p.transposeA),
+                         boolean(p.transposeB), bf16);
     };
     t[Family::CausalMean] = [](const KernelCall &c, const Target &tg) {
       const auto &p = c.get<CausalMeanParams>();

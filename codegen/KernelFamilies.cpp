@@ -10,6 +10,7 @@
 
 #include "llvm/ADT/StringMap.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 #include <map>
@@ -31,6 +32,12 @@ int64_t flashGrad(const KernelCall &c) {
 }
 int64_t headMean(const KernelCall &c) { return c.get<AttentionShape>().headMeanAttentionScratch(); }
 int64_t cachedAttention(const KernelCall &c) { return c.get<CachedAttentionShape>().scratch(); }
+/// A bf16 GEMM's rounded operands, 2 bytes a value: A, then B from the
+/// next 16 bytes (ra_cuda::bf16ScratchB).
+int64_t gemm(const KernelCall &c) {
+  const auto &g = c.get<GemmShape>();
+  return g.bf16Inputs ? ((g.aElements() + 7) / 8 * 8 + g.bElements() + 1) / 2 : 0;
+}
 int64_t headMeanGrad(const KernelCall &c) {
   return c.get<AttentionShape>().headMeanAttentionGradScratch();
 }
@@ -50,7 +57,7 @@ const Entry kFamilies[] = {
     {{Family::Gather, "gather", -1, /*layout=*/true}, noScratch},
     {{Family::Slice, "slice", -1, /*layout=*/true}, noScratch},
     {{Family::ConcatPart, "concat_part", -1, /*layout=*/true}, noScratch},
-    {{Family::Gemm, "gemm"}, noScratch},
+    {{Family::Gemm, "gemm"}, gemm},
     {{Family::Reduce, "reduce"}, noScratch},
     {{Family::CausalMean, "causal_mean"}, noScratch},
     {{Family::Softmax, "softmax"}, noScratch},
@@ -156,14 +163,17 @@ std::vector<Field> fields(const LayerNormParams &p) {
   return {intField("rows", p.row.rows), intField("width", p.row.width), floatField("eps", p.eps)};
 }
 std::vector<Field> fields(const GemmShape &p) {
-  return {intField("batch", p.batch),
-          intField("m", p.m),
-          intField("n", p.n),
-          intField("k", p.k),
-          boolField("trans_a", p.transposeA),
-          boolField("trans_b", p.transposeB),
-          listField("a_offsets", p.aOffsets),
-          listField("b_offsets", p.bOffsets)};
+  std::vector<Field> f = {intField("batch", p.batch),
+                          intField("m", p.m),
+                          intField("n", p.n),
+                          intField("k", p.k),
+                          boolField("trans_a", p.transposeA),
+                          boolField("trans_b", p.transposeB),
+                          listField("a_offsets", p.aOffsets),
+                          listField("b_offsets", p.bOffsets)};
+  if (p.bf16Inputs)
+    f.push_back(boolField("bf16_inputs", true));
+  return f;
 }
 std::vector<Field> fields(const LookupShape &p) {
   return {intField("ids", p.ids), intField("vocab", p.vocab), intField("width", p.width)};
@@ -299,6 +309,13 @@ std::string KernelCall::profileName() const {
   for (size_t i = 0; i < ints.size(); ++i)
     n += (i ? "," : "") + std::to_string(ints[i]);
   return n + ")";
+}
+
+int64_t GemmShape::aElements() const {
+  return (*std::max_element(aOffsets.begin(), aOffsets.end()) + 1) * m * k;
+}
+int64_t GemmShape::bElements() const {
+  return (*std::max_element(bOffsets.begin(), bOffsets.end()) + 1) * k * n;
 }
 
 int64_t idBound(const KernelCall &c) {

@@ -63,7 +63,8 @@ GatherParams gatherOf(const std::vector<int64_t> &dims, std::vector<int64_t> str
 
 /// The products of a matmul: one GEMM over every row when a [B.., M, K]
 /// activation meets a 2-D weight, else one per batch entry with each
-/// operand's matrix (broadcast batch dims repeat one).
+/// operand's matrix (broadcast batch dims repeat one); bf16 inputs under
+/// the module's --precision bf16.
 GemmShape gemmOf(MatmulOp m) {
   auto a = shapeOf(m.getLhs()), b = shapeOf(m.getRhs()), out = shapeOf(m.getResult());
   bool ta = m.getTransposeLhs(), tb = m.getTransposeRhs();
@@ -73,9 +74,10 @@ GemmShape gemmOf(MatmulOp m) {
   int64_t count = 1;
   for (int64_t d : batch)
     count *= d;
+  const bool bf16 = matmulRoundsToBf16(m);
   // x @ W with a 2-D weight: one GEMM over all rows.
   if (b.size() == 2 && !ta && a.size() == out.size())
-    return {1, M * count, N, K, false, tb, {0}, {0}};
+    return {1, M * count, N, K, false, tb, {0}, {0}, bf16};
   auto offsets = [&](const std::vector<int64_t> &shape) {
     std::vector<int64_t> own(shape.begin(), shape.end() - 2);
     std::vector<int64_t> offs(count);
@@ -95,7 +97,7 @@ GemmShape gemmOf(MatmulOp m) {
     }
     return offs;
   };
-  return {count, M, N, K, ta, tb, offsets(a), offsets(b)};
+  return {count, M, N, K, ta, tb, offsets(a), offsets(b), bf16};
 }
 
 class Former {

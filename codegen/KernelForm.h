@@ -138,11 +138,18 @@ struct LayerNormParams {
 };
 /// C[i] = op(A[i]) op(B[i]) for `batch` products of m x k and k x n;
 /// aOffsets/bOffsets: the matrix of each operand per product (broadcast
-/// batch dims repeat one).
+/// batch dims repeat one). bf16Inputs: A and B are rounded to bfloat16 and
+/// the products accumulate in float32 (racc compile --precision bf16).
 struct GemmShape {
   int64_t batch, m, n, k;
   bool transposeA, transposeB;
   std::vector<int64_t> aOffsets, bOffsets;
+  bool bf16Inputs = false;
+
+  /// The elements of A and of B the products read (every matrix an offset
+  /// names, up to the largest): what a bf16 GEMM rounds.
+  int64_t aElements() const;
+  int64_t bElements() const;
 };
 /// `ids` ids into a [vocab, width] table (embedding and its gradient).
 struct LookupShape {

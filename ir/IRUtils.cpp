@@ -2,6 +2,7 @@
 #include "ir/IRUtils.h"
 #include "ir/RaDialect.h"
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Location.h"
 #include "llvm/Support/raw_ostream.h"
@@ -19,6 +20,13 @@ std::string sourceLocation(mlir::Operation *op) {
   else
     os << loc;
   return os.str();
+}
+
+bool matmulRoundsToBf16(mlir::Operation *op) {
+  auto module = op->getParentOfType<mlir::ModuleOp>();
+  auto precision =
+      module ? module->getAttrOfType<mlir::StringAttr>(RaDialect::kMatmulPrecisionAttr) : nullptr;
+  return precision && precision.getValue() == "bf16";
 }
 
 std::vector<int64_t> shapeOf(mlir::Value v) {

@@ -23,6 +23,10 @@ std::vector<int64_t> shapeOf(mlir::Value v);
 /// bf16, else f32.
 ra_dtype::Dtype dtypeOf(mlir::Value v);
 
+/// Whether the matmuls of `op`'s module round their operands to bfloat16
+/// (the module's ra.matmul_precision is "bf16": racc compile --precision).
+bool matmulRoundsToBf16(mlir::Operation *op);
+
 /// Whether `op` is a view of its input's storage with no kernel: a reshape,
 /// or a slice of the leading axis (a contiguous range) of a value computed
 /// into the arena (not a parameter or an input, whose buffers the generated

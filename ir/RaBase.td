@@ -50,6 +50,10 @@ def Ra_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kPagingAttr = "ra.paging";
     /// Module: why derive-decoding wrote no @prefill/@decode.
     static constexpr ::llvm::StringLiteral kDecodingRefusedAttr = "ra.decoding_refused";
+    /// Module: "bf16" when every matmul rounds its operands to bfloat16 and
+    /// accumulates in float32 (racc compile --precision bf16); absent or
+    /// "f32": float32 operands.
+    static constexpr ::llvm::StringLiteral kMatmulPrecisionAttr = "ra.matmul_precision";
   }];
 }
 

@@ -50,6 +50,11 @@ LogicalResult ra::RaDialect::verifyOperationAttribute(Operation *op, NamedAttrib
                       dict.getAs<IntegerAttr>("blocks"),
                   "a dictionary of integers block_positions and blocks");
   }
+  if (name == kMatmulPrecisionAttr) {
+    auto text = value.dyn_cast<StringAttr>();
+    return expect(text && (text.getValue() == "f32" || text.getValue() == "bf16"),
+                  "\"f32\" or \"bf16\"");
+  }
   if (name == kArenaBytesAttr)
     return expect(value.isa<IntegerAttr>(), "an integer");
   if (name == kOffsetsAttr)

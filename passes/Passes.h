@@ -60,6 +60,10 @@ struct PipelineOptions {
   // whole window of every sequence); the caches' element type.
   int64_t blockPositions = 128, cacheBlocks = 0;
   std::string cacheDtype = "f32";
+  /// The matmuls' operands: f32, or bf16 (rounded, float32 accumulation);
+  /// the driver marks the module with it (ra.matmul_precision) before the
+  /// passes run, so the backward pass's matmuls have it too.
+  std::string precision = "f32";
 };
 
 /// The fusion passes' names, in pipeline order.

@@ -99,6 +99,10 @@ std::vector<TensorInfo> tensors(const nlohmann::json &list, const std::string &w
 
 void read(const nlohmann::json &j, Manifest &m) {
   m.raccVersion = j.value("racc_version", "");
+  if (j.contains("precision"))
+    m.precision = text(j, "precision", "the manifest");
+  if (m.precision != "f32" && m.precision != "bf16")
+    throw Invalid{"the manifest's 'precision' must be f32 or bf16, got '" + m.precision + "'"};
   m.parameterElements = integer(j, "parameter_elements", "the manifest", 0, kMaxElements);
   const nlohmann::json &params = field(j, "parameters", "the manifest");
   if (!params.is_array())

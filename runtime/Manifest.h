@@ -55,6 +55,8 @@ struct FileRecord {
 struct Manifest {
   nlohmann::json json;
   std::string raccVersion;
+  /// The matmuls' operands: "f32", or "bf16" (racc compile --precision).
+  std::string precision = "f32";
   int64_t parameterElements = 0;
   std::vector<ParamInfo> params;
   std::vector<EntryInfo> entries;

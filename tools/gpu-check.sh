@@ -9,16 +9,17 @@
 #                                      corpus in DIR (default gpu-check/)
 #   tools/gpu-check.sh run [DIR]       on the GPU machine (the bundle and this
 #                                      repository; no MLIR or clang needed):
-#     1. the tiny GPT-2 and the all-mechanisms variant train 5 steps on the GPU
-#        with the CPU build's losses (within 1e-4 relative; every kernel
+#     1. the tiny GPT-2 (float32 and --precision bf16) and the all-mechanisms
+#        variant train 5 steps on the GPU with the CPU build's losses (within 1e-4 relative; every kernel
 #        family, forward, backward and AdamW); once more with --sync-kernels;
 #        a CPU checkpoint resumed on the GPU ends where the CPU run ended;
 #        cached decoding (@prefill, @decode) equals the forward at every position
 #     2. GPT-2 124M and its MLA+RA variant (batch 8 x 1024): rarun bench
 #        --device cuda: ms/step, tokens/s, MFU against the bf16 cuBLAS GEMM
 #        peak measured in the same run (and the float32 GEMM rate), fused vs
-#        unfused (speed, peak memory, outputs), and GPT-2 124M's step replayed
-#        as a CUDA graph against launching each kernel (RA_CUDA_GRAPHS=0)
+#        unfused (speed, peak memory, outputs), GPT-2 124M with bf16 GEMMs
+#        (--precision bf16) against float32, and its step replayed as a CUDA
+#        graph against launching each kernel (RA_CUDA_GRAPHS=0)
 #     3. PyTorch eager on the same config and device, when python3 has torch
 #     4. compute-sanitizer memcheck and racecheck on one step of the tiny
 #        GPT-2, where the machine has compute-sanitizer
@@ -72,6 +73,8 @@ prepare() (
   "$racc" compile "$root/models/gpt2.graph" $tiny --target all -o "$dir/art/tiny.rac"
   "$racc" compile "$root/models/gpt2_mla_ra_all.graph" $tiny $variant --target all \
     -o "$dir/art/all.rac"
+  "$racc" compile "$root/models/gpt2.graph" $tiny --target all --precision bf16 \
+    -o "$dir/art/tiny_bf16.rac"
   "$racc" compile "$root/models/gpt2.graph" $tiny --target all --no-fuse \
     -o "$dir/art/tiny_unfused.rac"
   "$racc" compile "$root/models/gpt2_mla_ra_all.graph" $tiny $variant --target all --no-fuse \
@@ -84,9 +87,11 @@ prepare() (
       "$racc" compile "$root/models/$m.graph" --target cuda --no-fuse \
         -o "$dir/art/${m}_124m_unfused.rac"
     done
+    "$racc" compile "$root/models/gpt2.graph" --target cuda --precision bf16 \
+      -o "$dir/art/gpt2_124m_bf16.rac"
   fi
   echo "== CPU reference runs"
-  for m in tiny all; do
+  for m in tiny all tiny_bf16; do
     "$rarun" train "$dir/art/$m.rac" --data "$dir/corpus" $train --ckpt-every 2 \
       --out "$dir/ref/$m" > /dev/null
   done
@@ -128,7 +133,7 @@ check() {
 devices() { "$py" "$root/test/runtime/check_devices.py" "$@"; }
 
 stage_correctness() {
-  local models=(tiny all) m ref
+  local models=(tiny all tiny_bf16) m ref
   if [ "$quick" = 1 ]; then models=(tiny); fi
   for m in "${models[@]}"; do
     ref="$dir/ref/$m/metrics.jsonl"
@@ -165,6 +170,12 @@ stage_bench() {
     "$rarun" bench "$dir/art/$big.rac" --device "$device" --steps $steps --warmup 1 \
       --vs "$dir/art/${big}_unfused.rac" --json > "$dir/results/bench_$big.json"
     "$py" "$root/tools/gpu_check_report.py" "$dir/results/bench_$big.json"
+    if [ "$quick" != 1 ] && { [ "$big" = gpt2_124m ] || [ "$big" = tiny ]; }; then
+      # bf16 GEMMs (--precision bf16) against the float32 build, fused both.
+      "$rarun" bench "$dir/art/${big}_bf16.rac" --device "$device" --steps $steps --warmup 1 \
+        --vs "$dir/art/$big.rac" --json > "$dir/results/bench_${big}_bf16.json"
+      "$py" "$root/tools/gpu_check_report.py" "$dir/results/bench_${big}_bf16.json"
+    fi
     if [ "$quick" != 1 ] && [ "$big" != all ] && [ "$big" != gpt2_mla_ra_124m ]; then
       # What replaying the step as a CUDA graph saves: the fused build again,
       # launching every kernel itself.

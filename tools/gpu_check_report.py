@@ -42,8 +42,10 @@ def bench(path, torch_path, eager_path):
             for line in r.get("cuda_graphs", "").splitlines():
                 print(f"  cuda graphs: {line}")
     if "vs" in b:
-        print(f"fused vs unfused: {b['speedup']:.2f}x faster, peak memory ratio "
-              f"{b['peak_bytes_ratio']:.2f}, max relative output difference {b['max_rel_diff']:.1e}")
+        name = lambda key: b[key]["artifact"].split("/")[-1]
+        print(f"{name('artifact')} against {name('vs')}: {b['speedup']:.2f}x faster, peak memory "
+              f"ratio {b['peak_bytes_ratio']:.2f}, max relative output difference "
+              f"{b['max_rel_diff']:.1e}")
 
 
 def stages(tsv, out):

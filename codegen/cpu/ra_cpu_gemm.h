@@ -8,8 +8,11 @@
 
 #include "ra_cpu_common.h"
 
+#include "ra_dtype.h"
+
 #include <cblas.h>
 #include <chrono>
+#include <vector>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -77,6 +80,28 @@ inline void gemm(const float *a, const float *b, float *c, i64 batch, const i64 
   for (i64 i = 0; i < batch; ++i)
     sgemm(ta, tb, m, n, k, 1.f, a + aOff[i] * m * k, ta ? m : k, b + bOff[i] * k * n, tb ? k : n,
           0.f, c + i * m * n, n);
+}
+
+/// `n` values of x rounded to bfloat16 (to nearest even), kept as float32.
+inline void roundToBf16(const float *x, float *out, i64 n) {
+#pragma omp parallel for simd schedule(static)
+  for (i64 i = 0; i < n; ++i)
+    out[i] = ra_dtype::bf16ToFloat(ra_dtype::floatToBf16(x[i]));
+}
+
+/// gemm with A and B rounded to bfloat16 first (racc compile --precision
+/// bf16): the products of bf16 values are exact in float32, so this is the
+/// GPU's bf16 GEMM with float32 accumulation. aElements/bElements: what the
+/// products read of A and B. Slower than float32 on a CPU (the rounding is
+/// a pass over both operands); the build exists to check the GPU's.
+inline void gemmBf16(const float *a, const float *b, float *c, i64 batch, const i64 *aOff,
+                     const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb, i64 aElements,
+                     i64 bElements) {
+  static thread_local std::vector<float> rounded;
+  rounded.resize(size_t(aElements + bElements));
+  roundToBf16(a, rounded.data(), aElements);
+  roundToBf16(b, rounded.data() + aElements, bElements);
+  gemm(rounded.data(), rounded.data() + aElements, c, batch, aOff, bOff, m, n, k, ta, tb);
 }
 
 } // namespace ra_cpu

@@ -1,13 +1,15 @@
 //===- ra_cuda_gemm.cuh - matrix products through cuBLAS --------*- C++ -*-===//
 //
-// cuBLAS sgemm (one strided-batched call where the batch steps evenly); the
-// emulator build calls the CPU BLAS on its host memory.
+// cuBLAS sgemm (one strided-batched call where the batch steps evenly), and
+// with bf16 operands (--precision bf16); the emulator build calls the CPU
+// BLAS on its host memory.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_CUDA_GEMM_CUH
 #define RA_CUDA_GEMM_CUH
 
 #include "ra_cuda_common.cuh"
+#include "ra_dtype.h"
 
 namespace ra_cuda {
 
@@ -59,6 +61,67 @@ inline void gemm(const float *a, const float *b, float *c, i64 batch, const i64 
     });
 #endif
   }
+}
+
+/// out[i] = the bits of x[i] rounded to bfloat16 (to nearest even), what
+/// cuBLAS reads as CUDA_R_16BF.
+__global__ void roundToBf16Kernel(const float *x, uint16_t *out, i64 n) {
+  RA_GRID_STRIDE(i, n) { out[i] = ra_dtype::floatToBf16(x[i]); }
+}
+
+/// Where a bf16 GEMM's rounded B starts in its scratch: after A, at 16 bytes.
+inline i64 bf16ScratchB(i64 aElements) { return (aElements + 7) / 8 * 8; }
+
+/// gemm with A and B rounded to bfloat16 and float32 accumulation (racc
+/// compile --precision bf16). The rounded operands go to `scratch` (2 bytes
+/// a value: bf16ScratchB(aElements) + bElements of them); aElements and
+/// bElements are what the products read of A and B. On a GPU the product is
+/// cuBLAS's bf16 tensor-core GEMM (cublasGemmEx, CUBLAS_COMPUTE_32F); under
+/// the emulator the CPU GEMM of the rounded values widened to float, the same
+/// arithmetic (a product of two bf16 values is exact in float32).
+inline void gemmBf16(const float *a, const float *b, float *c, i64 batch, const i64 *aOff,
+                     const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb, i64 aElements,
+                     i64 bElements, float *scratch) {
+  uint16_t *ar = reinterpret_cast<uint16_t *>(scratch), *br = ar + bf16ScratchB(aElements);
+  RA_LAUNCH(roundToBf16Kernel, dim3(gridFor(aElements)), dim3(kThreads), 0, a, ar, aElements);
+  RA_LAUNCH(roundToBf16Kernel, dim3(gridFor(bElements)), dim3(kThreads), 0, b, br, bElements);
+#ifdef __CUDACC__
+  const float one = 1.f, zero = 0.f;
+  const cublasOperation_t opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  // Column-major, as gemm: C^T = op(B)^T op(A)^T.
+  if (i64 sa = evenStride(aOff, batch), sb = evenStride(bOff, batch);
+      batch > 1 && sa >= 0 && sb >= 0) {
+    cublasStatus_t status = cublasGemmStridedBatchedEx(
+        ra_cublas_handle(), opB, opA, int(n), int(m), int(k), &one, br + bOff[0] * k * n,
+        CUDA_R_16BF, int(tb ? k : n), sb * k * n, ar + aOff[0] * m * k, CUDA_R_16BF,
+        int(ta ? m : k), sa * m * k, &zero, c, CUDA_R_32F, int(n), m * n, int(batch),
+        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (status != CUBLAS_STATUS_SUCCESS)
+      fail("cublasGemmStridedBatchedEx (bf16)", cublasGetStatusString(status));
+    return;
+  }
+  for (i64 i = 0; i < batch; ++i) {
+    cublasStatus_t status = cublasGemmEx(
+        ra_cublas_handle(), opB, opA, int(n), int(m), int(k), &one, br + bOff[i] * k * n,
+        CUDA_R_16BF, int(tb ? k : n), ar + aOff[i] * m * k, CUDA_R_16BF, int(ta ? m : k), &zero,
+        c + i * m * n, CUDA_R_32F, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (status != CUBLAS_STATUS_SUCCESS)
+      fail("cublasGemmEx (bf16)", cublasGetStatusString(status));
+  }
+#else
+  // Work on the stream: widened when it runs (a captured graph's replay
+  // reads the bits its own rounding kernels wrote).
+  ra_simt::enqueue(RA_STREAM, [=] {
+    static thread_local std::vector<float> wide;
+    wide.resize(size_t(aElements + bElements));
+    for (i64 i = 0; i < aElements; ++i)
+      wide[i] = ra_dtype::bf16ToFloat(ar[i]);
+    for (i64 i = 0; i < bElements; ++i)
+      wide[aElements + i] = ra_dtype::bf16ToFloat(br[i]);
+    gemm(wide.data(), wide.data() + aElements, c, batch, aOff, bOff, m, n, k, ta, tb);
+  });
+#endif
 }
 
 } // namespace ra_cuda

@@ -187,8 +187,12 @@ LogicalResult Frame::eval(Operation *op) {
       // Each elementwise op's math is declared with it (RaOps.td).
       .Case([&](ElementwiseOpInterface e) { return elementwise(e); })
       .Case([&](MatmulOp m) {
-        set(op, {matmul(get(m.getLhs()), get(m.getRhs()), m.getTransposeLhs(), m.getTransposeRhs(),
-                        shapeOf(m.getType()))});
+        if (matmulRoundsToBf16(m)) // --precision bf16: the kernels' rounding of each operand
+          set(op, {matmul(roundedToBf16(get(m.getLhs())), roundedToBf16(get(m.getRhs())),
+                          m.getTransposeLhs(), m.getTransposeRhs(), shapeOf(m.getType()))});
+        else
+          set(op, {matmul(get(m.getLhs()), get(m.getRhs()), m.getTransposeLhs(),
+                          m.getTransposeRhs(), shapeOf(m.getType()))});
         return success();
       })
       .Case([&](ReduceSumOp r) {

@@ -1,6 +1,8 @@
 //===- Kernels.cpp - reference math of each ra op -------------------------===//
 #include "ir/interpreter/Kernels.h"
 
+#include "abi/ra_dtype.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -72,6 +74,13 @@ Tensor matmul(const Tensor &a, const Tensor &b, bool ta, bool tb,
       }
   }
   return c;
+}
+
+Tensor roundedToBf16(const Tensor &x) {
+  Tensor r = x;
+  for (Real &v : r.data)
+    v = ra_dtype::bf16ToFloat(ra_dtype::floatToBf16(float(v)));
+  return r;
 }
 
 Tensor reduce(const Tensor &x, int64_t axis, bool keepdim, char kind) {

@@ -16,6 +16,10 @@ namespace ra::interp {
 
 Tensor matmul(const Tensor &a, const Tensor &b, bool ta, bool tb,
               const std::vector<int64_t> &resultShape);
+/// `x` with each value rounded as the kernels round a float32 operand to
+/// bfloat16 (to float32, then to nearest even): a --precision bf16 matmul's
+/// operands.
+Tensor roundedToBf16(const Tensor &x);
 Tensor reduce(const Tensor &x, int64_t axis, bool keepdim, char kind); // 's'um, 'm'ean, 'x' max
 Tensor causalMean(const Tensor &x, int64_t axis);
 Tensor causalMeanGrad(const Tensor &dy, int64_t axis);

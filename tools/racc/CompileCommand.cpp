@@ -146,6 +146,10 @@ static nlohmann::ordered_json manifest(mlir::ModuleOp module, const ra::ModelSta
           {"racc_version", RACC_VERSION},
           {"source", stats.source},
           {"targets", targets},
+          {"precision",
+           module->hasAttr(ra::RaDialect::kMatmulPrecisionAttr)
+               ? module->getAttrOfType<mlir::StringAttr>(ra::RaDialect::kMatmulPrecisionAttr).str()
+               : std::string("f32")},
           {"config", report["config"]},
           {"parameter_elements", ra::codegen::paramBufferElements(slots)},
           {"parameters", params},
@@ -332,6 +336,9 @@ int compileCommand(int argc, char **argv) {
   reportMemory(*program);
   if (!session.recomputeDecision().empty())
     llvm::outs() << "racc: " << session.recomputeDecision() << "\n";
+  if (pipeline.precision == "bf16")
+    llvm::outs() << "racc: matmuls take bfloat16 operands and accumulate in float32 (--precision "
+                    "bf16); parameters, optimizer state and every other op stay float32\n";
   ArtifactStaging &staging = *stagingDir;
 
   const ra::ModelStats *stats = &session.modelStats();

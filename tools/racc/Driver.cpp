@@ -85,7 +85,11 @@ void addPipelineOptions(cxxopts::Options &options) {
       "never",
       cxxopts::value<std::string>()->default_value("auto"))(
       "memory-budget", "MiB of arena a training step may take before --recompute auto recomputes",
-      cxxopts::value<int64_t>()->default_value("4096"));
+      cxxopts::value<int64_t>()->default_value("4096"))(
+      "precision",
+      "The matmuls' operands: f32, or bf16 (rounded to bfloat16, float32 accumulation: the "
+      "GPU's tensor cores; parameters, optimizer state and every other op stay float32)",
+      cxxopts::value<std::string>()->default_value("f32"));
   options.add_options("Decoding")(
       "block-positions", "Positions per block of the paged decoding caches (at most the window)",
       cxxopts::value<int64_t>()->default_value("128"))(
@@ -120,6 +124,9 @@ std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::Pipelin
   if (budget < 1 || budget > (int64_t(1) << 40))
     return fail("--memory-budget must be from 1 to 2^40 MiB, got " + std::to_string(budget));
   out.memoryBudgetBytes = budget << 20;
+  out.precision = args["precision"].as<std::string>();
+  if (out.precision != "f32" && out.precision != "bf16")
+    return fail("--precision must be f32 or bf16, got '" + out.precision + "'");
   out.blockPositions = args["block-positions"].as<int64_t>();
   out.cacheBlocks = args["cache-blocks"].as<int64_t>();
   if (out.blockPositions < 1)
@@ -252,8 +259,17 @@ std::optional<ra::PipelineOptions> Session::resolveRecompute(mlir::ModuleOp modu
   return options;
 }
 
+void markPrecision(mlir::ModuleOp module, const ra::PipelineOptions &options) {
+  if (options.precision == "f32")
+    module->removeAttr(ra::RaDialect::kMatmulPrecisionAttr);
+  else
+    module->setAttr(ra::RaDialect::kMatmulPrecisionAttr,
+                    mlir::StringAttr::get(module.getContext(), options.precision));
+}
+
 bool Session::runPipeline(mlir::ModuleOp module, const IrPrinting &printing,
                           const ra::PipelineOptions &requested, bool withStats) {
+  markPrecision(module, requested);
   std::optional<ra::PipelineOptions> resolved = resolveRecompute(module, requested);
   if (!resolved)
     return false;

@@ -84,6 +84,11 @@ void addPipelineOptions(cxxopts::Options &options);
 /// The pipeline options they ask for, or the exit status of an error.
 std::optional<int> pipelineOptions(const cxxopts::ParseResult &args, ra::PipelineOptions &out);
 
+/// Marks `module` with the matmul precision `options` ask for
+/// (ra.matmul_precision), which the interpreter and the code generators
+/// read; runPipeline does it first.
+void markPrecision(mlir::ModuleOp module, const ra::PipelineOptions &options);
+
 /// The common start of such a command: prints --help, checks FILE, applies
 /// -D and loads the model into `module`. Returns the exit status when the
 /// command should stop there.

@@ -45,4 +45,5 @@ void instantiateTheRest(float *p, const float *c) {
   attentionGrad(s, c, c, c, c, c, p, p, p, p, p);
   const i64 off[] = {0};
   gemm(c, c, p, 1, off, off, 1, 1, 1, false, true);
+  gemmBf16(c, c, p, 1, off, off, 1, 1, 1, false, true, 1, 1, p); // --precision bf16
 }
