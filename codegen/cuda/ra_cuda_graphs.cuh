@@ -17,8 +17,8 @@
 //
 // Eager, one kernel at a time: with --sync-kernels (each launch waits, to
 // name a failing kernel), while profiling (each kernel is timed), and with
-// RA_CUDA_GRAPHS=0. An entry point whose capture fails runs eagerly from
-// then on, and the report says why.
+// RA_CUDA_GRAPHS=0. An entry point whose capture or instantiation fails
+// runs eagerly from then on, and the report says why.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_CUDA_GRAPHS_CUH
@@ -110,9 +110,12 @@ inline int call(const char *name, EntryFn fn, int64_t inputs, int64_t outputs, f
     cudaGraphGetNodes(graph, nullptr, &g.nodes);
     cudaError_t made = cudaGraphInstantiate(&g.exec, graph, 0);
     cudaGraphDestroy(graph);
-    if (made != cudaSuccess) {
+    if (made != cudaSuccess) { // the captured work did not run: run it eagerly
       g.exec = nullptr;
-      return failWith(error, errorSize, name, "cudaGraphInstantiate", made);
+      g.refused = std::string("cudaGraphInstantiate: ") + cudaGetErrorString(made);
+      cudaGetLastError();
+      ++g.eagerCalls;
+      return fn(P, A, in, out, error, errorSize);
     }
     ++g.captures;
   }
