@@ -159,6 +159,15 @@ const std::map<Family, Renderer> &renderers() {
     };
     t[Family::Gemm] = [](const KernelCall &c, const Target &tg) {
       const auto &p = c.get<GemmShape>();
+      if (p.epilogue != GemmShape::Epilogue::None) {
+        // One product (batch 1) plus bias [+ residual]; bf16 operands rounded as below.
+        bool residual = p.epilogue == GemmShape::Epilogue::BiasResidual;
+        return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
+                           tg.qualified("gemmBias"), in(c, 0), in(c, 1), in(c, 2),
+                           residual ? in(c, 3) : "nullptr", out(c, 0), p.m, p.n, p.k,
+                           boolean(p.transposeA), boolean(p.transposeB), boolean(p.bf16Inputs),
+                           p.aElements(), p.bElements(), tg.scratchArgument());
+      }
       // bf16: the operands rounded into scratch (their element counts), then the product.
       std::string bf16 = p.bf16Inputs ? fmt::format(", {}, {}{}", p.aElements(), p.bElements(),
                                                     tg.scratchArgument())

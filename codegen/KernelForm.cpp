@@ -468,6 +468,7 @@ FailureOr<KernelProgram> formKernels(ModuleOp module) {
     auto e = former.form(fn);
     if (failed(e))
       return failure();
+    foldGemmEpilogues(*e);
     program.entries.push_back(std::move(*e));
   }
   return program;

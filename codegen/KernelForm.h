@@ -145,6 +145,10 @@ struct GemmShape {
   bool transposeA, transposeB;
   std::vector<int64_t> aOffsets, bOffsets;
   bool bf16Inputs = false;
+  /// What the GEMM adds to its product (foldGemmEpilogues): a bias row
+  /// broadcast over C's rows (operand 2), and a residual of C's shape
+  /// (operand 3). C = AB + bias [+ residual].
+  enum class Epilogue { None, Bias, BiasResidual } epilogue = Epilogue::None;
 
   /// The elements of A and of B the products read (every matrix an offset
   /// names, up to the largest): what a bf16 GEMM rounds.
@@ -253,6 +257,13 @@ struct EntryPoint {
 
 /// Floats of scratch an entry point's CUDA kernels need beyond the arena.
 int64_t scratchFloats(const EntryPoint &entry);
+
+/// A GEMM followed at once by the fused elementwise kernel that adds a bias
+/// row (and a residual) to its result in place becomes one GEMM with that
+/// epilogue (GemmEpilogue.cpp): cuBLASLt's bias epilogue on a GPU, the bias
+/// and residual as the GEMM's C input (beta = 1) on a CPU, so C is written
+/// once instead of written, read and written again.
+void foldGemmEpilogues(EntryPoint &entry);
 
 /// Whether an entry point writes the parameters (a set_param, or a kernel
 /// that updates a parameter in place).

@@ -104,6 +104,33 @@ inline void gemmBf16(const float *a, const float *b, float *c, i64 batch, const 
   gemm(rounded.data(), rounded.data() + aElements, c, batch, aOff, bOff, m, n, k, ta, tb);
 }
 
+/// C = op(A) op(B) + bias (a row of n, broadcast over C's m rows) [+
+/// residual (m x n)]: C is filled with the bias and residual, then the GEMM
+/// adds the product (beta = 1), so C is written once instead of written,
+/// read and written again (foldGemmEpilogues). bf16: the operands rounded as
+/// gemmBf16 rounds them.
+inline void gemmBias(const float *a, const float *b, const float *bias, const float *residual,
+                     float *c, i64 m, i64 n, i64 k, bool ta, bool tb, bool bf16, i64 aElements,
+                     i64 bElements) {
+#pragma omp parallel for schedule(static)
+  for (i64 r = 0; r < m; ++r) {
+    float *row = c + r * n;
+    const float *res = residual ? residual + r * n : nullptr;
+#pragma omp simd
+    for (i64 j = 0; j < n; ++j)
+      row[j] = res ? bias[j] + res[j] : bias[j];
+  }
+  static thread_local std::vector<float> rounded;
+  if (bf16) {
+    rounded.resize(size_t(aElements + bElements));
+    roundToBf16(a, rounded.data(), aElements);
+    roundToBf16(b, rounded.data() + aElements, bElements);
+    a = rounded.data();
+    b = rounded.data() + aElements;
+  }
+  sgemm(ta, tb, m, n, k, 1.f, a, ta ? m : k, b, tb ? k : n, 1.f, c, n);
+}
+
 } // namespace ra_cpu
 
 #endif // RA_CPU_GEMM_H

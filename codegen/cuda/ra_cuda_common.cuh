@@ -27,9 +27,14 @@
 #include "ra_simt.h"
 
 #ifdef __CUDACC__
+#include <cublasLt.h>
 #include <cublas_v2.h>
 /// The device layer's cuBLAS handle, on its stream.
 cublasHandle_t ra_cublas_handle();
+/// Its cuBLASLt handle and the workspace Lt's GEMMs may use.
+cublasLtHandle_t ra_cublaslt_handle();
+void *ra_cublaslt_workspace();
+uint64_t ra_cublaslt_workspace_bytes();
 #else
 #include <cblas.h>
 #endif

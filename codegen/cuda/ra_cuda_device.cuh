@@ -26,6 +26,9 @@ inline cudaStream_t stream = nullptr;
 inline bool opened = false;
 #ifdef __CUDACC__
 inline cublasHandle_t cublas = nullptr;
+inline cublasLtHandle_t cublasLt = nullptr;
+inline void *ltWorkspace = nullptr;
+constexpr uint64_t kLtWorkspaceBytes = uint64_t(32) << 20;
 #endif
 
 inline int error(char *out, int64_t size, const char *call, const char *reason) {
@@ -37,6 +40,9 @@ inline int error(char *out, int64_t size, const char *call, const char *reason) 
 cudaStream_t ra_cuda_stream() { return ra_cuda_device::stream; }
 #ifdef __CUDACC__
 cublasHandle_t ra_cublas_handle() { return ra_cuda_device::cublas; }
+cublasLtHandle_t ra_cublaslt_handle() { return ra_cuda_device::cublasLt; }
+void *ra_cublaslt_workspace() { return ra_cuda_device::ltWorkspace; }
+uint64_t ra_cublaslt_workspace_bytes() { return ra_cuda_device::kLtWorkspaceBytes; }
 #endif
 
 extern "C" {
@@ -77,6 +83,11 @@ int ra_device_open(char *name, int64_t nameSize, char *err, int64_t errSize) {
     return error(err, errSize, "cudaMalloc (the cuBLAS workspace)", cudaGetErrorString(e));
   if (cublasStatus_t s = cublasSetWorkspace(cublas, workspace, workspaceBytes))
     return error(err, errSize, "cublasSetWorkspace", cublasGetStatusString(s));
+  // cuBLASLt, for the GEMMs with a bias epilogue (ra_cuda::gemmBias).
+  if (cublasStatus_t s = cublasLtCreate(&cublasLt))
+    return error(err, errSize, "cublasLtCreate", cublasGetStatusString(s));
+  if (cudaError_t e = cudaMalloc(&ltWorkspace, kLtWorkspaceBytes))
+    return error(err, errSize, "cudaMalloc (the cuBLASLt workspace)", cudaGetErrorString(e));
 #endif
   opened = true;
   return 0;

@@ -1,8 +1,8 @@
 //===- ra_cuda_gemm.cuh - matrix products through cuBLAS --------*- C++ -*-===//
 //
-// cuBLAS sgemm (one strided-batched call where the batch steps evenly), and
-// with bf16 operands (--precision bf16); the emulator build calls the CPU
-// BLAS on its host memory.
+// cuBLAS sgemm (one strided-batched call where the batch steps evenly), with
+// bf16 operands (--precision bf16), and with a bias [+ residual] epilogue
+// through cuBLASLt; the emulator build calls the CPU BLAS on its host memory.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_CUDA_GEMM_CUH
@@ -10,6 +10,9 @@
 
 #include "ra_cuda_common.cuh"
 #include "ra_dtype.h"
+
+#include <map>
+#include <tuple>
 
 namespace ra_cuda {
 
@@ -122,6 +125,114 @@ inline void gemmBf16(const float *a, const float *b, float *c, i64 batch, const 
     gemm(wide.data(), wide.data() + aElements, c, batch, aOff, bOff, m, n, k, ta, tb);
   });
 #endif
+}
+
+/// c[i] += bias[i % n] (+ residual[i]): a GEMM's epilogue as its own kernel
+/// (the emulator's, and a GPU's where cuBLASLt offers no algorithm).
+__global__ void biasEpilogueKernel(float *c, const float *bias, const float *residual, i64 n,
+                                   i64 total) {
+  RA_GRID_STRIDE(i, total) {
+    float v = c[i] + bias[i % n];
+    c[i] = residual ? residual[i] + v : v;
+  }
+}
+
+#ifdef __CUDACC__
+/// C = op(A) op(B) + bias [+ residual] in one cuBLASLt call: the bias
+/// epilogue, the residual as Lt's C with beta 1. A and B are `type` (float32,
+/// or bf16 bits already rounded). Column-major as gemm: D^T (n x m) =
+/// op(B)^T op(A)^T, so the bias (length n) is per row of D^T. The
+/// descriptors and the heuristic's algorithm are made once per call site
+/// (host work: made on the eager first call, before any graph capture).
+/// Returns false when cuBLASLt offers no algorithm.
+inline bool ltGemmBias(const void *a, const void *b, cudaDataType_t type, const float *bias,
+                       const float *residual, float *c, i64 m, i64 n, i64 k, bool ta, bool tb) {
+  struct Plan {
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+    cublasLtMatmulAlgo_t algo;
+    bool ok = false;
+  };
+  using Key = std::tuple<const float *, i64, i64, i64, bool, bool, int, bool>;
+  static std::map<Key, Plan> plans;
+  auto [it, fresh] = plans.try_emplace(Key{bias, m, n, k, ta, tb, int(type), residual != nullptr});
+  Plan &p = it->second;
+  const uint64_t workspaceBytes = ra_cublaslt_workspace_bytes();
+  if (fresh) {
+    cublasOperation_t opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    cudaDataType_t biasType = CUDA_R_32F;
+    cublasLtMatmulPreference_t preference = nullptr;
+    cublasLtMatmulHeuristicResult_t result;
+    int found = 0;
+    bool made =
+        cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof opB) ==
+            CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof opA) ==
+            CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                       sizeof epilogue) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                       sizeof bias) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &biasType,
+                                       sizeof biasType) == CUBLAS_STATUS_SUCCESS &&
+        // Each operand as stored: row-major B (k x n) is column-major n x k.
+        cublasLtMatrixLayoutCreate(&p.la, type, tb ? k : n, tb ? n : k, tb ? k : n) ==
+            CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatrixLayoutCreate(&p.lb, type, ta ? m : k, ta ? k : m, ta ? m : k) ==
+            CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatrixLayoutCreate(&p.lc, CUDA_R_32F, n, m, n) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceCreate(&preference) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                             &workspaceBytes,
+                                             sizeof workspaceBytes) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulAlgoGetHeuristic(ra_cublaslt_handle(), p.op, p.la, p.lb, p.lc, p.lc,
+                                       preference, 1, &result, &found) == CUBLAS_STATUS_SUCCESS &&
+        found > 0;
+    if (preference)
+      cublasLtMatmulPreferenceDestroy(preference);
+    if (made)
+      p.algo = result.algo;
+    p.ok = made;
+  }
+  if (!p.ok)
+    return false;
+  const float one = 1.f, beta = residual ? 1.f : 0.f;
+  cublasStatus_t status = cublasLtMatmul(ra_cublaslt_handle(), p.op, &one, b, p.la, a, p.lb, &beta,
+                                         residual ? residual : c, p.lc, c, p.lc, &p.algo,
+                                         ra_cublaslt_workspace(), workspaceBytes, ra_cuda_stream());
+  if (status != CUBLAS_STATUS_SUCCESS)
+    fail("cublasLtMatmul (bias epilogue)", cublasGetStatusString(status));
+  return true;
+}
+#endif
+
+/// C = op(A) op(B) + bias (a row of n) [+ residual (m x n)], one product
+/// (foldGemmEpilogues); bf16: the operands rounded as gemmBf16 rounds them,
+/// into `scratch`. On a GPU one cuBLASLt call; under the emulator (and where
+/// cuBLASLt offers no algorithm) the GEMM, then the epilogue kernel.
+inline void gemmBias(const float *a, const float *b, const float *bias, const float *residual,
+                     float *c, i64 m, i64 n, i64 k, bool ta, bool tb, bool bf16, i64 aElements,
+                     i64 bElements, float *scratch) {
+  static const i64 zero[] = {0};
+#ifdef __CUDACC__
+  if (bf16) {
+    uint16_t *ar = reinterpret_cast<uint16_t *>(scratch), *br = ar + bf16ScratchB(aElements);
+    RA_LAUNCH(roundToBf16Kernel, dim3(gridFor(aElements)), dim3(kThreads), 0, a, ar, aElements);
+    RA_LAUNCH(roundToBf16Kernel, dim3(gridFor(bElements)), dim3(kThreads), 0, b, br, bElements);
+    if (ltGemmBias(ar, br, CUDA_R_16BF, bias, residual, c, m, n, k, ta, tb))
+      return;
+  } else if (ltGemmBias(a, b, CUDA_R_32F, bias, residual, c, m, n, k, ta, tb)) {
+    return;
+  }
+#endif
+  if (bf16)
+    gemmBf16(a, b, c, 1, zero, zero, m, n, k, ta, tb, aElements, bElements, scratch);
+  else
+    gemm(a, b, c, 1, zero, zero, m, n, k, ta, tb);
+  RA_LAUNCH(biasEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, c, bias, residual, n,
+            m * n);
 }
 
 } // namespace ra_cuda

@@ -456,6 +456,7 @@ int compileCommand(int argc, char **argv) {
                                    "-L",
                                    lib64,
                                    "-lcublas",
+                                   "-lcublasLt",
                                    "-Xlinker",
                                    "-rpath=" + lib64},
                                   inputs, cuda + "/model.so", dir, cuda + "/compile_nvcc.log",

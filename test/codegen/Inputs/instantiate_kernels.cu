@@ -46,4 +46,5 @@ void instantiateTheRest(float *p, const float *c) {
   const i64 off[] = {0};
   gemm(c, c, p, 1, off, off, 1, 1, 1, false, true);
   gemmBf16(c, c, p, 1, off, off, 1, 1, 1, false, true, 1, 1, p); // --precision bf16
+  gemmBias(c, c, c, c, p, 1, 1, 1, false, true, true, 1, 1, p);  // foldGemmEpilogues
 }

@@ -1,0 +1,122 @@
+// foldGemmEpilogues: a GEMM and the fused kernel right after it that adds a
+// bias row (and a residual) to its result in place become one GEMM with that
+// epilogue; anything else stays two calls. (The folded calls' values are
+// checked against the interpreter with every entry point: CpuBackendTest.)
+#include "codegen/KernelForm.h"
+
+#include <catch2/catch.hpp>
+
+namespace {
+
+using namespace ra::codegen;
+
+BufferRef arena(int64_t offset, int64_t elements) {
+  BufferRef r;
+  r.kind = BufferRef::Arena;
+  r.offset = offset;
+  r.elements = elements;
+  return r;
+}
+BufferRef param(int64_t offset, int64_t elements) {
+  BufferRef r = arena(offset, elements);
+  r.kind = BufferRef::Param;
+  return r;
+}
+
+FusedStep input(int operand, int64_t modulo) {
+  FusedStep s;
+  s.kind = FusedStep::Input;
+  s.input = operand;
+  s.modulo = modulo;
+  return s;
+}
+/// The last step: the kernel stores step `a`.
+FusedStep store(int a) {
+  FusedStep s;
+  s.kind = FusedStep::Unary;
+  s.a = a;
+  return s;
+}
+FusedStep binary(const char *fn, int a, int b) {
+  FusedStep s;
+  s.kind = FusedStep::Binary;
+  s.fn = fn;
+  s.a = a;
+  s.b = b;
+  return s;
+}
+
+constexpr int64_t kM = 8, kN = 6, kK = 4;
+
+/// C (arena 0) = A (arena 1024) W (param 0), then `body` over `operands`
+/// into `result`.
+EntryPoint projection(std::vector<FusedStep> body, std::vector<BufferRef> operands,
+                      BufferRef result) {
+  EntryPoint e;
+  KernelCall gemm{Family::Gemm, GemmShape{1, kM, kN, kK, false, false, {0}, {0}}, {}, {}, "g"};
+  gemm.operands = {arena(1024, kM * kK), param(0, kK * kN)};
+  gemm.results = {arena(0, kM * kN)};
+  KernelCall fused{Family::FusedElementwise, FusedParams{kM * kN, std::move(body)}, {}, {}, "f"};
+  fused.operands = std::move(operands);
+  fused.results = {result};
+  e.calls = {gemm, fused};
+  return e;
+}
+
+GemmShape::Epilogue folded(EntryPoint &e) {
+  foldGemmEpilogues(e);
+  if (e.calls.size() != 1)
+    return GemmShape::Epilogue::None;
+  return e.calls[0].get<GemmShape>().epilogue;
+}
+
+} // namespace
+
+TEST_CASE("codegen: a bias added to a GEMM's result in place is the GEMM's epilogue",
+          "[codegen][epilogue]") {
+  const BufferRef c = arena(0, kM * kN), bias = param(100, kN), res = arena(2048, kM * kN);
+  SECTION("C + bias") {
+    EntryPoint e =
+        projection({input(0, 0), input(1, kN), binary("Add", 0, 1), store(2)}, {c, bias}, c);
+    CHECK(folded(e) == GemmShape::Epilogue::Bias);
+    REQUIRE(e.calls[0].operands.size() == 3);
+    CHECK(e.calls[0].operands[2].offset == 100);
+  }
+  SECTION("residual + (bias + C), operands in any order") {
+    EntryPoint e = projection({input(2, 0), input(1, kN), input(0, 0), binary("Add", 1, 0),
+                               binary("Add", 2, 3), store(4)},
+                              {res, bias, c}, c);
+    CHECK(folded(e) == GemmShape::Epilogue::BiasResidual);
+    REQUIRE(e.calls[0].operands.size() == 4);
+    CHECK(e.calls[0].operands[2].offset == 100);  // the bias
+    CHECK(e.calls[0].operands[3].offset == 2048); // the residual
+  }
+  SECTION("not a sum of a bias row: left alone") {
+    EntryPoint mul =
+        projection({input(0, 0), input(1, kN), binary("Mul", 0, 1), store(2)}, {c, bias}, c);
+    CHECK(folded(mul) == GemmShape::Epilogue::None);
+    CHECK(mul.calls.size() == 2);
+    // A vector of another length (a column bias, i % 4) is not a row.
+    EntryPoint column = projection({input(0, 0), input(1, 4), binary("Add", 0, 1), store(2)},
+                                   {c, param(100, 4)}, c);
+    CHECK(folded(column) == GemmShape::Epilogue::None);
+    // C read twice: C + C + bias is no epilogue.
+    EntryPoint twice = projection({input(0, 0), input(0, 0), input(1, kN), binary("Add", 0, 1),
+                                   binary("Add", 3, 2), store(4)},
+                                  {c, bias}, c);
+    CHECK(folded(twice) == GemmShape::Epilogue::None);
+  }
+  SECTION("not in place: C's own value may still be read, so the kernels stay apart") {
+    EntryPoint e = projection({input(0, 0), input(1, kN), binary("Add", 0, 1), store(2)}, {c, bias},
+                              arena(4096, 48));
+    CHECK(folded(e) == GemmShape::Epilogue::None);
+  }
+  SECTION("a batch of products has no row bias") {
+    EntryPoint e =
+        projection({input(0, 0), input(1, kN), binary("Add", 0, 1), store(2)}, {c, bias}, c);
+    auto &g = std::get<GemmShape>(e.calls[0].params);
+    g.batch = 2;
+    g.aOffsets = g.bOffsets = {0, 1};
+    CHECK(folded(e) == GemmShape::Epilogue::None);
+  }
+}
