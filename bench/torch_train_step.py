@@ -4,10 +4,13 @@ comparisons; run with /usr/bin/python3 (Debian's python3-torch).
 
 usage: torch_train_step.py --n_layer 4 --d_model 128 --n_head 4 --vocab 256 \
            --ctx 128 --batch 16 --seq 128 [--steps 10] [--threads 2] [--device cuda] [--compile]
+           [--bf16]
 
 --compile runs the loss and its backward through torch.compile (PyTorch 2.x,
 from PyPI in a venv outside the repo: scripts/peer_venv.sh DIR all); the
-optimizer step stays eager, as in most training scripts.
+optimizer step stays eager, as in most training scripts. --bf16 runs the
+forward under torch.autocast(dtype=torch.bfloat16) (bf16 matmuls, float32
+master weights and AdamW state: the peer of racc compile --precision bf16).
 
 On --device cuda (tools/gpu-check.sh) the step is timed between
 torch.cuda.synchronize() calls; float32 matmuls stay float32 (no TF32), as
@@ -28,6 +31,7 @@ from torch_step_timing import adamw, median_step_ms  # noqa: E402
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="cpu")
 parser.add_argument("--compile", action="store_true")
+parser.add_argument("--bf16", action="store_true")
 for name, default in [("n_layer", 4), ("d_model", 128), ("n_head", 4), ("vocab", 256), ("ctx", 128),
                       ("batch", 16), ("seq", 128), ("steps", 10), ("warmup", 2), ("threads", 2)]:
     parser.add_argument("--" + name, type=int, default=default)
@@ -58,9 +62,18 @@ if cuda:
     torch.backends.cuda.matmul.allow_tf32 = False
 opt = adamw(P, lambda n, t: t.dim() >= 2)
 loss_fn = torch.compile(gpt2_loss) if args.compile else gpt2_loss
-ms = median_step_ms(P, lambda: loss_fn(P, tokens, targets, cfg), opt, args.warmup, args.steps,
+
+
+def loss():
+    if args.bf16:
+        with torch.autocast(device_type="cuda" if cuda else "cpu", dtype=torch.bfloat16):
+            return loss_fn(P, tokens, targets, cfg)
+    return loss_fn(P, tokens, targets, cfg)
+
+
+ms = median_step_ms(P, loss, opt, args.warmup, args.steps,
                     torch.cuda.synchronize if cuda else (lambda: None))
 print(json.dumps({"torch": torch.__version__, "device": args.device, "threads": args.threads,
-                  "compiled": args.compile,
+                  "compiled": args.compile, "bf16": args.bf16,
                   "ms_per_step": ms,
                   "tokens_per_s": args.batch * args.seq / (ms / 1e3)}))

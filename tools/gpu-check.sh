@@ -20,7 +20,9 @@
 #        unfused (speed, peak memory, outputs), GPT-2 124M with bf16 GEMMs
 #        (--precision bf16) against float32, and its step replayed as a CUDA
 #        graph against launching each kernel (RA_CUDA_GRAPHS=0)
-#     3. PyTorch eager on the same config and device, when python3 has torch
+#     3. PyTorch on the same config and device, when python3 has CUDA torch:
+#        eager float32, and bf16 autocast eager and torch.compile against
+#        racc's --precision bf16 build
 #     4. compute-sanitizer memcheck and racecheck on one step of the tiny
 #        GPT-2, where the machine has compute-sanitizer
 #   tools/gpu-check.sh [DIR]           both, on a machine that has both
@@ -196,11 +198,20 @@ stage_torch() {
     echo "python3 has no CUDA torch here"
     return 77
   fi
-  "$py" "$root/bench/torch_train_step.py" --n_layer 12 --d_model 768 --n_head 12 --vocab 50257 \
-    --ctx 1024 --batch 8 --seq 1024 --steps 10 --device "$device" > "$dir/results/torch_124m.json"
+  local gpt2=(--n_layer 12 --d_model 768 --n_head 12 --vocab 50257 --ctx 1024 --batch 8
+    --seq 1024 --steps 10 --device "$device")
+  "$py" "$root/bench/torch_train_step.py" "${gpt2[@]}" > "$dir/results/torch_124m.json"
   cat "$dir/results/torch_124m.json"
   "$py" "$root/tools/gpu_check_report.py" "$dir/results/bench_gpt2_124m.json" \
     --torch "$dir/results/torch_124m.json"
+  # bf16: autocast eager and torch.compile against racc --precision bf16.
+  for mode in eager compile; do
+    "$py" "$root/bench/torch_train_step.py" "${gpt2[@]}" --bf16 \
+      $([ $mode = compile ] && echo --compile) > "$dir/results/torch_124m_bf16_$mode.json"
+    cat "$dir/results/torch_124m_bf16_$mode.json"
+    "$py" "$root/tools/gpu_check_report.py" "$dir/results/bench_gpt2_124m_bf16.json" \
+      --torch "$dir/results/torch_124m_bf16_$mode.json"
+  done
 }
 
 stage_sanitizer() {
@@ -254,7 +265,7 @@ run() {
   if [ "$device" = cuda ]; then nvidia-smi -L 2>&1 | tee -a "$summary"; fi
   run_stage 1 "correctness on the device against the CPU build" stage_correctness
   run_stage 2 "training step speed, fused vs unfused, rarun bench --device $device" stage_bench
-  run_stage 3 "PyTorch eager, same config, float32 on the GPU" stage_torch
+  run_stage 3 "PyTorch on the same config and GPU: eager float32, bf16 eager and compiled" stage_torch
   run_stage 4 "compute-sanitizer memcheck and racecheck" stage_sanitizer
   "$py" "$root/tools/gpu_check_report.py" --stages "$dir/results/stages.tsv" \
     "$dir/results/stages.json" | tee -a "$summary"

@@ -27,7 +27,9 @@ def bench(path, torch_path, eager_path):
     if torch_path:
         torch = json.load(open(torch_path))
         r = b["artifact"]["ms_per_step"]
-        print(f"racc {r:.1f} ms/step vs PyTorch eager {torch['ms_per_step']:.1f} ms/step: "
+        mode = ("torch.compile" if torch.get("compiled") else "eager") + (
+            ", bf16 autocast" if torch.get("bf16") else "")
+        print(f"racc {r:.1f} ms/step vs PyTorch {mode} {torch['ms_per_step']:.1f} ms/step: "
               f"racc is {torch['ms_per_step'] / r:.2f}x PyTorch's speed")
         return
     fp32 = (f", float32 GEMM {b['fp32_gemm_gflops'] / 1e3:.1f} TFLOP/s"
