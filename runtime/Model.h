@@ -60,6 +60,8 @@ public:
   int64_t parameterElements() const { return manifestData.parameterElements; }
   /// The racc that compiled the artifact.
   const std::string &raccVersion() const { return manifestData.raccVersion; }
+  /// The matmuls' operands: "f32" or "bf16" (racc compile --precision).
+  const std::string &precision() const { return manifestData.precision; }
   const ParamInfo *param(const std::string &name) const;
   const EntryInfo *entry(const std::string &name) const;
   /// An integer config of the model (vocab, seq, ...), if it has one.
