@@ -129,6 +129,15 @@ RA_HD float roundTo(float x, Dtype t) {
                             : x;
 }
 
+/// A bf16 GEMM's operands rounded into one scratch buffer (--precision
+/// bf16), 2 bytes a value: A's `aElements`, then B from the next 16 bytes.
+/// Where B starts, in values, and the scratch it all takes, in floats: the
+/// kernels and the compiler's scratch count share them.
+RA_HD int64_t bf16StagingB(int64_t aElements) { return (aElements + 7) / 8 * 8; }
+RA_HD int64_t bf16StagingFloats(int64_t aElements, int64_t bElements) {
+  return (bf16StagingB(aElements) + bElements + 1) / 2;
+}
+
 /// Element i of a float tensor stored as t (F32, F16 or BF16).
 RA_HD float load(const void *p, int64_t i, Dtype t) {
   if (t == Dtype::F16)

@@ -32,11 +32,10 @@ int64_t flashGrad(const KernelCall &c) {
 }
 int64_t headMean(const KernelCall &c) { return c.get<AttentionShape>().headMeanAttentionScratch(); }
 int64_t cachedAttention(const KernelCall &c) { return c.get<CachedAttentionShape>().scratch(); }
-/// A bf16 GEMM's rounded operands, 2 bytes a value: A, then B from the
-/// next 16 bytes (ra_cuda::bf16ScratchB).
+/// A bf16 GEMM's rounded operands.
 int64_t gemm(const KernelCall &c) {
   const auto &g = c.get<GemmShape>();
-  return g.bf16Inputs ? ((g.aElements() + 7) / 8 * 8 + g.bElements() + 1) / 2 : 0;
+  return g.bf16Inputs ? ra_dtype::bf16StagingFloats(g.aElements(), g.bElements()) : 0;
 }
 int64_t headMeanGrad(const KernelCall &c) {
   return c.get<AttentionShape>().headMeanAttentionGradScratch();

@@ -12,6 +12,8 @@
 
 #include <cblas.h>
 #include <chrono>
+#include <tuple>
+#include <utility>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -82,26 +84,32 @@ inline void gemm(const float *a, const float *b, float *c, i64 batch, const i64 
           0.f, c + i * m * n, n);
 }
 
-/// `n` values of x rounded to bfloat16 (to nearest even), kept as float32.
-inline void roundToBf16(const float *x, float *out, i64 n) {
+/// A and B rounded to bfloat16 (to nearest even), kept as float32 in this
+/// thread's buffer: A's aElements values, then B's. The products of bf16
+/// values are exact in float32, so the GEMM of these is the GPU's bf16 GEMM
+/// with float32 accumulation. Slower than float32 on a CPU (a pass over
+/// both operands); the build exists to check the GPU's.
+inline std::pair<const float *, const float *> roundOperandsToBf16(const float *a, const float *b,
+                                                                   i64 aElements, i64 bElements) {
+  static thread_local std::vector<float> rounded;
+  rounded.resize(size_t(aElements + bElements));
+  auto round = [](const float *x, float *out, i64 n) {
 #pragma omp parallel for simd schedule(static)
-  for (i64 i = 0; i < n; ++i)
-    out[i] = ra_dtype::bf16ToFloat(ra_dtype::floatToBf16(x[i]));
+    for (i64 i = 0; i < n; ++i)
+      out[i] = ra_dtype::roundTo(x[i], ra_dtype::Dtype::BF16);
+  };
+  round(a, rounded.data(), aElements);
+  round(b, rounded.data() + aElements, bElements);
+  return {rounded.data(), rounded.data() + aElements};
 }
 
 /// gemm with A and B rounded to bfloat16 first (racc compile --precision
-/// bf16): the products of bf16 values are exact in float32, so this is the
-/// GPU's bf16 GEMM with float32 accumulation. aElements/bElements: what the
-/// products read of A and B. Slower than float32 on a CPU (the rounding is
-/// a pass over both operands); the build exists to check the GPU's.
+/// bf16); aElements/bElements: what the products read of A and B.
 inline void gemmBf16(const float *a, const float *b, float *c, i64 batch, const i64 *aOff,
                      const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb, i64 aElements,
                      i64 bElements) {
-  static thread_local std::vector<float> rounded;
-  rounded.resize(size_t(aElements + bElements));
-  roundToBf16(a, rounded.data(), aElements);
-  roundToBf16(b, rounded.data() + aElements, bElements);
-  gemm(rounded.data(), rounded.data() + aElements, c, batch, aOff, bOff, m, n, k, ta, tb);
+  auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements);
+  gemm(ar, br, c, batch, aOff, bOff, m, n, k, ta, tb);
 }
 
 /// C = op(A) op(B) + bias (a row of n, broadcast over C's m rows) [+
@@ -120,14 +128,8 @@ inline void gemmBias(const float *a, const float *b, const float *bias, const fl
     for (i64 j = 0; j < n; ++j)
       row[j] = res ? bias[j] + res[j] : bias[j];
   }
-  static thread_local std::vector<float> rounded;
-  if (bf16) {
-    rounded.resize(size_t(aElements + bElements));
-    roundToBf16(a, rounded.data(), aElements);
-    roundToBf16(b, rounded.data() + aElements, bElements);
-    a = rounded.data();
-    b = rounded.data() + aElements;
-  }
+  if (bf16)
+    std::tie(a, b) = roundOperandsToBf16(a, b, aElements, bElements);
   sgemm(ta, tb, m, n, k, 1.f, a, ta ? m : k, b, tb ? k : n, 1.f, c, n);
 }
 

@@ -28,7 +28,8 @@ inline bool opened = false;
 inline cublasHandle_t cublas = nullptr;
 inline cublasLtHandle_t cublasLt = nullptr;
 inline void *ltWorkspace = nullptr;
-constexpr uint64_t kLtWorkspaceBytes = uint64_t(32) << 20;
+/// The cuBLAS handle's and cuBLASLt's workspaces, each.
+constexpr uint64_t kWorkspaceBytes = uint64_t(32) << 20;
 #endif
 
 inline int error(char *out, int64_t size, const char *call, const char *reason) {
@@ -42,7 +43,7 @@ cudaStream_t ra_cuda_stream() { return ra_cuda_device::stream; }
 cublasHandle_t ra_cublas_handle() { return ra_cuda_device::cublas; }
 cublasLtHandle_t ra_cublaslt_handle() { return ra_cuda_device::cublasLt; }
 void *ra_cublaslt_workspace() { return ra_cuda_device::ltWorkspace; }
-uint64_t ra_cublaslt_workspace_bytes() { return ra_cuda_device::kLtWorkspaceBytes; }
+uint64_t ra_cublaslt_workspace_bytes() { return ra_cuda_device::kWorkspaceBytes; }
 #endif
 
 extern "C" {
@@ -78,15 +79,14 @@ int ra_device_open(char *name, int64_t nameSize, char *err, int64_t errSize) {
   // A workspace of the handle's own, allocated now: cuBLAS calls captured
   // into a CUDA graph must not allocate one while capturing.
   void *workspace = nullptr;
-  size_t workspaceBytes = size_t(32) << 20;
-  if (cudaError_t e = cudaMalloc(&workspace, workspaceBytes))
+  if (cudaError_t e = cudaMalloc(&workspace, kWorkspaceBytes))
     return error(err, errSize, "cudaMalloc (the cuBLAS workspace)", cudaGetErrorString(e));
-  if (cublasStatus_t s = cublasSetWorkspace(cublas, workspace, workspaceBytes))
+  if (cublasStatus_t s = cublasSetWorkspace(cublas, workspace, kWorkspaceBytes))
     return error(err, errSize, "cublasSetWorkspace", cublasGetStatusString(s));
   // cuBLASLt, for the GEMMs with a bias epilogue (ra_cuda::gemmBias).
   if (cublasStatus_t s = cublasLtCreate(&cublasLt))
     return error(err, errSize, "cublasLtCreate", cublasGetStatusString(s));
-  if (cudaError_t e = cudaMalloc(&ltWorkspace, kLtWorkspaceBytes))
+  if (cudaError_t e = cudaMalloc(&ltWorkspace, kWorkspaceBytes))
     return error(err, errSize, "cudaMalloc (the cuBLASLt workspace)", cudaGetErrorString(e));
 #endif
   opened = true;

@@ -13,6 +13,8 @@
 
 #include <map>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace ra_cuda {
 
@@ -72,23 +74,28 @@ __global__ void roundToBf16Kernel(const float *x, uint16_t *out, i64 n) {
   RA_GRID_STRIDE(i, n) { out[i] = ra_dtype::floatToBf16(x[i]); }
 }
 
-/// Where a bf16 GEMM's rounded B starts in its scratch: after A, at 16 bytes.
-inline i64 bf16ScratchB(i64 aElements) { return (aElements + 7) / 8 * 8; }
-
-/// gemm with A and B rounded to bfloat16 and float32 accumulation (racc
-/// compile --precision bf16). The rounded operands go to `scratch` (2 bytes
-/// a value: bf16ScratchB(aElements) + bElements of them); aElements and
-/// bElements are what the products read of A and B. On a GPU the product is
-/// cuBLAS's bf16 tensor-core GEMM (cublasGemmEx, CUBLAS_COMPUTE_32F); under
-/// the emulator the CPU GEMM of the rounded values widened to float, the same
-/// arithmetic (a product of two bf16 values is exact in float32).
-inline void gemmBf16(const float *a, const float *b, float *c, i64 batch, const i64 *aOff,
-                     const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb, i64 aElements,
-                     i64 bElements, float *scratch) {
-  uint16_t *ar = reinterpret_cast<uint16_t *>(scratch), *br = ar + bf16ScratchB(aElements);
+/// A and B rounded to bf16 bits into `scratch` (abi/ra_dtype.h's staging
+/// layout); returns where each starts.
+inline std::pair<uint16_t *, uint16_t *>
+roundOperandsToBf16(const float *a, const float *b, i64 aElements, i64 bElements, float *scratch) {
+  uint16_t *ar = reinterpret_cast<uint16_t *>(scratch);
+  uint16_t *br = ar + ra_dtype::bf16StagingB(aElements);
   RA_LAUNCH(roundToBf16Kernel, dim3(gridFor(aElements)), dim3(kThreads), 0, a, ar, aElements);
   RA_LAUNCH(roundToBf16Kernel, dim3(gridFor(bElements)), dim3(kThreads), 0, b, br, bElements);
+  return {ar, br};
+}
+
+/// The products of operands already rounded to bf16 bits (ar, br), float32
+/// accumulation: on a GPU cuBLAS's bf16 tensor-core GEMM (cublasGemmEx,
+/// CUBLAS_COMPUTE_32F); under the emulator the CPU GEMM of the bits widened
+/// to float, the same arithmetic (a product of two bf16 values is exact in
+/// float32).
+inline void gemmRoundedBf16(const uint16_t *ar, const uint16_t *br, float *c, i64 batch,
+                            const i64 *aOff, const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb,
+                            i64 aElements, i64 bElements) {
 #ifdef __CUDACC__
+  (void)aElements;
+  (void)bElements;
   const float one = 1.f, zero = 0.f;
   const cublasOperation_t opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                           opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -125,6 +132,16 @@ inline void gemmBf16(const float *a, const float *b, float *c, i64 batch, const 
     gemm(wide.data(), wide.data() + aElements, c, batch, aOff, bOff, m, n, k, ta, tb);
   });
 #endif
+}
+
+/// gemm with A and B rounded to bfloat16 and float32 accumulation (racc
+/// compile --precision bf16); aElements and bElements are what the products
+/// read of A and B, rounded into `scratch`.
+inline void gemmBf16(const float *a, const float *b, float *c, i64 batch, const i64 *aOff,
+                     const i64 *bOff, i64 m, i64 n, i64 k, bool ta, bool tb, i64 aElements,
+                     i64 bElements, float *scratch) {
+  auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements, scratch);
+  gemmRoundedBf16(ar, br, c, batch, aOff, bOff, m, n, k, ta, tb, aElements, bElements);
 }
 
 /// c[i] += bias[i % n] (+ residual[i]): a GEMM's epilogue as its own kernel
@@ -216,21 +233,20 @@ inline void gemmBias(const float *a, const float *b, const float *bias, const fl
                      float *c, i64 m, i64 n, i64 k, bool ta, bool tb, bool bf16, i64 aElements,
                      i64 bElements, float *scratch) {
   static const i64 zero[] = {0};
-#ifdef __CUDACC__
   if (bf16) {
-    uint16_t *ar = reinterpret_cast<uint16_t *>(scratch), *br = ar + bf16ScratchB(aElements);
-    RA_LAUNCH(roundToBf16Kernel, dim3(gridFor(aElements)), dim3(kThreads), 0, a, ar, aElements);
-    RA_LAUNCH(roundToBf16Kernel, dim3(gridFor(bElements)), dim3(kThreads), 0, b, br, bElements);
+    auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements, scratch);
+#ifdef __CUDACC__
     if (ltGemmBias(ar, br, CUDA_R_16BF, bias, residual, c, m, n, k, ta, tb))
       return;
-  } else if (ltGemmBias(a, b, CUDA_R_32F, bias, residual, c, m, n, k, ta, tb)) {
-    return;
-  }
 #endif
-  if (bf16)
-    gemmBf16(a, b, c, 1, zero, zero, m, n, k, ta, tb, aElements, bElements, scratch);
-  else
+    gemmRoundedBf16(ar, br, c, 1, zero, zero, m, n, k, ta, tb, aElements, bElements);
+  } else {
+#ifdef __CUDACC__
+    if (ltGemmBias(a, b, CUDA_R_32F, bias, residual, c, m, n, k, ta, tb))
+      return;
+#endif
     gemm(a, b, c, 1, zero, zero, m, n, k, ta, tb);
+  }
   RA_LAUNCH(biasEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, c, bias, residual, n,
             m * n);
 }

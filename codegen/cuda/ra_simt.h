@@ -354,9 +354,8 @@ inline void runBlock(BlockState &b) {
   }
 }
 
-/// Launches `body` (one thread's work) over a grid; blocks in parallel.
 /// The launch-configuration limits of sm_80/sm_90: a launch outside them does
-/// not run and sets cudaGetLastError's error, as on a GPU.
+/// not run and sets cudaGetLastError's error, as on a GPU (launchOn).
 inline const char *configurationError(dim3 grid, dim3 block, size_t sharedBytes) {
   unsigned long long threads = 1ull * block.x * block.y * block.z;
   if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
@@ -370,12 +369,10 @@ inline const char *configurationError(dim3 grid, dim3 block, size_t sharedBytes)
 /// The error the next cudaGetLastError returns: 0 or a launch failure.
 inline thread_local int lastError = 0;
 
+/// Runs `body` (one thread's work) over a grid whose configuration launchOn
+/// checked; blocks in parallel.
 inline void launch(const char *kernel, dim3 grid, dim3 blockDim, size_t sharedBytes,
                    std::function<void()> body) {
-  if (configurationError(grid, blockDim, sharedBytes)) {
-    lastError = 9; // cudaErrorInvalidConfiguration
-    return;
-  }
   unsigned blocks = grid.x * grid.y * grid.z;
   unsigned workers = std::max(1u, std::min(blocks, std::thread::hardware_concurrency()));
   std::atomic<unsigned> next{0};

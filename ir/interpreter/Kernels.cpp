@@ -79,7 +79,7 @@ Tensor matmul(const Tensor &a, const Tensor &b, bool ta, bool tb,
 Tensor roundedToBf16(const Tensor &x) {
   Tensor r = x;
   for (Real &v : r.data)
-    v = ra_dtype::bf16ToFloat(ra_dtype::floatToBf16(float(v)));
+    v = ra_dtype::roundTo(float(v), ra_dtype::Dtype::BF16);
   return r;
 }
 
