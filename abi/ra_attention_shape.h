@@ -22,12 +22,24 @@ struct AttentionShape {
   bool causal;
   bool reciprocal;
   int64_t band; // < 0: the whole causal triangle
+  // --precision bf16: the products may take bfloat16 operands (the CUDA
+  // tensor-core kernels, ra_cuda_tc_attention.cuh; the CPU kernels and the
+  // interpreter stay float32).
+  bool bf16 = false;
 
   /// Whether RA's reciprocal term alpha * S[j, i] adds to S_ra[i, j]: j <= i,
   /// within the band.
   RA_HD bool reciprocalAt(int64_t i, int64_t j) const {
     return reciprocal && j <= i && (band < 0 || i - j <= band);
   }
+  /// The width a tensor-core tile pads a head dim of n to: 32, 64 or 128; 0
+  /// past 128 (the CUDA kernels of ra_cuda_tc_attention.cuh, and racc, which
+  /// compiles the forms a model uses).
+  RA_HD static int tensorCoreWidth(int64_t n) {
+    return n <= 32 ? 32 : n <= 64 ? 64 : n <= 128 ? 128 : 0;
+  }
+  /// The last key query i sees.
+  RA_HD int64_t lastKey(int64_t i) const { return causal ? (i < tk - 1 ? i : tk - 1) : tk - 1; }
   /// Where head (b, h) starts in q (and the result), k and v.
   RA_HD int64_t qAt(int64_t bb, int64_t hh) const { return (bb * h + hh) * tq * e; }
   RA_HD int64_t kAt(int64_t bb, int64_t hh) const { return (kShared ? bb : bb * h + hh) * tk * e; }

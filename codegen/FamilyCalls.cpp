@@ -88,9 +88,10 @@ std::string out(const KernelCall &c, size_t i) { return resultPointer(c, i); }
 /// `ns::AttentionShape{...}`: the attention kernels' first argument.
 std::string attentionShape(const KernelCall &c, const Target &t) {
   const AttentionShape &s = c.get<AttentionShape>();
-  return fmt::format("{}::AttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}", t.ns(),
-                     s.b, s.h, s.tq, s.tk, s.e, s.dv, boolean(s.kShared), boolean(s.vShared),
-                     floatLiteral(s.scale), boolean(s.causal), boolean(s.reciprocal), s.band);
+  return fmt::format("{}::AttentionShape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}",
+                     t.ns(), s.b, s.h, s.tq, s.tk, s.e, s.dv, boolean(s.kShared),
+                     boolean(s.vShared), floatLiteral(s.scale), boolean(s.causal),
+                     boolean(s.reciprocal), s.band, boolean(s.bf16));
 }
 
 // Every attention family's operands start with q, k, v and, with RA's

@@ -180,18 +180,21 @@ std::vector<Field> fields(const LookupShape &p) {
   return {intField("ids", p.ids), intField("vocab", p.vocab), intField("width", p.width)};
 }
 std::vector<Field> fields(const AttentionShape &s) {
-  return {intField("b", s.b),
-          intField("h", s.h),
-          intField("tq", s.tq),
-          intField("tk", s.tk),
-          intField("e", s.e),
-          intField("dv", s.dv),
-          boolField("k_shared", s.kShared),
-          boolField("v_shared", s.vShared),
-          floatField("scale", s.scale),
-          boolField("causal", s.causal),
-          boolField("reciprocal", s.reciprocal),
-          intField("band", s.band)};
+  std::vector<Field> f = {intField("b", s.b),
+                          intField("h", s.h),
+                          intField("tq", s.tq),
+                          intField("tk", s.tk),
+                          intField("e", s.e),
+                          intField("dv", s.dv),
+                          boolField("k_shared", s.kShared),
+                          boolField("v_shared", s.vShared),
+                          floatField("scale", s.scale),
+                          boolField("causal", s.causal),
+                          boolField("reciprocal", s.reciprocal),
+                          intField("band", s.band)};
+  if (s.bf16)
+    f.push_back(boolField("bf16", true));
+  return f;
 }
 std::vector<Field> fields(const CachedAttentionShape &s) {
   return {intField("b", s.b),

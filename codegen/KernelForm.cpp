@@ -451,7 +451,9 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
         if (!family)
           return op->emitError("code generation has no kernel family '")
                  << op->getName().stripDialect() << "'";
-        return add(*family, a.getAttentionShape());
+        AttentionShape shape = a.getAttentionShape();
+        shape.bf16 = matmulRoundsToBf16(op);
+        return add(*family, shape);
       })
       .Default([&](Operation *other) {
         return other->emitError("code generation does not know '") << other->getName() << "'";

@@ -29,6 +29,8 @@ public:
   virtual const char *ns() const = 0;
   /// The header the source includes (and the artifact ships).
   virtual const char *header() const = 0;
+  /// Definitions before the kernels' header (what it compiles).
+  virtual std::string beforeHeader(const std::vector<EntryPoint> &) const { return ""; }
   /// Kernels and definitions before the `extern "C"` block: each distinct
   /// fused elementwise kernel's definition, once (SourceEmitter.cpp).
   virtual std::string preamble(const std::vector<EntryPoint> &entries, const KernelIds &ids) const;

@@ -15,6 +15,9 @@
 
 #include <fmt/format.h>
 
+#include <set>
+#include <tuple>
+
 namespace ra::codegen {
 namespace {
 
@@ -34,10 +37,35 @@ std::string failureCheck(const std::string &what) {
                      cEscaped(what));
 }
 
+/// The tensor-core attention forms (padded e, padded dv, RA's term) the
+/// entry points use: only these are compiled (ra_cuda_tc_attention.cuh).
+std::string tensorCoreForms(const std::vector<EntryPoint> &entries) {
+  std::set<std::tuple<int, int, bool>> forms;
+  for (const EntryPoint &e : entries)
+    for (const KernelCall &c : e.calls)
+      if (c.family == Family::Attention || c.family == Family::FlashAttention ||
+          c.family == Family::GatedFlashAttention || c.family == Family::FlashAttentionGrad ||
+          c.family == Family::GatedFlashAttentionGrad) {
+        const AttentionShape &s = c.get<AttentionShape>();
+        int ep = AttentionShape::tensorCoreWidth(s.e), dp = AttentionShape::tensorCoreWidth(s.dv);
+        if (s.bf16 && ep && dp)
+          forms.insert({ep, dp, s.reciprocal});
+      }
+  std::string list;
+  for (auto [ep, dp, ra] : forms)
+    list += fmt::format(" X({}, {}, {})", ep, dp, ra ? "true" : "false");
+  return "// The tensor-core attention forms this model uses (--precision bf16).\n"
+         "#define RA_TC_FORMS(X)" +
+         list + "\n";
+}
+
 class CudaTarget : public Target {
 public:
   const char *ns() const override { return "ra_cuda"; }
   const char *header() const override { return "ra_cuda_device.cuh"; }
+  std::string beforeHeader(const std::vector<EntryPoint> &entries) const override {
+    return tensorCoreForms(entries);
+  }
   /// The fused kernels, before the entry points (they have C++ linkage).
   std::string fusedDefinition(const KernelCall &c, int id) const override {
     return fusedKernel(c, id);

@@ -10,6 +10,7 @@
 #define RA_CUDA_ATTENTION_CUH
 
 #include "ra_cuda_common.cuh"
+#include "ra_cuda_tc_attention.cuh"
 
 namespace ra_cuda {
 
@@ -30,9 +31,7 @@ __device__ __forceinline__ float dot(const float *a, const float *b, i64 n) {
   return s;
 }
 
-__device__ __forceinline__ i64 lastKey(const AttentionShape &s, i64 i) {
-  return s.causal ? (i < s.tk - 1 ? i : s.tk - 1) : s.tk - 1;
-}
+__device__ __forceinline__ i64 lastKey(const AttentionShape &s, i64 i) { return s.lastKey(i); }
 
 /// S_ra[i, j] of head (b, h): scale q_i . k_j, plus alpha scale q_j . k_i
 /// where RA's reciprocal term applies.
@@ -99,6 +98,8 @@ __global__ void attentionKernel(AttentionShape s, const float *q, const float *k
 
 inline void attention(const AttentionShape &s, const float *q, const float *k, const float *v,
                       const float *alpha, float *out) {
+  if (tcAttentionApplies(s))
+    return tcAttention(s, q, k, v, alpha, out, nullptr, nullptr, nullptr);
   RA_LAUNCH(attentionKernel, dim3(rowsGrid(s.b * s.h * s.tq)), dim3(kThreads), 0, s, q, k, v, alpha,
             out, (float *)nullptr, (const float *)nullptr, (float *)nullptr);
 }
@@ -107,6 +108,8 @@ inline void attention(const AttentionShape &s, const float *q, const float *k, c
 inline void flashAttention(const AttentionShape &s, const float *q, const float *k, const float *v,
                            const float *alpha, float *out, float *lse, const float *gate = nullptr,
                            float *gated = nullptr) {
+  if (tcAttentionApplies(s))
+    return tcAttention(s, q, k, v, alpha, out, lse, gate, gated);
   RA_LAUNCH(attentionKernel, dim3(rowsGrid(s.b * s.h * s.tq)), dim3(kThreads), 0, s, q, k, v, alpha,
             out, lse, gate, gated);
 }

@@ -1,4 +1,5 @@
-//===- ra_cuda_flash_attention.cuh - flash attention backward and head-mean attention --*- C++ -*-===//
+//===- ra_cuda_flash_attention.cuh - flash attention backward and head-mean attention --*- C++
+//-*-===//
 //
 // The flash backward recomputing P and dS from the rows' log-sum-exps (plain,
 // gated), and mechanism 2's attention averaged over heads on a sibling's
@@ -211,8 +212,16 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
               scaled, dgate);
     dy = scaled;
   }
-  flashGradLaunch(FlashGrad{s, q, k, v, alpha, dy, lse, delta, nullptr}, y, dq, dk, dv, dalpha,
-                  delta, parts);
+  FlashGrad g{s, q, k, v, alpha, dy, lse, delta, nullptr};
+  if (tcAttentionGradApplies(s)) {
+    RA_LAUNCH(flashGradDeltaKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, g, y, delta);
+    tcAttentionGrad(s, q, k, v, alpha, dy, lse, delta, dq, dk, dv, dalpha ? parts : nullptr);
+    if (dalpha)
+      RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows,
+                1.f);
+    return;
+  }
+  flashGradLaunch(g, y, dq, dk, dv, dalpha, delta, parts);
 }
 
 //===----------------------------------------------------------------------===//

@@ -23,5 +23,6 @@
 #include "ra_cuda_layout.cuh"
 #include "ra_cuda_lookup.cuh"
 #include "ra_cuda_reduce.cuh"
+#include "ra_cuda_tc_attention.cuh"
 
 #endif // RA_CUDA_KERNELS_CUH

@@ -118,6 +118,7 @@ struct Fiber {
   unsigned linear = 0;
   bool done = false;
   enum Wait { None, Block, Warp } waiting = None;
+  uint64_t collectives = 0; // warp-collective calls made (ra_simt_mma.h)
 };
 
 struct BlockState {
@@ -136,6 +137,10 @@ struct BlockState {
   std::vector<unsigned> warpEpoch;
   std::vector<char> dynamicShared;
   std::function<void()> body;
+  // Per warp, for warp-collective matrix instructions (ra_simt_mma.h): each
+  // lane's call and arguments, and the fragments exchanged.
+  std::vector<std::vector<uint64_t>> warpCalls;
+  std::vector<std::vector<float>> warpTiles;
 };
 
 inline thread_local BlockState *tlBlock = nullptr;
@@ -258,6 +263,19 @@ private:
   Shadow shadow[N];
 };
 
+/// An OS thread's instance of a shared array, allocated at its first use.
+/// The arrays themselves as thread_local objects would be static TLS, which
+/// glibc carves out of every thread's stack: a few tensor-core kernels'
+/// tiles (with their shadows) made it larger than OpenMP's 8 MiB stacks.
+template <typename T, size_t N> struct SharedSlot {
+  std::unique_ptr<SharedArray<T, N>> array;
+  SharedArray<T, N> &get() {
+    if (!array)
+      array.reset(new SharedArray<T, N>());
+    return *array;
+  }
+};
+
 /// Runs one block: fibers round-robin until each finishes or waits; a barrier
 /// opens when every unfinished thread waits at it.
 inline void runBlock(BlockState &b) {
@@ -275,6 +293,7 @@ inline void runBlock(BlockState &b) {
     f.thread = dim3(i % b.dim.x, (i / b.dim.x) % b.dim.y, i / (b.dim.x * b.dim.y));
     f.done = false;
     f.waiting = Fiber::None;
+    f.collectives = 0;
 #ifdef RA_SIMT_FAST_SWITCH
     // The frame ra_simt_switch pops: MXCSR and control word, six registers,
     // then the return address fiberMain, placed so that fiberMain starts
@@ -618,7 +637,9 @@ inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
 #define __shfl_xor_sync(mask, value, lanes)                                                        \
   ::ra_simt::shuffle((value), int((::ra_simt::block().current->linear % 32) ^ (lanes)))
 #define atomicAdd(address, value) ::ra_simt::atomicAddFloat((address), (value))
-#define RA_SHARED(T, name, n) static thread_local ::ra_simt::SharedArray<T, n> name
+#define RA_SHARED(T, name, n)                                                                      \
+  static thread_local ::ra_simt::SharedSlot<T, n> name##Slot;                                      \
+  auto &name = name##Slot.get()
 #ifndef RA_STREAM
 #define RA_STREAM nullptr // the runtime's stream, when it defines one
 #endif

@@ -215,7 +215,18 @@ TEST_CASE("cpu and cuda-emu: a --precision bf16 build matches the interpreter's 
   // build does: the products of two bf16 values are exact in float32.
   std::string art = compileArtifact("gpt2_bf16", gpt2, true, kTinyGpt2, "--precision bf16");
   double cpu = compareEntryPoints(art, "cpu");
+  // The CUDA build's attention also runs on tensor cores at bf16 (P and dS
+  // rounded too, which the interpreter does not do): compared here without
+  // them, and with them below.
+  setenv("RA_CUDA_TENSOR_CORES", "0", 1);
   double emu = compareEntryPoints(art, "cuda-emu");
+  unsetenv("RA_CUDA_TENSOR_CORES");
+  double tensorCores = compareEntryPoints(art, "cuda-emu", 1);
+  WARN("cuda-emu with tensor-core attention against the interpreter: " << tensorCores);
+  // Measured 7.9e-3, two u = 2^-8: each product rounds P or dS once. Above
+  // 1e-5 shows the tensor-core kernels ran (the rest agrees to 4e-7).
+  CHECK(tensorCores <= 2e-2);
+  CHECK(tensorCores > 1e-5);
   // The rounding is real: against float32 operands the same kernels differ
   // by the bf16 rounding's 2^-9 relative per operand (more after AdamW).
   double f32 = compareEntryPoints(art, "cpu", 1, /*float32Reference=*/true);

@@ -2,9 +2,9 @@
 // SIMT emulator and compared with the CPU kernels (codegen/cpu/), which are
 // themselves checked against the interpreter. Sizes are odd on purpose:
 // partial warps, partial blocks, grid-stride tails.
+#include "abi/Init.h"
 #include "codegen/cpu/ra_cpu_kernels.h"
 #include "codegen/cuda/ra_cuda_device.cuh" // the kernels and the device layer
-#include "abi/Init.h"
 
 #include <catch2/catch.hpp>
 
@@ -345,4 +345,159 @@ TEST_CASE("cuda-emu: the device layer allocates, copies both ways and synchroniz
   REQUIRE(ra_device_copy(back.data(), device, 16, 0, error, sizeof error) == 0);
   CHECK(back == std::vector<float>{-1, -2, -3, -4});
   ra_device_free(device);
+}
+
+namespace {
+float roundedToBf16(float x) { return ra_dtype::bf16ToFloat(ra_dtype::floatToBf16(x)); }
+std::vector<float> roundedToBf16(std::vector<float> v) {
+  for (float &x : v)
+    x = roundedToBf16(x);
+  return v;
+}
+} // namespace
+
+TEST_CASE("cuda kernels: tensor-core flash attention, every form, against float32 on its "
+          "rounded operands",
+          "[cuda-kernels][tensor-core]") {
+  // The reference is the CPU kernel on q, k and v rounded to bf16, as the
+  // tiles stage them: scores then differ by float32 sums alone, so the
+  // log-sum-exps agree to 1e-5; the output's one other rounding is P's, to
+  // bf16 before P V, at most u = 2^-8 of each term: |dy| <= u max |v|.
+  const double u = std::ldexp(1.0, -8);
+  for (const Case &c : {Case{2, 3, 45, 24, 20, false, false, true, false, -1},
+                        Case{1, 2, 37, 128, 64, true, false, true, true, 7},
+                        Case{2, 2, 70, 16, 8, true, true, true, true, -1},
+                        Case{1, 2, 33, 40, 100, false, false, false, false, -1}}) {
+    CAPTURE(c.t, c.e, c.dv, c.kShared, c.vShared, c.causal, c.reciprocal, c.band);
+    int64_t kh = c.kShared ? 1 : c.h, vh = c.vShared ? 1 : c.h, rows = c.b * c.h * c.t;
+    ra_cpu::AttentionShape s = c.shape(1.f / std::sqrt(float(c.e)));
+    s.bf16 = true;
+    REQUIRE(ra_cuda::tcAttentionApplies(s));
+    auto q = randomVector(rows * c.e, 31), k = randomVector(c.b * kh * c.t * c.e, 32),
+         v = randomVector(c.b * vh * c.t * c.dv, 33), gate = randomVector(rows, 34, 1.f);
+    float alpha = 0.3f;
+    const float *a = c.reciprocal ? &alpha : nullptr;
+    std::vector<float> gy(rows * c.dv), glse(rows), gg(gy.size()), cy(gy.size()), clse(rows),
+        cg(gy.size());
+    ra_cuda::flashAttention(s, q.data(), k.data(), v.data(), a, gy.data(), glse.data(), gate.data(),
+                            gg.data());
+    auto rq = roundedToBf16(q), rk = roundedToBf16(k), rv = roundedToBf16(v);
+    ra_cpu::flashAttention(s, rq.data(), rk.data(), rv.data(), a, cy.data(), clse.data(),
+                           gate.data(), cg.data());
+    CHECK(relError(glse, clse) <= kTolerance);
+    double vMax = 0, worst = 0, worstGated = 0;
+    for (float x : rv)
+      vMax = std::max(vMax, double(std::abs(x)));
+    for (size_t i = 0; i < gy.size(); ++i) {
+      worst = std::max(worst, std::abs(double(gy[i]) - cy[i]));
+      worstGated = std::max(worstGated, std::abs(double(gg[i]) - cg[i]) / std::abs(gate[i / c.dv]));
+    }
+    CHECK(worst <= u * vMax + 1e-5);
+    CHECK(worstGated <= u * vMax + 1e-5);
+    // The rounding is real: against the unrounded operands the scores move.
+    std::vector<float> fy(gy.size()), flse(rows);
+    ra_cpu::AttentionShape f32 = s;
+    f32.bf16 = false;
+    ra_cpu::flashAttention(f32, q.data(), k.data(), v.data(), a, fy.data(), flse.data(), nullptr,
+                           nullptr);
+    CHECK(relError(glse, flse) > 1e-4);
+  }
+  // Heads wider than 128 keep the row kernels.
+  ra_cpu::AttentionShape wide = Case{1, 1, 8, 200, 8, false, false, true, false, -1}.shape(0.1f);
+  wide.bf16 = true;
+  CHECK_FALSE(ra_cuda::tcAttentionApplies(wide));
+}
+
+TEST_CASE("cuda kernels: tensor-core flash attention backward against float32 on its rounded "
+          "operands",
+          "[cuda-kernels][tensor-core]") {
+  // Both sides take q, k, v and dy rounded to bf16 and the same y and lse;
+  // the tensor-core kernels' remaining roundings are P's (for dV) and dS's
+  // (for dQ and dK) to bf16 before their products, each at most u = 2^-8 of
+  // its term. The bounds below are those sums, per element, from P and dS
+  // computed here in double (with RA's term: dS = dS_ra + alpha dS_ra^T).
+  const double u = std::ldexp(1.0, -8);
+  for (const Case &c : {Case{2, 3, 45, 24, 20, false, false, true, false, -1},
+                        Case{1, 2, 37, 128, 64, true, false, true, false, -1},
+                        Case{2, 2, 70, 16, 8, true, true, true, false, -1},
+                        Case{1, 2, 33, 40, 100, false, false, false, false, -1},
+                        Case{1, 2, 37, 128, 64, true, false, true, true, 7},
+                        Case{2, 2, 41, 24, 20, false, false, true, true, 20},
+                        Case{1, 2, 35, 16, 8, true, true, true, true, -1}}) {
+    CAPTURE(c.t, c.e, c.dv, c.kShared, c.vShared, c.causal, c.reciprocal, c.band);
+    int64_t kh = c.kShared ? 1 : c.h, vh = c.vShared ? 1 : c.h, rows = c.b * c.h * c.t, t = c.t;
+    ra_cpu::AttentionShape s = c.shape(1.f / std::sqrt(float(c.e)));
+    s.bf16 = true;
+    REQUIRE(ra_cuda::tcAttentionGradApplies(s));
+    auto q = roundedToBf16(randomVector(rows * c.e, 41)),
+         k = roundedToBf16(randomVector(c.b * kh * c.t * c.e, 42)),
+         v = roundedToBf16(randomVector(c.b * vh * c.t * c.dv, 43)),
+         dy = roundedToBf16(randomVector(rows * c.dv, 44));
+    float alpha = 0.3f;
+    const float *a = c.reciprocal ? &alpha : nullptr;
+    std::vector<float> y(rows * c.dv), lse(rows);
+    ra_cpu::flashAttention(s, q.data(), k.data(), v.data(), a, y.data(), lse.data(), nullptr,
+                           nullptr);
+    std::vector<float> gq(q.size()), gk(k.size()), gv(v.size()), cq(q.size()), ck(k.size()),
+        cv(v.size()), scratch(s.flashAttentionGradScratch(false));
+    float gda = 0, cda = 0;
+    ra_cuda::flashAttentionGrad(s, q.data(), k.data(), v.data(), a, y.data(), lse.data(), dy.data(),
+                                gq.data(), gk.data(), gv.data(), c.reciprocal ? &gda : nullptr,
+                                scratch.data());
+    ra_cpu::flashAttentionGrad(s, q.data(), k.data(), v.data(), a, y.data(), lse.data(), dy.data(),
+                               cq.data(), ck.data(), cv.data(), c.reciprocal ? &cda : nullptr);
+    // The bounds: sum over the products' terms of u |term|.
+    std::vector<double> bq(q.size()), bk(k.size()), bv(v.size());
+    auto dot = [](const float *x, const float *z, int64_t n) {
+      double acc = 0;
+      for (int64_t i = 0; i < n; ++i)
+        acc += double(x[i]) * z[i];
+      return acc;
+    };
+    for (int64_t bb = 0; bb < c.b; ++bb)
+      for (int64_t hh = 0; hh < c.h; ++hh) {
+        const float *qh = q.data() + s.qAt(bb, hh), *kp = k.data() + s.kAt(bb, hh),
+                    *vp = v.data() + s.vAt(bb, hh);
+        const int64_t bh = bb * c.h + hh;
+        const float *dyh = dy.data() + bh * t * c.dv, *yh = y.data() + bh * t * c.dv;
+        std::vector<double> p(t * t), dsRa(t * t);
+        for (int64_t i = 0; i < t; ++i) {
+          double d = dot(dyh + i * c.dv, yh + i * c.dv, c.dv);
+          for (int64_t j = 0; j <= s.lastKey(i); ++j) {
+            double score = s.scale * dot(qh + i * c.e, kp + j * c.e, c.e);
+            if (s.reciprocalAt(i, j))
+              score += alpha * s.scale * dot(qh + j * c.e, kp + i * c.e, c.e);
+            p[i * t + j] = std::exp(score - lse[bh * t + i]);
+            dsRa[i * t + j] = p[i * t + j] * (dot(dyh + i * c.dv, vp + j * c.dv, c.dv) - d);
+          }
+        }
+        for (int64_t i = 0; i < t; ++i)
+          for (int64_t j = 0; j < t; ++j) {
+            double ds = dsRa[i * t + j] + (s.reciprocalAt(j, i) ? alpha * dsRa[j * t + i] : 0);
+            for (int64_t x = 0; x < c.e; ++x) {
+              bq[(bh * t + i) * c.e + x] += u * s.scale * std::abs(ds * kp[j * c.e + x]);
+              bk[s.kAt(bb, hh) + j * c.e + x] += u * s.scale * std::abs(ds * qh[i * c.e + x]);
+            }
+            for (int64_t x = 0; x < c.dv; ++x)
+              bv[s.vAt(bb, hh) + j * c.dv + x] += u * p[i * t + j] * std::abs(dyh[i * c.dv + x]);
+          }
+      }
+    auto within = [](const std::vector<float> &got, const std::vector<float> &want,
+                     const std::vector<double> &bound) {
+      double worst = 0; // the largest excess over the bound, relative to the largest value
+      double scale = 0;
+      for (float w : want)
+        scale = std::max(scale, double(std::abs(w)));
+      for (size_t i = 0; i < got.size(); ++i)
+        worst = std::max(worst, std::abs(double(got[i]) - want[i]) - bound[i]);
+      return worst / scale;
+    };
+    CHECK(within(gq, cq, bq) <= 1e-5);
+    CHECK(within(gk, ck, bk) <= 1e-5);
+    CHECK(within(gv, cv, bv) <= 1e-5);
+    // d alpha sums float32 dS_ra S^T without a bf16 rounding: float32's accuracy.
+    CHECK(gda == Approx(cda).epsilon(1e-4).margin(1e-5));
+    // The rounding of P and dS is real (the bounds are not vacuous).
+    CHECK(relError(gq, cq) > 1e-5);
+  }
 }

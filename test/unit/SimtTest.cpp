@@ -5,6 +5,8 @@
 #define RA_STREAM currentStream
 #include "codegen/cuda/ra_simt.h"
 
+#include "ChildProcess.h"
+
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -54,29 +56,7 @@ __global__ void divergentBarrier(float *out) {
   out[threadIdx.x] = 1.f;
 }
 
-/// Runs `f` in a child process; returns its exit signal and its stderr.
-std::pair<int, std::string> inChild(const std::function<void()> &f) {
-  int pipefd[2];
-  REQUIRE(pipe(pipefd) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    // The child aborts by design: without the test runner's handlers.
-    signal(SIGABRT, SIG_DFL);
-    dup2(pipefd[1], 2);
-    freopen("/dev/null", "w", stdout);
-    f();
-    _exit(0);
-  }
-  close(pipefd[1]);
-  std::string err;
-  char buf[256];
-  for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;)
-    err.append(buf, n);
-  close(pipefd[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFSIGNALED(status) ? WTERMSIG(status) : 0, err};
-}
+using ra::test::inChild;
 
 } // namespace
 
