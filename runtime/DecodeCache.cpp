@@ -188,7 +188,25 @@ std::unique_ptr<CachedDecoder> CachedDecoder::create(Model &model, std::string &
     d->prefillOut.emplace_back(t.elements());
   for (const TensorInfo &t : decode.outputs)
     d->decodeOut.emplace_back(t.elements());
+  // On a device @decode's caches stay in its memory between calls: each
+  // call uploads the rows stored since the last, not every cache.
+  for (size_t c = 0; c < d->buffers.size(); ++c)
+    model.keepInputOnDevice("decode", kFirstCacheInput + c);
+  d->wholeCache.assign(d->buffers.size(), true); // the device copies start uninitialized
   return d;
+}
+
+std::string CachedDecoder::uploadChanges() {
+  std::vector<Model::InputPatch> patches;
+  for (size_t c = 0; c < buffers.size(); ++c)
+    if (wholeCache[c])
+      patches.push_back({kFirstCacheInput + c, 0, buffers[c].data(), int64_t(buffers[c].size())});
+  for (const Model::InputPatch &p : changedRows)
+    if (!wholeCache[p.input - kFirstCacheInput])
+      patches.push_back(p);
+  wholeCache.assign(buffers.size(), false);
+  changedRows.clear();
+  return model.patchKeptInputs("decode", patches);
 }
 
 bool CachedDecoder::reserve(size_t r, int64_t positions) {
@@ -251,6 +269,11 @@ void CachedDecoder::storeRow(size_t c, int64_t b, const float *from, int64_t n, 
       for (int64_t i = 0; i < inner; ++i)
         ra_dtype::store(to, dst + i, ra_dtype::roundTo(src[i], rounding), type);
     }
+    if (!wholeCache[c]) {
+      int64_t bytes = ra_dtype::bytes(type);
+      changedRows.push_back({kFirstCacheInput + c, dst * bytes,
+                             static_cast<unsigned char *>(to) + dst * bytes, inner * bytes});
+    }
   }
 }
 
@@ -284,6 +307,9 @@ std::string CachedDecoder::prefill(const std::vector<std::vector<int32_t>> &prom
     releaseAll();
     return err;
   }
+  // Every cache changes: the next @decode uploads them whole.
+  wholeCache.assign(buffers.size(), true);
+  changedRows.clear();
   // Rings and sums start empty; a pool's rows are written before they are read.
   for (size_t c = 0; c < layout.caches.size(); ++c)
     if (layout.caches[c].kind != CacheSpec::Kind::PerToken)
@@ -343,6 +369,8 @@ std::string CachedDecoder::decode(const std::vector<int32_t> &tokens, const std:
   table.assign(batchSize * m, 0);
   for (int64_t r = 0; r < batchSize; ++r)
     std::copy(held[r].begin(), held[r].end(), table.begin() + r * m);
+  if (std::string err = uploadChanges(); !err.empty())
+    return err;
   std::vector<const void *> ins{ids.data(), positions.data(), table.data()};
   for (auto &buffer : buffers)
     ins.push_back(buffer.data());
@@ -375,6 +403,8 @@ std::string CachedDecoder::startWithRandomCache(const std::vector<int32_t> &star
   for (size_t c = 0; c < buffers.size(); ++c)
     for (int64_t i = 0, n = int64_t(buffers[c].size()) / ra_dtype::bytes(types[c]); i < n; ++i)
       ra_dtype::store(buffers[c].data(), i, float(rng.normal()), types[c]);
+  wholeCache.assign(buffers.size(), true);
+  changedRows.clear();
   releaseAll();
   // Room for the position after the last too: what the next decode takes.
   size_t n = std::min(starts.size(), size_t(batchSize));

@@ -128,6 +128,11 @@ private:
   }
   void releaseAll();
   std::string poolFull(int64_t needed) const;
+  /// On a device, copies what changed in the caches since the last @decode
+  /// to their copies there (nothing on cpu).
+  std::string uploadChanges();
+  /// @decode's inputs: ids, positions, the block table, then the caches.
+  static constexpr size_t kFirstCacheInput = 3;
 
   Model &model;
   CacheLayout layout;
@@ -140,6 +145,9 @@ private:
   std::vector<int32_t> table;                      // @decode's block_table [batch, per sequence]
   std::vector<std::vector<float>> prefillOut, decodeOut;
   std::vector<int32_t> ids, positions, rows;
+  // What changed since the last @decode: whole caches, or rows of them.
+  std::vector<bool> wholeCache;
+  std::vector<Model::InputPatch> changedRows;
   ra_dtype::Dtype stored = ra_dtype::Dtype::F32, rounding = ra_dtype::Dtype::F32;
 };
 

@@ -135,7 +135,8 @@ std::string Model::loadDevice(const std::string &lib, bool syncEachKernel) {
   };
   if (!sym(api.open, "ra_device_open") || !sym(api.syncEachKernel, "ra_device_sync_each_kernel") ||
       !sym(api.alloc, "ra_device_alloc") || !sym(api.free, "ra_device_free") ||
-      !sym(api.copy, "ra_device_copy") || !sym(api.sync, "ra_device_sync"))
+      !sym(api.copy, "ra_device_copy") || !sym(api.sync, "ra_device_sync") ||
+      !sym(api.scatter, "ra_device_scatter"))
     return "'" + lib + "' lacks the device functions (ra_device_*): recompile with this racc";
   char name[256] = {0};
   if (api.open(name, sizeof name, errorText, sizeof errorText))
@@ -333,6 +334,44 @@ std::string Model::call(const std::string &name, const std::vector<const void *>
   return "";
 }
 
+void Model::keepInputOnDevice(const std::string &entry, size_t index) {
+  if (!onDevice)
+    return;
+  DeviceEntry &d = deviceEntries[entry];
+  if (d.kept.size() <= index)
+    d.kept.resize(index + 1, false);
+  d.kept[index] = true;
+}
+
+std::string Model::patchKeptInputs(const std::string &entry,
+                                   const std::vector<InputPatch> &patches) {
+  if (!onDevice || patches.empty())
+    return "";
+  const EntryInfo *e = this->entry(entry);
+  if (!e)
+    return "no entry point '" + entry + "'";
+  DeviceEntry &d = deviceEntries[entry];
+  std::vector<unsigned char> staging;
+  std::vector<int64_t> moves;
+  for (const InputPatch &p : patches) {
+    if (p.input >= d.inputs.size() || p.input >= d.kept.size() || !d.kept[p.input])
+      return entry + ": input " + std::to_string(p.input) + " is not kept on the device";
+    if (p.offset < 0 || p.bytes < 0 || p.offset + p.bytes > e->inputs[p.input].bytes())
+      return fmt::format("{}: bytes {}..{} are outside input {} ({} bytes)", entry, p.offset,
+                         p.offset + p.bytes, e->inputs[p.input].name, e->inputs[p.input].bytes());
+    moves.push_back(int64_t(reinterpret_cast<uintptr_t>(d.inputs[p.input])) + p.offset);
+    moves.push_back(int64_t(staging.size()));
+    moves.push_back(p.bytes);
+    const auto *src = static_cast<const unsigned char *>(p.src);
+    staging.insert(staging.end(), src, src + p.bytes);
+  }
+  if (api.scatter(staging.data(), int64_t(staging.size()), moves.data(), int64_t(patches.size()),
+                  errorText, sizeof errorText))
+    return deviceError(("updating the inputs of " + entry + " kept on the device").c_str());
+  uploaded += int64_t(staging.size() + moves.size() * sizeof(int64_t));
+  return "";
+}
+
 std::string Model::callOnDevice(const EntryInfo &e, const std::vector<const void *> &inputs,
                                 const std::vector<void *> &outputs) {
   DeviceEntry &d = deviceEntries[e.name];
@@ -342,9 +381,13 @@ std::string Model::callOnDevice(const EntryInfo &e, const std::vector<const void
       return deviceError("copying the parameters to the device");
     newer = Newer::Neither;
   }
-  for (size_t i = 0; i < inputs.size(); ++i)
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (i < d.kept.size() && d.kept[i])
+      continue;
     if (api.copy(d.inputs[i], inputs[i], e.inputs[i].bytes(), 1, errorText, sizeof errorText))
       return deviceError(("copying input " + e.inputs[i].name + " to the device").c_str());
+    uploaded += e.inputs[i].bytes();
+  }
   char error[512] = {0};
   int failed = functions[e.name](static_cast<float *>(deviceParams), static_cast<char *>(d.arena),
                                  d.inputs.data(), d.outputs.data(), error, sizeof error);

@@ -33,6 +33,8 @@ struct DeviceApi {
   int (*copy)(void *dst, const void *src, int64_t bytes, int toDevice, char *error,
               int64_t errorSize) = nullptr;
   int (*sync)(char *error, int64_t errorSize) = nullptr;
+  int (*scatter)(const void *staging, int64_t stagingBytes, const int64_t *moves, int64_t count,
+                 char *error, int64_t errorSize) = nullptr;
 };
 
 using EntryFn = abi::EntryFn;
@@ -105,6 +107,25 @@ public:
   std::string call(const std::string &entry, const std::vector<const void *> &inputs,
                    const std::vector<void *> &outputs);
 
+  /// Keeps input `index` of `entry` in device memory between calls: `call`
+  /// no longer uploads it (its host pointer is ignored there), and
+  /// `patchKeptInputs` refreshes the pieces that changed. What keeps the
+  /// decoding caches on a device. On cpu nothing changes: every call reads
+  /// the host buffer.
+  void keepInputOnDevice(const std::string &entry, size_t index);
+  /// A piece of a kept input to refresh: `bytes` at byte `offset`, from `src`.
+  struct InputPatch {
+    size_t input;
+    int64_t offset;
+    const void *src;
+    int64_t bytes;
+  };
+  /// Copies the pieces into the kept inputs' device memory (one scatter, on
+  /// a device; nothing on cpu). "" or what failed.
+  std::string patchKeptInputs(const std::string &entry, const std::vector<InputPatch> &patches);
+  /// Bytes `call` and `patchKeptInputs` have copied to the device so far.
+  int64_t bytesUploaded() const { return uploaded; }
+
 private:
   Model() = default;
   std::string loadDevice(const std::string &lib, bool syncEachKernel);
@@ -131,7 +152,9 @@ private:
   struct DeviceEntry {
     void *arena = nullptr;
     std::vector<void *> inputs, outputs;
+    std::vector<bool> kept; // inputs kept on the device (keepInputOnDevice)
   };
+  int64_t uploaded = 0;
   std::map<std::string, DeviceEntry> deviceEntries;
   std::vector<void *> deviceBlocks; // everything allocated, freed on destruction
   enum class Newer { Neither, Host, Device } newer = Newer::Neither;

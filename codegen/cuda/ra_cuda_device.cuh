@@ -36,6 +36,36 @@ inline int error(char *out, int64_t size, const char *call, const char *reason) 
   std::snprintf(out, size_t(size), "%s: %s", call, reason);
   return 1;
 }
+
+/// A block per move: `bytes` bytes from `staging` at `from` to device
+/// address `to` (moves: to, from, bytes each).
+__global__ void scatterKernel(const unsigned char *staging, const int64_t *moves, int64_t count) {
+  for (int64_t m = blockIdx.x; m < count; m += gridDim.x) {
+    auto *to = reinterpret_cast<unsigned char *>(moves[3 * m]);
+    const unsigned char *from = staging + moves[3 * m + 1];
+    for (int64_t i = threadIdx.x; i < moves[3 * m + 2]; i += blockDim.x)
+      to[i] = from[i];
+  }
+}
+
+/// Device buffers the scatter stages through, grown as needed.
+struct Staging {
+  void *data = nullptr;
+  int64_t bytes = 0;
+  /// `bytes` of device memory (what it held is lost when it grows).
+  cudaError_t reserve(int64_t want) {
+    if (want <= bytes)
+      return cudaSuccess;
+    cudaFree(data);
+    data = nullptr;
+    bytes = 0;
+    if (cudaError_t e = cudaMalloc(&data, size_t(want)))
+      return e;
+    bytes = want;
+    return cudaSuccess;
+  }
+};
+inline Staging scatterRows, scatterMoves;
 } // namespace ra_cuda_device
 
 cudaStream_t ra_cuda_stream() { return ra_cuda_device::stream; }
@@ -136,6 +166,39 @@ int ra_device_copy(void *dst, const void *src, int64_t bytes, int toDevice, char
                  cudaGetErrorString(e));
   if (cudaError_t e = cudaStreamSynchronize(stream))
     return error(err, errSize, "cudaStreamSynchronize after a copy", cudaGetErrorString(e));
+  return 0;
+}
+
+/// Updates pieces of device buffers from the host in three steps whatever
+/// their number: the pieces (`stagingBytes` at `staging`, one after
+/// another) and `count` moves (device address, offset in `staging`, bytes)
+/// are copied to the device, and one kernel scatters them. What keeps a
+/// decoding cache on the device takes one row per sequence and cache a
+/// step this way, not the whole cache. Waits for the stream.
+int ra_device_scatter(const void *staging, int64_t stagingBytes, const int64_t *moves,
+                      int64_t count, char *err, int64_t errSize) {
+  using namespace ra_cuda_device;
+  if (count == 0)
+    return 0;
+  if (cudaError_t e = scatterRows.reserve(stagingBytes); e)
+    return error(err, errSize, "cudaMalloc (scatter staging)", cudaGetErrorString(e));
+  if (cudaError_t e = scatterMoves.reserve(count * 3 * int64_t(sizeof(int64_t))); e)
+    return error(err, errSize, "cudaMalloc (scatter moves)", cudaGetErrorString(e));
+  if (ra_device_copy(scatterRows.data, staging, stagingBytes, 1, err, errSize) ||
+      ra_device_copy(scatterMoves.data, moves, count * 3 * int64_t(sizeof(int64_t)), 1, err,
+                     errSize))
+    return 1;
+  const auto *rows = static_cast<const unsigned char *>(scatterRows.data);
+  const auto *table = static_cast<const int64_t *>(scatterMoves.data);
+  RA_LAUNCH(scatterKernel, dim3(unsigned(count < 65535 ? count : 65535)), dim3(128), 0, rows, table,
+            count);
+  if (ra_cuda::failed()) { // the launch's check (RA_AFTER_LAUNCH) took the error
+    error(err, errSize, "scatterKernel", ra_cuda::failure().message);
+    ra_cuda::failure() = ra_cuda::Failure();
+    return 1;
+  }
+  if (cudaError_t e = cudaStreamSynchronize(stream))
+    return error(err, errSize, "cudaStreamSynchronize after scatterKernel", cudaGetErrorString(e));
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "abi/ra_dtype.h"
 #include "ir/RaDialect.h"
 #include "ir/interpreter/Interpreter.h"
+#include "runtime/DecodeCache.h"
 #include "runtime/Model.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -201,8 +202,47 @@ TEST_CASE("cuda-emu: a tiny GPT-2's entry points, CUDA kernels under the emulato
           "interpreter",
           "[cuda]") {
   std::string gpt2 = std::string(RACC_SOURCE_DIR) + "/models/gpt2.graph";
-  double worst = compareEntryPoints(compileArtifact("gpt2", gpt2, true, kTinyGpt2), "cuda-emu");
+  std::string art = compileArtifact("gpt2", gpt2, true, kTinyGpt2);
+  double worst = compareEntryPoints(art, "cuda-emu");
   WARN("tiny GPT-2 on cuda-emu: worst relative error " << worst);
+
+  // Cached decoding keeps its caches in device memory: the first @decode
+  // after a prefill uploads them whole, every later one only the rows the
+  // last step stored; the logits are the CPU decoder's.
+  std::string error;
+  auto onCpu = ra::rt::Model::load(art, error, "cpu");
+  auto onEmu = ra::rt::Model::load(art, error, "cuda-emu");
+  REQUIRE(onCpu);
+  REQUIRE(onEmu);
+  onCpu->initialize(3);
+  onEmu->initialize(3);
+  auto cpuDecoder = ra::rt::CachedDecoder::create(*onCpu, error);
+  auto emuDecoder = ra::rt::CachedDecoder::create(*onEmu, error);
+  INFO(error);
+  REQUIRE(cpuDecoder);
+  REQUIRE(emuDecoder);
+  std::vector<std::vector<int32_t>> prompts = {{1, 2, 3}, {4}};
+  std::vector<const float *> cpuLogits, emuLogits;
+  REQUIRE(cpuDecoder->prefill(prompts, cpuLogits).empty());
+  REQUIRE(emuDecoder->prefill(prompts, emuLogits).empty());
+  int64_t cacheBytes = emuDecoder->bytesPerBlock() * emuDecoder->poolBlocks() +
+                       emuDecoder->bytesPerSequence() * emuDecoder->batch();
+  std::vector<int64_t> uploads;
+  for (int step = 0; step < 4; ++step) {
+    std::vector<int32_t> tokens = {int32_t(5 + step), int32_t(9 + step)};
+    int64_t before = onEmu->bytesUploaded();
+    REQUIRE(cpuDecoder->decode(tokens, {true, true}, cpuLogits).empty());
+    REQUIRE(emuDecoder->decode(tokens, {true, true}, emuLogits).empty());
+    uploads.push_back(onEmu->bytesUploaded() - before);
+    for (size_t r = 0; r < 2; ++r)
+      for (int64_t v = 0; v < emuDecoder->vocab(); ++v)
+        CHECK(emuLogits[r][v] == Approx(cpuLogits[r][v]).margin(1e-4));
+  }
+  WARN("decoder caches " << cacheBytes << " bytes; uploaded per step " << uploads[0] << ", " << uploads[1]
+                      << ", " << uploads[2] << ", " << uploads[3]);
+  CHECK(uploads[0] >= cacheBytes);
+  for (size_t i = 1; i < uploads.size(); ++i)
+    CHECK(uploads[i] < cacheBytes / 4);
 }
 
 TEST_CASE("cpu and cuda-emu: a --precision bf16 build matches the interpreter's bf16 rounding",
