@@ -160,6 +160,16 @@ const std::map<Family, Renderer> &renderers() {
     };
     t[Family::Gemm] = [](const KernelCall &c, const Target &tg) {
       const auto &p = c.get<GemmShape>();
+      if (p.epilogue == GemmShape::Epilogue::BiasGeluAux ||
+          p.epilogue == GemmShape::Epilogue::BiasGelu) {
+        // gelu(AB + bias) into the last result, AB + bias kept in the first (aux) or not.
+        bool aux = p.epilogue == GemmShape::Epilogue::BiasGeluAux;
+        return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
+                           tg.qualified("gemmBiasGelu"), in(c, 0), in(c, 1), in(c, 2),
+                           aux ? out(c, 0) : "nullptr", out(c, aux ? 1 : 0), p.m, p.n, p.k,
+                           boolean(p.transposeA), boolean(p.transposeB), boolean(p.bf16Inputs),
+                           p.aElements(), p.bElements(), tg.scratchArgument());
+      }
       if (p.epilogue != GemmShape::Epilogue::None) {
         // One product (batch 1) plus bias [+ residual]; bf16 operands rounded as below.
         bool residual = p.epilogue == GemmShape::Epilogue::BiasResidual;

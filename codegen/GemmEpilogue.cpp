@@ -1,12 +1,14 @@
-//===- GemmEpilogue.cpp - bias and residual folded into the GEMM ----------===//
+//===- GemmEpilogue.cpp - bias, residual and GELU folded into the GEMM ----===//
 //
 // After fusion a projection is a gemm writing C, then a fused elementwise
-// kernel computing C + bias (+ residual) into C's own buffer. Both backends
-// can do the addition inside the GEMM: cuBLASLt's bias epilogue with the
-// residual as its C input, and a CPU BLAS with beta = 1 over C filled with
-// the bias and residual first. Folding happens on the kernel form, where both
-// backends see it, so the CPU build checks the folded call against the
-// interpreter as it checks every other.
+// kernel computing C + bias (+ residual) into C's own buffer, and in the MLP
+// a GELU of that C, in place (inference) or into another buffer (training,
+// whose backward reads C). Both backends can do these inside
+// the GEMM: cuBLASLt's bias epilogue with the residual as its C input (and
+// GELU_AUX_BIAS, which keeps C as its aux output), and a CPU BLAS with beta
+// = 1 over C filled with the bias and residual first. Folding happens on the kernel form, where
+// both backends see it, so the CPU build checks the folded call against the interpreter as it
+// checks every other.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/KernelForm.h"
@@ -53,7 +55,19 @@ GemmShape::Epilogue epilogueOf(const KernelCall &gemm, const KernelCall &fused,
   if (g.batch != 1 || g.epilogue != GemmShape::Epilogue::None || f.n != g.m * g.n ||
       !sameBuffer(fused.results[0], c))
     return GemmShape::Epilogue::None;
-  auto leaves = summands(f);
+  // gelu(C + bias) stored in place: the sum below the GELU (inference's MLP).
+  FusedParams sum = f;
+  bool gelu = false;
+  if (sum.body.size() >= 2) {
+    const FusedStep &stored = sum.body[sum.body.size() - 2];
+    if (sum.body.back().a == int(sum.body.size()) - 2 && stored.kind == FusedStep::Unary &&
+        stored.fn == "Gelu" && stored.a == int(sum.body.size()) - 3) {
+      gelu = true;
+      sum.body.erase(sum.body.end() - 2);
+      sum.body.back().a = int(sum.body.size()) - 2;
+    }
+  }
+  auto leaves = summands(sum);
   if (!leaves)
     return GemmShape::Epilogue::None;
   int product = -1, bias = -1, residual = -1;
@@ -71,10 +85,24 @@ GemmShape::Epilogue epilogueOf(const KernelCall &gemm, const KernelCall &fused,
   if (product < 0 || bias < 0)
     return GemmShape::Epilogue::None;
   extra = {fused.operands[bias]};
+  if (gelu)
+    return residual < 0 ? GemmShape::Epilogue::BiasGelu : GemmShape::Epilogue::None;
   if (residual < 0)
     return GemmShape::Epilogue::Bias;
   extra.push_back(fused.operands[residual]);
   return GemmShape::Epilogue::BiasResidual;
+}
+
+/// Whether `next` is the GELU of a bias-epilogue GEMM `g`'s whole result,
+/// into another buffer.
+bool geluOfResult(const KernelCall &g, const KernelCall &next) {
+  if (next.family != Family::Unary || next.get<ElementwiseParams>().fn != "Gelu")
+    return false;
+  const auto &shape = g.get<GemmShape>();
+  const BufferRef &c = g.results[0];
+  return shape.epilogue == GemmShape::Epilogue::Bias &&
+         next.get<ElementwiseParams>().n == shape.m * shape.n && sameBuffer(next.operands[0], c) &&
+         !sameBuffer(next.results[0], c);
 }
 
 } // namespace
@@ -91,8 +119,14 @@ void foldGemmEpilogues(EntryPoint &entry) {
         KernelCall g = calls[i];
         std::get<GemmShape>(g.params).epilogue = e;
         g.operands.insert(g.operands.end(), extra.begin(), extra.end());
-        folded.push_back(std::move(g));
         ++i; // the fused kernel is the GEMM's now
+        // The MLP's GELU right after its biased projection: G = gelu(C) too.
+        if (i + 1 < calls.size() && geluOfResult(g, calls[i + 1])) {
+          std::get<GemmShape>(g.params).epilogue = GemmShape::Epilogue::BiasGeluAux;
+          g.results.push_back(calls[i + 1].results[0]);
+          ++i;
+        }
+        folded.push_back(std::move(g));
         continue;
       }
     }

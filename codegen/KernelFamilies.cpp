@@ -172,7 +172,7 @@ std::vector<Field> fields(const GemmShape &p) {
                           listField("b_offsets", p.bOffsets)};
   if (p.bf16Inputs)
     f.push_back(boolField("bf16_inputs", true));
-  if (p.epilogue != GemmShape::Epilogue::None) // 1: + bias, 2: + bias + residual
+  if (p.epilogue != GemmShape::Epilogue::None) // 1: + bias, 2: + residual, 3, 4: gelu
     f.push_back(intField("epilogue", int64_t(p.epilogue)));
   return f;
 }

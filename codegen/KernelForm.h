@@ -147,8 +147,10 @@ struct GemmShape {
   bool bf16Inputs = false;
   /// What the GEMM adds to its product (foldGemmEpilogues): a bias row
   /// broadcast over C's rows (operand 2), and a residual of C's shape
-  /// (operand 3). C = AB + bias [+ residual].
-  enum class Epilogue { None, Bias, BiasResidual } epilogue = Epilogue::None;
+  /// (operand 3). C = AB + bias [+ residual]. BiasGeluAux: also G =
+  /// gelu(C) into a second result (C stays: the GELU's backward reads it),
+  /// cuBLASLt's GELU_AUX_BIAS; BiasGelu: C = gelu(AB + bias), GELU_BIAS.
+  enum class Epilogue { None, Bias, BiasResidual, BiasGeluAux, BiasGelu } epilogue = Epilogue::None;
 
   /// The elements of A and of B the products read (every matrix an offset
   /// names, up to the largest): what a bf16 GEMM rounds.

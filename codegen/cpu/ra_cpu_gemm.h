@@ -9,6 +9,7 @@
 #include "ra_cpu_common.h"
 
 #include "ra_dtype.h"
+#include "ra_elementwise.h"
 
 #include <cblas.h>
 #include <chrono>
@@ -131,6 +132,20 @@ inline void gemmBias(const float *a, const float *b, const float *bias, const fl
   if (bf16)
     std::tie(a, b) = roundOperandsToBf16(a, b, aElements, bElements);
   sgemm(ta, tb, m, n, k, 1.f, a, ta ? m : k, b, tb ? k : n, 1.f, c, n);
+}
+
+/// out = gelu(op(A) op(B) + bias), the MLP's first projection
+/// (foldGemmEpilogues' BiasGelu and BiasGeluAux; cuBLASLt's GELU_BIAS and
+/// GELU_AUX_BIAS on a GPU); with `pre`, the sum kept there for the GELU's
+/// backward.
+inline void gemmBiasGelu(const float *a, const float *b, const float *bias, float *pre, float *out,
+                         i64 m, i64 n, i64 k, bool ta, bool tb, bool bf16, i64 aElements,
+                         i64 bElements) {
+  float *sum = pre ? pre : out;
+  gemmBias(a, b, bias, nullptr, sum, m, n, k, ta, tb, bf16, aElements, bElements);
+#pragma omp parallel for simd schedule(static)
+  for (i64 i = 0; i < m * n; ++i)
+    out[i] = ra_math::gelu(sum[i]);
 }
 
 } // namespace ra_cpu

@@ -162,23 +162,34 @@ __global__ void biasEpilogueKernel(float *c, const float *bias, const float *res
 /// descriptors and the heuristic's algorithm are made once per call site
 /// (host work: made on the eager first call, before any graph capture).
 /// Returns false when cuBLASLt offers no algorithm.
+/// With `gelu`: c = gelu(AB + bias), GELU_BIAS, or with `aux` GELU_AUX_BIAS,
+/// which also writes AB + bias to aux (Lt asks an aux leading dimension
+/// divisible by 8; else false).
 inline bool ltGemmBias(const void *a, const void *b, cudaDataType_t type, const float *bias,
-                       const float *residual, float *c, i64 m, i64 n, i64 k, bool ta, bool tb) {
+                       const float *residual, float *c, i64 m, i64 n, i64 k, bool ta, bool tb,
+                       bool gelu = false, float *aux = nullptr) {
+  if (aux && n % 8)
+    return false;
   struct Plan {
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
     cublasLtMatmulAlgo_t algo;
     bool ok = false;
   };
-  using Key = std::tuple<const float *, i64, i64, i64, bool, bool, int, bool>;
+  using Key = std::tuple<const float *, i64, i64, i64, bool, bool, int, bool, bool, const float *>;
   static std::map<Key, Plan> plans;
-  auto [it, fresh] = plans.try_emplace(Key{bias, m, n, k, ta, tb, int(type), residual != nullptr});
+  auto [it, fresh] =
+      plans.try_emplace(Key{bias, m, n, k, ta, tb, int(type), residual != nullptr, gelu, aux});
   Plan &p = it->second;
   const uint64_t workspaceBytes = ra_cublaslt_workspace_bytes();
   if (fresh) {
     cublasOperation_t opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    cublasLtEpilogue_t epilogue = aux    ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+                                  : gelu ? CUBLASLT_EPILOGUE_GELU_BIAS
+                                         : CUBLASLT_EPILOGUE_BIAS;
     cudaDataType_t biasType = CUDA_R_32F;
+    int64_t auxLd = n; // aux is laid out as D^T: column-major n x m
+    int32_t auxType = CUDA_R_32F;
     cublasLtMatmulPreference_t preference = nullptr;
     cublasLtMatmulHeuristicResult_t result;
     int found = 0;
@@ -194,6 +205,13 @@ inline bool ltGemmBias(const void *a, const void *b, cudaDataType_t type, const 
                                        sizeof bias) == CUBLAS_STATUS_SUCCESS &&
         cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &biasType,
                                        sizeof biasType) == CUBLAS_STATUS_SUCCESS &&
+        (!aux ||
+         (cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux,
+                                         sizeof aux) == CUBLAS_STATUS_SUCCESS &&
+          cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &auxLd,
+                                         sizeof auxLd) == CUBLAS_STATUS_SUCCESS &&
+          cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE,
+                                         &auxType, sizeof auxType) == CUBLAS_STATUS_SUCCESS)) &&
         // Each operand as stored: row-major B (k x n) is column-major n x k.
         cublasLtMatrixLayoutCreate(&p.la, type, tb ? k : n, tb ? n : k, tb ? k : n) ==
             CUBLAS_STATUS_SUCCESS &&
@@ -220,10 +238,16 @@ inline bool ltGemmBias(const void *a, const void *b, cudaDataType_t type, const 
                                          residual ? residual : c, p.lc, c, p.lc, &p.algo,
                                          ra_cublaslt_workspace(), workspaceBytes, ra_cuda_stream());
   if (status != CUBLAS_STATUS_SUCCESS)
-    fail("cublasLtMatmul (bias epilogue)", cublasGetStatusString(status));
+    fail(gelu ? "cublasLtMatmul (GELU bias epilogue)" : "cublasLtMatmul (bias epilogue)",
+         cublasGetStatusString(status));
   return true;
 }
 #endif
+
+/// out = gelu(pre): the GELU epilogue where cuBLASLt does not take it.
+__global__ void geluEpilogueKernel(const float *pre, float *out, i64 total) {
+  RA_GRID_STRIDE(i, total) { out[i] = ra_math::gelu(pre[i]); }
+}
 
 /// C = op(A) op(B) + bias (a row of n) [+ residual (m x n)], one product
 /// (foldGemmEpilogues); bf16: the operands rounded as gemmBf16 rounds them,
@@ -248,6 +272,29 @@ inline void gemmBias(const float *a, const float *b, const float *bias, const fl
     gemm(a, b, c, 1, zero, zero, m, n, k, ta, tb);
   }
   RA_LAUNCH(biasEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, c, bias, residual, n,
+            m * n);
+}
+
+/// out = gelu(op(A) op(B) + bias) (foldGemmEpilogues' BiasGelu), and with
+/// `pre` the sum kept there for the GELU's backward (BiasGeluAux): one
+/// cuBLASLt call with GELU_BIAS or GELU_AUX_BIAS on a GPU; under the
+/// emulator, or without an Lt algorithm, gemmBias then the GELU kernel.
+inline void gemmBiasGelu(const float *a, const float *b, const float *bias, float *pre, float *out,
+                         i64 m, i64 n, i64 k, bool ta, bool tb, bool bf16, i64 aElements,
+                         i64 bElements, float *scratch) {
+#ifdef __CUDACC__
+  if (bf16) {
+    auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements, scratch);
+    if (ltGemmBias(ar, br, CUDA_R_16BF, bias, nullptr, out, m, n, k, ta, tb, true, pre))
+      return;
+  } else if (ltGemmBias(a, b, CUDA_R_32F, bias, nullptr, out, m, n, k, ta, tb, true, pre)) {
+    return;
+  }
+#endif
+  // (A bf16 fallback rounds the operands again, into the same scratch.)
+  float *sum = pre ? pre : out;
+  gemmBias(a, b, bias, nullptr, sum, m, n, k, ta, tb, bf16, aElements, bElements, scratch);
+  RA_LAUNCH(geluEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, (const float *)sum, out,
             m * n);
 }
 

@@ -120,3 +120,56 @@ TEST_CASE("codegen: a bias added to a GEMM's result in place is the GEMM's epilo
     CHECK(folded(e) == GemmShape::Epilogue::None);
   }
 }
+
+TEST_CASE("codegen: the GELU of a biased GEMM's result is the GEMM's GELU_AUX_BIAS epilogue",
+          "[codegen][epilogue]") {
+  const BufferRef c = arena(0, kM * kN), bias = param(100, kN), g = arena(2048, kM * kN);
+  auto withGelu = [&](BufferRef in, BufferRef out, int64_t n) {
+    EntryPoint e =
+        projection({input(0, 0), input(1, kN), binary("Add", 0, 1), store(2)}, {c, bias}, c);
+    KernelCall gelu{Family::Unary, ElementwiseParams{n, "Gelu"}, {}, {}, "gelu"};
+    gelu.operands = {in};
+    gelu.results = {out};
+    e.calls.push_back(gelu);
+    return e;
+  };
+  SECTION("C keeps AB + bias (the GELU's backward reads it), the second result gets gelu(C)") {
+    EntryPoint e = withGelu(c, g, kM * kN);
+    CHECK(folded(e) == GemmShape::Epilogue::BiasGeluAux);
+    REQUIRE(e.calls[0].results.size() == 2);
+    CHECK(e.calls[0].results[0].offset == c.offset);
+    CHECK(e.calls[0].results[1].offset == g.offset);
+    CHECK(e.calls[0].operands.size() == 3); // A, W, bias
+  }
+  SECTION("anything else stays a bias epilogue and a GELU") {
+    EntryPoint inPlace = withGelu(c, c, kM * kN);
+    foldGemmEpilogues(inPlace);
+    REQUIRE(inPlace.calls.size() == 2);
+    CHECK(inPlace.calls[0].get<GemmShape>().epilogue == GemmShape::Epilogue::Bias);
+    EntryPoint other = withGelu(arena(4096, kM * kN), g, kM * kN);
+    foldGemmEpilogues(other);
+    CHECK(other.calls.size() == 2);
+    EntryPoint part = withGelu(c, g, kM * kN - 1);
+    foldGemmEpilogues(part);
+    CHECK(part.calls.size() == 2);
+  }
+}
+
+TEST_CASE("codegen: gelu(C + bias) stored over C is the GEMM's GELU_BIAS epilogue",
+          "[codegen][epilogue]") {
+  const BufferRef c = arena(0, kM * kN), bias = param(100, kN);
+  FusedStep gelu;
+  gelu.kind = FusedStep::Unary;
+  gelu.fn = "Gelu";
+  gelu.a = 2;
+  EntryPoint e =
+      projection({input(0, 0), input(1, kN), binary("Add", 0, 1), gelu, store(3)}, {c, bias}, c);
+  CHECK(folded(e) == GemmShape::Epilogue::BiasGelu);
+  CHECK(e.calls[0].operands.size() == 3);
+  // With a residual it is no epilogue cuBLASLt has.
+  gelu.a = 4;
+  EntryPoint residual = projection({input(0, 0), input(1, kN), input(2, 0), binary("Add", 0, 1),
+                                    binary("Add", 3, 2), gelu, store(5)},
+                                   {c, bias, arena(4096, kM * kN)}, c);
+  CHECK(folded(residual) == GemmShape::Epilogue::None);
+}

@@ -47,6 +47,7 @@ void instantiateTheRest(float *p, const float *c) {
   flashAttention(s, c, c, c, c, p, p, c, p);
   const i64 off[] = {0};
   gemm(c, c, p, 1, off, off, 1, 1, 1, false, true);
-  gemmBf16(c, c, p, 1, off, off, 1, 1, 1, false, true, 1, 1, p); // --precision bf16
-  gemmBias(c, c, c, c, p, 1, 1, 1, false, true, true, 1, 1, p);  // foldGemmEpilogues
+  gemmBf16(c, c, p, 1, off, off, 1, 1, 1, false, true, 1, 1, p);    // --precision bf16
+  gemmBias(c, c, c, c, p, 1, 1, 1, false, true, true, 1, 1, p);     // foldGemmEpilogues
+  gemmBiasGelu(c, c, c, p, p, 1, 1, 1, false, true, true, 1, 1, p); // and the MLP's GELU
 }
