@@ -50,6 +50,12 @@ std::string tensorCoreForms(const std::vector<EntryPoint> &entries) {
         int ep = AttentionShape::tensorCoreWidth(s.e), dp = AttentionShape::tensorCoreWidth(s.dv);
         if (s.bf16 && ep && dp)
           forms.insert({ep, dp, s.reciprocal});
+      } else if (c.family == Family::HeadMeanAttention ||
+                 c.family == Family::HeadMeanAttentionGrad) {
+        // Its value never enters the tensor-core kernels: the narrowest dv.
+        const AttentionShape &s = c.get<AttentionShape>();
+        if (int ep = AttentionShape::tensorCoreWidth(s.e); s.bf16 && ep)
+          forms.insert({ep, 32, s.reciprocal});
       }
   std::string list;
   for (auto [ep, dp, ra] : forms)

@@ -259,8 +259,11 @@ inline std::vector<i64> eachBatch(i64 b) {
 inline void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
                               const float *v, const float *alpha, const float *lse, float *out,
                               float *scratch) {
-  RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha, lse,
-            scratch);
+  if (tcHeadMeanApplies(s))
+    tcHeadMeanProbs(s, q, k, alpha, lse, scratch);
+  else
+    RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha,
+              lse, scratch);
   std::vector<i64> each = eachBatch(s.b);
   gemm(scratch, v, out, s.b, each.data(), each.data(), s.tq, s.dv, s.tk, false, false);
 }
@@ -277,10 +280,18 @@ inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const
   float *delta = scratch, *parts = delta + rows, *dp = parts + rows, *pbar = dp + s.b * s.tq * s.tk;
   std::vector<i64> each = eachBatch(s.b);
   gemm(dmean, v, dp, s.b, each.data(), each.data(), s.tq, s.tk, s.dv, false, true);
-  flashGradLaunch(FlashGrad{s, q, k, v, alpha, nullptr, lse, delta, dp}, nullptr, dq, dk, nullptr,
-                  dalpha, delta, parts);
-  RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha, lse,
-            pbar);
+  if (tcHeadMeanApplies(s)) {
+    tcHeadMeanGrad(s, q, k, alpha, lse, dp, delta, dq, dk, dalpha ? parts : nullptr);
+    if (dalpha)
+      RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows,
+                1.f);
+    tcHeadMeanProbs(s, q, k, alpha, lse, pbar);
+  } else {
+    flashGradLaunch(FlashGrad{s, q, k, v, alpha, nullptr, lse, delta, dp}, nullptr, dq, dk, nullptr,
+                    dalpha, delta, parts);
+    RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha,
+              lse, pbar);
+  }
   gemm(pbar, dmean, dv, s.b, each.data(), each.data(), s.tk, s.dv, s.tq, true, false);
 }
 

@@ -166,9 +166,11 @@ void tcAttentionLaunch(const AttentionShape &s, const float *q, const float *k, 
   X(32, 32, false)                                                                                 \
   X(32, 64, false)                                                                                 \
   X(32, 128, false)                                                                                \
-  X(64, 32, false) X(64, 64, false) X(64, 128, false) X(128, 32, false) X(128, 64, false)          \
-      X(128, 128, false) X(32, 32, true) X(32, 64, true) X(32, 128, true) X(64, 32, true)          \
-          X(64, 64, true) X(64, 128, true) X(128, 32, true) X(128, 64, true) X(128, 128, true)
+  X(64, 32, false)                                                                                 \
+  X(64, 64, false)                                                                                 \
+  X(64, 128, false) X(128, 32, false) X(128, 64, false) X(128, 128, false) X(32, 32, true)         \
+      X(32, 64, true) X(32, 128, true) X(64, 32, true) X(64, 64, true) X(64, 128, true)            \
+          X(128, 32, true) X(128, 64, true) X(128, 128, true)
 #endif
 
 /// Runs Fn<EP, DP, RA>::run(s, args...) for s's form; false when this unit
@@ -315,31 +317,52 @@ __device__ void tcRowsTimesRowsT(TF &c, TA &aTile, TB &bTile, int warp) {
 /// tile's queries and dy), X rows each (1 without RA); S, dP and with RA S^T,
 /// dP^T in float32; P and dS in bf16.
 #define RA_TC_GRAD_TILES(EP, DP, T, X)                                                             \
-  RA_SHARED(bf16, qs, T *EP);                                                                      \
+  RA_TC_SCORE_TILES(EP, T, X);                                                                     \
   RA_SHARED(bf16, dys, T *DP);                                                                     \
-  RA_SHARED(bf16, ks, T *EP);                                                                      \
   RA_SHARED(bf16, vs, T *DP);                                                                      \
-  RA_SHARED(bf16, kI, X *EP);                                                                      \
   RA_SHARED(bf16, vI, X *DP);                                                                      \
-  RA_SHARED(bf16, qJ, X *EP);                                                                      \
   RA_SHARED(bf16, dyJ, X *DP);                                                                     \
-  RA_SHARED(float, sc, T *T);                                                                      \
   RA_SHARED(float, dp, T *T);                                                                      \
-  RA_SHARED(float, scT, T *T);                                                                     \
   RA_SHARED(float, dpT, T *T);                                                                     \
   RA_SHARED(bf16, ps, T *T);                                                                       \
   RA_SHARED(bf16, dss, T *T)
-/// S = Q_I K_J^T and dP = dY_I V_J^T from the staged tiles, and in RA's
-/// band S^T = K_I Q_J^T and dP^T = V_I dY_J^T; each warp its 16 rows.
-template <int EP, int DP, int T, typename TF, typename TQ, typename TK, typename TY, typename TV,
-          typename TKI, typename TQJ, typename TVI, typename TYJ>
-__device__ void tcGradProducts(TF &sc, TF &dp, TF &scT, TF &dpT, TQ &qs, TK &ks, TY &dys, TV &vs,
-                               TKI &kI, TQJ &qJ, TVI &vI, TYJ &dyJ, bool band, int warp) {
+/// The tiles the scores take: Q_I, K_J and with RA's term K_I, Q_J (X
+/// rows), S and S^T.
+#define RA_TC_SCORE_TILES(EP, T, X)                                                                \
+  RA_SHARED(bf16, qs, T *EP);                                                                      \
+  RA_SHARED(bf16, ks, T *EP);                                                                      \
+  RA_SHARED(bf16, kI, X *EP);                                                                      \
+  RA_SHARED(bf16, qJ, X *EP);                                                                      \
+  RA_SHARED(float, sc, T *T);                                                                      \
+  RA_SHARED(float, scT, T *T)
+/// S = Q_I K_J^T from the staged tiles, and in RA's band S^T = K_I Q_J^T;
+/// each warp its 16 rows.
+template <int EP, int T, typename TF, typename TQ, typename TK, typename TKI, typename TQJ>
+__device__ void tcGradScores(TF &sc, TF &scT, TQ &qs, TK &ks, TKI &kI, TQJ &qJ, bool band,
+                             int warp) {
   tcRowsTimesRowsT<EP, T>(sc, qs, ks, warp);
-  tcRowsTimesRowsT<DP, T>(dp, dys, vs, warp);
-  if (band) {
+  if (band)
     tcRowsTimesRowsT<EP, T>(scT, kI, qJ, warp);
-    tcRowsTimesRowsT<DP, T>(dpT, vI, dyJ, warp);
+}
+
+/// dP = dY_I V_J^T, and in RA's band dP^T = V_I dY_J^T; or, for head-mean
+/// attention (`dpbarB`: the batch entry's dP of the mean, [Tq, Tk]), every
+/// head's dP = dpbar / H read into the tiles.
+template <int DP, int T, typename TF, typename TY, typename TV, typename TVI, typename TYJ>
+__device__ void tcGradDp(const AttentionShape &s, const float *dpbarB, i64 i0, i64 j0, TF &dp,
+                         TF &dpT, TY &dys, TV &vs, TVI &vI, TYJ &dyJ, bool band, int warp) {
+  if (!dpbarB) {
+    tcRowsTimesRowsT<DP, T>(dp, dys, vs, warp);
+    if (band)
+      tcRowsTimesRowsT<DP, T>(dpT, vI, dyJ, warp);
+    return;
+  }
+  const float invH = 1.f / float(s.h);
+  for (int idx = threadIdx.x; idx < T * T; idx += blockDim.x) {
+    i64 i = i0 + idx / T, j = j0 + idx % T;
+    dp[idx] = i < s.tq && j < s.tk ? dpbarB[i * s.tk + j] * invH : 0.f;
+    if (band)
+      dpT[idx] = j < s.tq && i < s.tk ? dpbarB[j * s.tk + i] * invH : 0.f;
   }
 }
 
@@ -366,7 +389,7 @@ template <int EP, int DP, bool RA>
 __global__ void tcAttentionGradQueryKernel(AttentionShape s, const float *q, const float *k,
                                            const float *v, const float *alpha, const float *dy,
                                            const float *lse, const float *delta, float *dq,
-                                           float *alphaParts) {
+                                           float *alphaParts, const float *dpbar) {
   constexpr int T = kTcGradTile<RA>, X = RA ? T : 1; // X: RA's extra tiles
   using Acc = wmma::fragment<wmma::accumulator, kMmaSide, kMmaSide, kMmaSide, float>;
   RA_TC_GRAD_TILES(EP, DP, T, X);
@@ -376,13 +399,18 @@ __global__ void tcAttentionGradQueryKernel(AttentionShape s, const float *q, con
   const i64 tiles = (s.tq + T - 1) / T;
   for (i64 blk = blockIdx.x; blk < s.b * s.h * tiles; blk += gridDim.x) {
     i64 i0 = (blk % tiles) * T, bh = blk / tiles, bb = bh / s.h, hh = bh % s.h;
-    const float *qh = q + s.qAt(bb, hh), *kh = k + s.kAt(bb, hh), *vh = v + s.vAt(bb, hh),
-                *dyh = dy + bh * s.tq * s.dv;
+    // Head-mean attention (dpbar) reads dP from dpbar: no dy, no v.
+    const float *qh = q + s.qAt(bb, hh), *kh = k + s.kAt(bb, hh),
+                *vh = dpbar ? nullptr : v + s.vAt(bb, hh),
+                *dyh = dpbar ? nullptr : dy + bh * s.tq * s.dv,
+                *dpbarB = dpbar ? dpbar + bb * s.tq * s.tk : nullptr;
     stageBf16<T, EP>(qs, qh, i0, s.tq, s.e);
-    stageBf16<T, DP>(dys, dyh, i0, s.tq, s.dv);
+    if (!dpbar)
+      stageBf16<T, DP>(dys, dyh, i0, s.tq, s.dv);
     if (RA) {
       stageBf16<X, EP>(kI, kh, i0, s.tk, s.e);
-      stageBf16<X, DP>(vI, vh, i0, s.tk, s.dv);
+      if (!dpbar)
+        stageBf16<X, DP>(vI, vh, i0, s.tk, s.dv);
     }
     Acc acc[EP / kMmaSide];
     for (Acc &f : acc)
@@ -396,13 +424,16 @@ __global__ void tcAttentionGradQueryKernel(AttentionShape s, const float *q, con
     for (i64 j0 = 0; j0 < end; j0 += T) {
       const bool band = RA && tileBand(s, i0, j0, T);
       stageBf16<T, EP>(ks, kh, j0, s.tk, s.e);
-      stageBf16<T, DP>(vs, vh, j0, s.tk, s.dv);
+      if (!dpbar)
+        stageBf16<T, DP>(vs, vh, j0, s.tk, s.dv);
       if (band) {
         stageBf16<X, EP>(qJ, qh, j0, s.tq, s.e);
-        stageBf16<X, DP>(dyJ, dyh, j0, s.tq, s.dv);
+        if (!dpbar)
+          stageBf16<X, DP>(dyJ, dyh, j0, s.tq, s.dv);
       }
       __syncthreads();
-      tcGradProducts<EP, DP, T>(sc, dp, scT, dpT, qs, ks, dys, vs, kI, qJ, vI, dyJ, band, warp);
+      tcGradScores<EP, T>(sc, scT, qs, ks, kI, qJ, band, warp);
+      tcGradDp<DP, T>(s, dpbarB, i0, j0, dp, dpT, dys, vs, vI, dyJ, band, warp);
       __syncthreads();
       tcGradTile<RA, T>(s, a, lse, delta, bh, i0, j0, band, sc, dp, scT, dpT,
                         (std::remove_reference_t<decltype(dss)> *)nullptr, &dss, da);
@@ -430,7 +461,7 @@ template <int EP, int DP, bool RA>
 __global__ void tcAttentionGradKeyKernel(AttentionShape s, const float *q, const float *k,
                                          const float *v, const float *alpha, const float *dy,
                                          const float *lse, const float *delta, float *dk, float *dv,
-                                         i64 groups) {
+                                         i64 groups, const float *dpbar) {
   constexpr int T = kTcGradTile<RA>, X = RA ? T : 1;
   using Acc = wmma::fragment<wmma::accumulator, kMmaSide, kMmaSide, kMmaSide, float>;
   RA_TC_GRAD_TILES(EP, DP, T, X);
@@ -453,24 +484,31 @@ __global__ void tcAttentionGradKeyKernel(AttentionShape s, const float *q, const
     float unusedDa = 0.f;
     for (i64 hh = h0; hh < h1; ++hh) {
       i64 bh = bb * s.h + hh;
-      const float *qh = q + s.qAt(bb, hh), *kh = k + s.kAt(bb, hh), *vh = v + s.vAt(bb, hh),
-                  *dyh = dy + bh * s.tq * s.dv;
+      const float *qh = q + s.qAt(bb, hh), *kh = k + s.kAt(bb, hh),
+                  *vh = dpbar ? nullptr : v + s.vAt(bb, hh),
+                  *dyh = dpbar ? nullptr : dy + bh * s.tq * s.dv,
+                  *dpbarB = dpbar ? dpbar + bb * s.tq * s.tk : nullptr;
       stageBf16<T, EP>(ks, kh, j0, s.tk, s.e);
-      stageBf16<T, DP>(vs, vh, j0, s.tk, s.dv);
+      if (!dpbar)
+        stageBf16<T, DP>(vs, vh, j0, s.tk, s.dv);
       if (RA) {
         stageBf16<X, EP>(qJ, qh, j0, s.tq, s.e);
-        stageBf16<X, DP>(dyJ, dyh, j0, s.tq, s.dv);
+        if (!dpbar)
+          stageBf16<X, DP>(dyJ, dyh, j0, s.tq, s.dv);
       }
       for (i64 i0 = first; i0 < s.tq; i0 += T) {
         const bool band = RA && tileBand(s, i0, j0, T);
         stageBf16<T, EP>(qs, qh, i0, s.tq, s.e);
-        stageBf16<T, DP>(dys, dyh, i0, s.tq, s.dv);
+        if (!dpbar)
+          stageBf16<T, DP>(dys, dyh, i0, s.tq, s.dv);
         if (band) {
           stageBf16<X, EP>(kI, kh, i0, s.tk, s.e);
-          stageBf16<X, DP>(vI, vh, i0, s.tk, s.dv);
+          if (!dpbar)
+            stageBf16<X, DP>(vI, vh, i0, s.tk, s.dv);
         }
         __syncthreads();
-        tcGradProducts<EP, DP, T>(sc, dp, scT, dpT, qs, ks, dys, vs, kI, qJ, vI, dyJ, band, warp);
+        tcGradScores<EP, T>(sc, scT, qs, ks, kI, qJ, band, warp);
+        tcGradDp<DP, T>(s, dpbarB, i0, j0, dp, dpT, dys, vs, vI, dyJ, band, warp);
         __syncthreads();
         tcGradTile<RA, T>(s, a, lse, delta, bh, i0, j0, band, sc, dp, scT, dpT, dv ? &ps : nullptr,
                           dk ? &dss : nullptr, unusedDa);
@@ -520,22 +558,22 @@ inline bool tcAttentionGradApplies(const AttentionShape &s) {
 template <int EP, int DP, bool RA> struct TcBackward {
   static void run(const AttentionShape &s, const float *q, const float *k, const float *v,
                   const float *alpha, const float *dy, const float *lse, const float *delta,
-                  float *dq, float *dk, float *dv, float *alphaParts) {
+                  float *dq, float *dk, float *dv, float *alphaParts, const float *dpbar) {
     if constexpr (tcBackwardBytes(EP, DP, RA) <= 48 * 1024) {
       constexpr int T = kTcGradTile<RA>, threads = 2 * T; // a warp per 16 rows
       auto *tcGradQueryKernelFor = &tcAttentionGradQueryKernel<EP, DP, RA>;
       auto *tcGradKeyKernelFor = &tcAttentionGradKeyKernel<EP, DP, RA>;
       i64 queryTiles = (s.tq + T - 1) / T, keyTiles = (s.tk + T - 1) / T;
       RA_LAUNCH(tcGradQueryKernelFor, dim3(rowsGrid(s.b * s.h * queryTiles)), dim3(threads), 0, s,
-                q, k, v, alpha, dy, lse, delta, dq, alphaParts);
+                q, k, v, alpha, dy, lse, delta, dq, alphaParts, dpbar);
       // One launch when k and v are shared alike, else one each.
       i64 kGroups = s.kShared ? 1 : s.h, vGroups = s.vShared ? 1 : s.h;
       float *dvTogether = kGroups == vGroups ? dv : nullptr;
       RA_LAUNCH(tcGradKeyKernelFor, dim3(rowsGrid(s.b * kGroups * keyTiles)), dim3(threads), 0, s,
-                q, k, v, alpha, dy, lse, delta, dk, dvTogether, kGroups);
+                q, k, v, alpha, dy, lse, delta, dk, dvTogether, kGroups, dpbar);
       if (dv && !dvTogether)
         RA_LAUNCH(tcGradKeyKernelFor, dim3(rowsGrid(s.b * vGroups * keyTiles)), dim3(threads), 0, s,
-                  q, k, v, alpha, dy, lse, delta, (float *)nullptr, dv, vGroups);
+                  q, k, v, alpha, dy, lse, delta, (float *)nullptr, dv, vGroups, dpbar);
     }
   }
 };
@@ -546,7 +584,162 @@ inline void tcAttentionGrad(const AttentionShape &s, const float *q, const float
                             const float *alpha, const float *dy, const float *lse,
                             const float *delta, float *dq, float *dk, float *dv,
                             float *alphaParts) {
-  (void)tcDispatch<TcBackward>(s, q, k, v, alpha, dy, lse, delta, dq, dk, dv, alphaParts);
+  (void)tcDispatch<TcBackward>(s, q, k, v, alpha, dy, lse, delta, dq, dk, dv, alphaParts,
+                               (const float *)nullptr);
+}
+
+//===----------------------------------------------------------------------===//
+// Head-mean attention (mechanism 2) on tensor cores: the probabilities
+// averaged over heads, pbar = mean_h exp(S_h - lse_h), a tile of
+// [Tq, Tk] at a time summed over the heads in order; its backward is the
+// flash backward above with every head's dP = dpbar / H read from memory
+// instead of multiplied, and D = rowsum(P dP) from the same tiles. The
+// products with the shared MLP activations stay cuBLAS GEMMs.
+//===----------------------------------------------------------------------===//
+
+/// A block per (batch entry, query tile, key tile): pbar summed over heads.
+template <int EP, bool RA>
+__global__ void tcHeadMeanProbsKernel(AttentionShape s, const float *q, const float *k,
+                                      const float *alpha, const float *lse, float *pbar) {
+  constexpr int T = kTcGradTile<RA>, X = RA ? T : 1, kPerThread = T / 2; // 2T threads
+  RA_TC_SCORE_TILES(EP, T, X);
+  const float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
+  const int warp = threadIdx.x / 32;
+  const i64 queryTiles = (s.tq + T - 1) / T, keyTiles = (s.tk + T - 1) / T;
+  for (i64 blk = blockIdx.x; blk < s.b * queryTiles * keyTiles; blk += gridDim.x) {
+    i64 j0 = (blk % keyTiles) * T, i0 = (blk / keyTiles % queryTiles) * T,
+        bb = blk / (keyTiles * queryTiles);
+    i64 lastRow = (i0 + T < s.tq ? i0 + T : s.tq) - 1;
+    const bool visible = j0 <= s.lastKey(lastRow), band = RA && tileBand(s, i0, j0, T);
+    float acc[kPerThread] = {};
+    for (i64 hh = 0; visible && hh < s.h; ++hh) {
+      const float *qh = q + s.qAt(bb, hh), *kh = k + s.kAt(bb, hh);
+      stageBf16<T, EP>(qs, qh, i0, s.tq, s.e);
+      stageBf16<T, EP>(ks, kh, j0, s.tk, s.e);
+      if (band) {
+        stageBf16<X, EP>(kI, kh, i0, s.tk, s.e);
+        stageBf16<X, EP>(qJ, qh, j0, s.tq, s.e);
+      }
+      __syncthreads();
+      tcGradScores<EP, T>(sc, scT, qs, ks, kI, qJ, band, warp);
+      __syncthreads();
+      for (int n = 0; n < kPerThread; ++n) {
+        int idx = threadIdx.x + n * blockDim.x;
+        i64 i = i0 + idx / T, j = j0 + idx % T;
+        if (i < s.tq && j <= s.lastKey(i)) {
+          float score = s.scale * sc[idx];
+          if (band && s.reciprocalAt(i, j))
+            score += a * s.scale * scT[idx];
+          acc[n] += expf(score - lse[(bb * s.h + hh) * s.tq + i]);
+        }
+      }
+      __syncthreads(); // every thread is done with the tiles before the next head's
+    }
+    for (int n = 0; n < kPerThread; ++n) {
+      int idx = threadIdx.x + n * blockDim.x;
+      i64 i = i0 + idx / T, j = j0 + idx % T;
+      if (i < s.tq && j < s.tk)
+        pbar[(bb * s.tq + i) * s.tk + j] = acc[n] * invH;
+    }
+  }
+}
+
+/// A block per query tile of one head: D = rowsum(P dP) with dP = dpbar / H.
+template <int EP, bool RA>
+__global__ void tcHeadMeanDeltaKernel(AttentionShape s, const float *q, const float *k,
+                                      const float *alpha, const float *lse, const float *dpbar,
+                                      float *delta) {
+  constexpr int T = kTcGradTile<RA>, X = RA ? T : 1;
+  RA_TC_SCORE_TILES(EP, T, X);
+  const float a = alpha ? *alpha : 0.f, invH = 1.f / float(s.h);
+  const int warp = threadIdx.x / 32;
+  const i64 tiles = (s.tq + T - 1) / T;
+  for (i64 blk = blockIdx.x; blk < s.b * s.h * tiles; blk += gridDim.x) {
+    i64 i0 = (blk % tiles) * T, bh = blk / tiles, bb = bh / s.h, hh = bh % s.h;
+    const float *qh = q + s.qAt(bb, hh), *kh = k + s.kAt(bb, hh);
+    stageBf16<T, EP>(qs, qh, i0, s.tq, s.e);
+    if (RA)
+      stageBf16<X, EP>(kI, kh, i0, s.tk, s.e);
+    float d = 0.f; // a thread per row
+    i64 lastRow = (i0 + T < s.tq ? i0 + T : s.tq) - 1, end = s.lastKey(lastRow) + 1;
+    for (i64 j0 = 0; j0 < end; j0 += T) {
+      const bool band = RA && tileBand(s, i0, j0, T);
+      stageBf16<T, EP>(ks, kh, j0, s.tk, s.e);
+      if (band)
+        stageBf16<X, EP>(qJ, qh, j0, s.tq, s.e);
+      __syncthreads();
+      tcGradScores<EP, T>(sc, scT, qs, ks, kI, qJ, band, warp);
+      __syncthreads();
+      const i64 i = i0 + threadIdx.x;
+      for (int c = 0; threadIdx.x < T && i < s.tq && c < T; ++c) {
+        i64 j = j0 + c;
+        if (j > s.lastKey(i))
+          break;
+        float score = s.scale * sc[threadIdx.x * T + c];
+        if (band && s.reciprocalAt(i, j))
+          score += a * s.scale * scT[threadIdx.x * T + c];
+        d += expf(score - lse[bh * s.tq + i]) * dpbar[(bb * s.tq + i) * s.tk + j] * invH;
+      }
+      __syncthreads();
+    }
+    if (threadIdx.x < T && i0 + threadIdx.x < s.tq)
+      delta[bh * s.tq + i0 + threadIdx.x] = d;
+  }
+}
+
+template <int EP, int DP, bool RA> struct TcHeadMeanProbs {
+  static void run(const AttentionShape &s, const float *q, const float *k, const float *alpha,
+                  const float *lse, float *pbar) {
+    constexpr int T = kTcGradTile<RA>;
+    auto *tcHeadMeanProbsKernelFor = &tcHeadMeanProbsKernel<EP, RA>;
+    i64 tiles = s.b * ((s.tq + T - 1) / T) * ((s.tk + T - 1) / T);
+    RA_LAUNCH(tcHeadMeanProbsKernelFor, dim3(rowsGrid(tiles)), dim3(2 * T), 0, s, q, k, alpha, lse,
+              pbar);
+  }
+};
+
+template <int EP, int DP, bool RA> struct TcHeadMeanGrad {
+  static void run(const AttentionShape &s, const float *q, const float *k, const float *alpha,
+                  const float *lse, const float *dpbar, float *delta, float *dq, float *dk,
+                  float *alphaParts) {
+    constexpr int T = kTcGradTile<RA>;
+    auto *tcHeadMeanDeltaKernelFor = &tcHeadMeanDeltaKernel<EP, RA>;
+    RA_LAUNCH(tcHeadMeanDeltaKernelFor, dim3(rowsGrid(s.b * s.h * ((s.tq + T - 1) / T))),
+              dim3(2 * T), 0, s, q, k, alpha, lse, dpbar, delta);
+    TcBackward<EP, DP, RA>::run(s, q, k, nullptr, alpha, nullptr, lse, delta, dq, dk, nullptr,
+                                alphaParts, dpbar);
+  }
+};
+
+/// Head-mean attention's shape as the tensor-core kernels take it: its
+/// value (the MLP's activations) never enters them, so dv is the smallest.
+inline AttentionShape tcHeadMeanShape(const AttentionShape &s) {
+  AttentionShape t = s;
+  t.dv = 32;
+  return t;
+}
+
+/// Whether head-mean attention runs on tensor cores: as tcAttentionGradApplies,
+/// for its query-key width alone.
+inline bool tcHeadMeanApplies(const AttentionShape &s) {
+  AttentionShape t = tcHeadMeanShape(s);
+  return tcAttentionApplies(t) &&
+         tcBackwardBytes(AttentionShape::tensorCoreWidth(t.e), 32, t.reciprocal) <= 48 * 1024;
+}
+
+/// pbar = mean_h P_h into `pbar` ([B, Tq, Tk]) on tensor cores.
+inline void tcHeadMeanProbs(const AttentionShape &s, const float *q, const float *k,
+                            const float *alpha, const float *lse, float *pbar) {
+  (void)tcDispatch<TcHeadMeanProbs>(tcHeadMeanShape(s), q, k, alpha, lse, pbar);
+}
+
+/// head_mean_attention_grad's D, dq, dk (and d alpha's per-row parts) from
+/// dpbar on tensor cores.
+inline void tcHeadMeanGrad(const AttentionShape &s, const float *q, const float *k,
+                           const float *alpha, const float *lse, const float *dpbar, float *delta,
+                           float *dq, float *dk, float *alphaParts) {
+  (void)tcDispatch<TcHeadMeanGrad>(tcHeadMeanShape(s), q, k, alpha, lse, dpbar, delta, dq, dk,
+                                   alphaParts);
 }
 
 } // namespace ra_cuda

@@ -501,3 +501,104 @@ TEST_CASE("cuda kernels: tensor-core flash attention backward against float32 on
     CHECK(relError(gq, cq) > 1e-5);
   }
 }
+
+TEST_CASE("cuda kernels: tensor-core head-mean attention, forward and backward, against float32 "
+          "on its rounded operands",
+          "[cuda-kernels][tensor-core]") {
+  // Mechanism 2: the probabilities averaged over heads meet a value every
+  // head shares (f columns). With q and k rounded to bf16 on both sides, the
+  // averaged probabilities agree to float32 sums (they are not rounded), so
+  // the output and d value agree to 1e-5; dq and dk round dS once before
+  // their products: each element is held to u times the sum of |term|, from
+  // dS computed here in double (dS_h = P_h (dpbar / H - D_h), with RA's
+  // transposed share).
+  const double u = std::ldexp(1.0, -8);
+  for (const Case &c : {Case{2, 3, 45, 24, 5, true, true, true, false, -1},
+                        Case{1, 2, 37, 128, 7, true, true, true, true, 7},
+                        Case{1, 2, 35, 16, 3, true, true, true, true, -1}}) {
+    CAPTURE(c.t, c.e, c.reciprocal, c.band);
+    int64_t rows = c.b * c.h * c.t, t = c.t, f = c.dv;
+    ra_cpu::AttentionShape s = c.shape(1.f / std::sqrt(float(c.e)));
+    s.bf16 = true;
+    REQUIRE(ra_cuda::tcHeadMeanApplies(s));
+    auto q = roundedToBf16(randomVector(rows * c.e, 51)),
+         k = roundedToBf16(randomVector(c.b * t * c.e, 52)), x = randomVector(c.b * t * f, 53),
+         dm = randomVector(c.b * t * f, 54);
+    float alpha = 0.3f;
+    const float *a = c.reciprocal ? &alpha : nullptr;
+    // The sibling attention's log-sum-exps.
+    std::vector<float> y(rows * c.e), lse(rows);
+    ra_cpu::AttentionShape sib = s;
+    sib.dv = c.e;
+    sib.vShared = true;
+    ra_cpu::flashAttention(sib, q.data(), k.data(), k.data(), a, y.data(), lse.data(), nullptr,
+                           nullptr);
+    std::vector<float> gm(x.size()), cm(x.size()), scratch(s.headMeanAttentionScratch());
+    ra_cuda::headMeanAttention(s, q.data(), k.data(), x.data(), a, lse.data(), gm.data(),
+                               scratch.data());
+    ra_cpu::headMeanAttention(s, q.data(), k.data(), x.data(), a, lse.data(), cm.data());
+    CHECK(relError(gm, cm) <= kTolerance);
+    std::vector<float> gq(q.size()), gk(k.size()), gx(x.size()), cq(q.size()), ck(k.size()),
+        cx(x.size()), gradScratch(s.headMeanAttentionGradScratch());
+    float gda = 0, cda = 0;
+    ra_cuda::headMeanAttentionGrad(s, q.data(), k.data(), x.data(), a, lse.data(), dm.data(),
+                                   gq.data(), gk.data(), gx.data(), c.reciprocal ? &gda : nullptr,
+                                   gradScratch.data());
+    ra_cpu::headMeanAttentionGrad(s, q.data(), k.data(), x.data(), a, lse.data(), dm.data(),
+                                  cq.data(), ck.data(), cx.data(), c.reciprocal ? &cda : nullptr);
+    CHECK(relError(gx, cx) <= kTolerance);
+    CHECK(gda == Approx(cda).epsilon(1e-4).margin(1e-5));
+    // The bounds for dq and dk.
+    auto dot = [](const float *p, const float *z, int64_t n) {
+      double acc = 0;
+      for (int64_t i = 0; i < n; ++i)
+        acc += double(p[i]) * z[i];
+      return acc;
+    };
+    std::vector<double> bq(q.size()), bk(k.size());
+    for (int64_t bb = 0; bb < c.b; ++bb) {
+      std::vector<double> dpbar(t * t); // dmean x^T
+      for (int64_t i = 0; i < t; ++i)
+        for (int64_t j = 0; j < t; ++j)
+          dpbar[i * t + j] = dot(dm.data() + (bb * t + i) * f, x.data() + (bb * t + j) * f, f);
+      for (int64_t hh = 0; hh < c.h; ++hh) {
+        const float *qh = q.data() + s.qAt(bb, hh), *kp = k.data() + s.kAt(bb, hh);
+        const int64_t bh = bb * c.h + hh;
+        std::vector<double> dsRa(t * t);
+        for (int64_t i = 0; i < t; ++i) {
+          std::vector<double> p(t);
+          double d = 0;
+          for (int64_t j = 0; j <= s.lastKey(i); ++j) {
+            double score = s.scale * dot(qh + i * c.e, kp + j * c.e, c.e);
+            if (s.reciprocalAt(i, j))
+              score += alpha * s.scale * dot(qh + j * c.e, kp + i * c.e, c.e);
+            p[j] = std::exp(score - lse[bh * t + i]);
+            d += p[j] * dpbar[i * t + j] / c.h;
+          }
+          for (int64_t j = 0; j <= s.lastKey(i); ++j)
+            dsRa[i * t + j] = p[j] * (dpbar[i * t + j] / c.h - d);
+        }
+        for (int64_t i = 0; i < t; ++i)
+          for (int64_t j = 0; j < t; ++j) {
+            double ds = dsRa[i * t + j] + (s.reciprocalAt(j, i) ? alpha * dsRa[j * t + i] : 0);
+            for (int64_t e = 0; e < c.e; ++e) {
+              bq[(bh * t + i) * c.e + e] += u * s.scale * std::abs(ds * kp[j * c.e + e]);
+              bk[s.kAt(bb, hh) + j * c.e + e] += u * s.scale * std::abs(ds * qh[i * c.e + e]);
+            }
+          }
+      }
+    }
+    auto excess = [](const std::vector<float> &got, const std::vector<float> &want,
+                     const std::vector<double> &bound) {
+      double worst = 0, scale = 0;
+      for (float w : want)
+        scale = std::max(scale, double(std::abs(w)));
+      for (size_t i = 0; i < got.size(); ++i)
+        worst = std::max(worst, std::abs(double(got[i]) - want[i]) - bound[i]);
+      return worst / scale;
+    };
+    CHECK(excess(gq, cq, bq) <= 1e-5);
+    CHECK(excess(gk, ck, bk) <= 1e-5);
+    CHECK(relError(gq, cq) > 1e-5); // dS's rounding is real
+  }
+}

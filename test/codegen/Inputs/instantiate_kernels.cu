@@ -45,6 +45,9 @@ void instantiateTheRest(float *p, const float *c) {
   attentionGrad(s, c, c, c, c, c, p, p, p, p, p);
   s.bf16 = true; // --precision bf16: every tensor-core form
   flashAttention(s, c, c, c, c, p, p, c, p);
+  flashAttentionGrad(s, c, c, c, c, c, c, c, p, p, p, p, p);
+  headMeanAttention(s, c, c, c, c, c, p, p);
+  headMeanAttentionGrad(s, c, c, c, c, c, c, p, p, p, p, p);
   const i64 off[] = {0};
   gemm(c, c, p, 1, off, off, 1, 1, 1, false, true);
   gemmBf16(c, c, p, 1, off, off, 1, 1, 1, false, true, 1, 1, p);    // --precision bf16
