@@ -53,6 +53,15 @@ struct EntryGraph {
   size_t nodes = 0;
   cudaGraphExec_t exec = nullptr;
   std::string refused; // why it runs eagerly, when capture failed
+
+  EntryGraph() = default;
+  EntryGraph(const EntryGraph &) = delete;
+  EntryGraph &operator=(const EntryGraph &) = delete;
+  /// When the library is unloaded (or the process ends).
+  ~EntryGraph() {
+    if (exec)
+      cudaGraphExecDestroy(exec);
+  }
 };
 
 inline std::map<std::string, EntryGraph> &entries() {
