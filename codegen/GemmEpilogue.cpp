@@ -3,12 +3,12 @@
 // After fusion a projection is a gemm writing C, then a fused elementwise
 // kernel computing C + bias (+ residual) into C's own buffer, and in the MLP
 // a GELU of that C, in place (inference) or into another buffer (training,
-// whose backward reads C). Both backends can do these inside
-// the GEMM: cuBLASLt's bias epilogue with the residual as its C input (and
-// GELU_AUX_BIAS, which keeps C as its aux output), and a CPU BLAS with beta
-// = 1 over C filled with the bias and residual first. Folding happens on the kernel form, where
-// both backends see it, so the CPU build checks the folded call against the interpreter as it
-// checks every other.
+// whose backward reads C). Both backends can do these inside the GEMM:
+// cuBLASLt's bias epilogue with the residual as its C input (and its GELU
+// epilogues, GELU_AUX_BIAS keeping C as its aux output), and a CPU BLAS with
+// beta = 1 over C filled with the bias and residual first. Folding happens
+// on the kernel form, where both backends see it, so the CPU build checks
+// the folded call against the interpreter as it checks every other.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/KernelForm.h"

@@ -218,6 +218,12 @@ __global__ void attentionGradKeyKernel(AttentionShape s, const float *q, const f
   }
 }
 
+/// d alpha = the sum of the rows' parts, in row order (nothing without RA).
+inline void sumAlphaParts(const float *parts, float *dalpha, i64 rows) {
+  if (dalpha)
+    RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, parts, dalpha, rows, 1.f);
+}
+
 inline void attentionGrad(const AttentionShape &s, const float *q, const float *k, const float *v,
                           const float *alpha, const float *dy, float *dq, float *dk, float *dv,
                           float *dalpha, float *scratch) {
@@ -230,8 +236,7 @@ inline void attentionGrad(const AttentionShape &s, const float *q, const float *
   i64 keyWork = s.b * (s.kShared ? 1 : s.h) * s.tk * (s.e > s.dv ? s.e : s.dv);
   RA_LAUNCH(attentionGradKeyKernel, dim3(gridFor(keyWork)), dim3(kThreads), 0, s, q, alpha, dy,
             (const float *)probs, (const float *)dsra, dk, dv);
-  if (dalpha)
-    RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows, 1.f);
+  sumAlphaParts(parts, dalpha, rows);
 }
 
 } // namespace ra_cuda

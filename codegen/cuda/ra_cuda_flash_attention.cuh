@@ -1,5 +1,4 @@
-//===- ra_cuda_flash_attention.cuh - flash attention backward and head-mean attention --*- C++
-//-*-===//
+//===- ra_cuda_flash_attention.cuh - flash backward, head-mean attention -*- C++ -*-===//
 //
 // The flash backward recomputing P and dS from the rows' log-sum-exps (plain,
 // gated), and mechanism 2's attention averaged over heads on a sibling's
@@ -191,8 +190,7 @@ inline void flashGradLaunch(const FlashGrad &g, const float *y, float *dq, float
   if (dv)
     RA_LAUNCH(flashGradKeyKernel, dim3(rowsGrid(s.b * (s.vShared ? 1 : s.h) * s.tk)),
               dim3(kThreads), 0, g, true, dv);
-  if (dalpha)
-    RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows, 1.f);
+  sumAlphaParts(parts, dalpha, rows);
 }
 
 /// flash_attention_grad on CUDA: P and dS recomputed from `lse` and D =
@@ -216,9 +214,7 @@ inline void flashAttentionGrad(const AttentionShape &s, const float *q, const fl
   if (tcAttentionGradApplies(s)) {
     RA_LAUNCH(flashGradDeltaKernel, dim3(rowsGrid(rows)), dim3(kThreads), 0, g, y, delta);
     tcAttentionGrad(s, q, k, v, alpha, dy, lse, delta, dq, dk, dv, dalpha ? parts : nullptr);
-    if (dalpha)
-      RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows,
-                1.f);
+    sumAlphaParts(parts, dalpha, rows);
     return;
   }
   flashGradLaunch(g, y, dq, dk, dv, dalpha, delta, parts);
@@ -282,9 +278,7 @@ inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const
   gemm(dmean, v, dp, s.b, each.data(), each.data(), s.tq, s.tk, s.dv, false, true);
   if (tcHeadMeanApplies(s)) {
     tcHeadMeanGrad(s, q, k, alpha, lse, dp, delta, dq, dk, dalpha ? parts : nullptr);
-    if (dalpha)
-      RA_LAUNCH(scaledSumKernel, dim3(1), dim3(kThreads), 0, (const float *)parts, dalpha, rows,
-                1.f);
+    sumAlphaParts(parts, dalpha, rows);
     tcHeadMeanProbs(s, q, k, alpha, lse, pbar);
   } else {
     flashGradLaunch(FlashGrad{s, q, k, v, alpha, nullptr, lse, delta, dp}, nullptr, dq, dk, nullptr,

@@ -249,53 +249,53 @@ __global__ void geluEpilogueKernel(const float *pre, float *out, i64 total) {
   RA_GRID_STRIDE(i, total) { out[i] = ra_math::gelu(pre[i]); }
 }
 
-/// C = op(A) op(B) + bias (a row of n) [+ residual (m x n)], one product
+/// C = op(A) op(B) + bias (a row of n) [+ residual (m x n)], with `gelu`
+/// then C = gelu(C), and with `aux` the sum before the GELU kept there
 /// (foldGemmEpilogues); bf16: the operands rounded as gemmBf16 rounds them,
-/// into `scratch`. On a GPU one cuBLASLt call; under the emulator (and where
-/// cuBLASLt offers no algorithm) the GEMM, then the epilogue kernel.
+/// into `scratch`, once. On a GPU one cuBLASLt call; under the emulator (and
+/// where cuBLASLt offers no algorithm) the GEMM, then the epilogue kernels.
+inline void gemmEpilogue(const float *a, const float *b, const float *bias, const float *residual,
+                         float *c, float *aux, bool gelu, i64 m, i64 n, i64 k, bool ta, bool tb,
+                         bool bf16, i64 aElements, i64 bElements, float *scratch) {
+  static const i64 zero[] = {0};
+  float *sum = aux ? aux : c; // where AB + bias [+ residual] lands
+  if (bf16) {
+    auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements, scratch);
+#ifdef __CUDACC__
+    if (ltGemmBias(ar, br, CUDA_R_16BF, bias, residual, c, m, n, k, ta, tb, gelu, aux))
+      return;
+#endif
+    gemmRoundedBf16(ar, br, sum, 1, zero, zero, m, n, k, ta, tb, aElements, bElements);
+  } else {
+#ifdef __CUDACC__
+    if (ltGemmBias(a, b, CUDA_R_32F, bias, residual, c, m, n, k, ta, tb, gelu, aux))
+      return;
+#endif
+    gemm(a, b, sum, 1, zero, zero, m, n, k, ta, tb);
+  }
+  RA_LAUNCH(biasEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, sum, bias, residual, n,
+            m * n);
+  if (gelu)
+    RA_LAUNCH(geluEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, (const float *)sum, c,
+              m * n);
+}
+
+/// C = op(A) op(B) + bias [+ residual]: cuBLASLt's bias epilogue.
 inline void gemmBias(const float *a, const float *b, const float *bias, const float *residual,
                      float *c, i64 m, i64 n, i64 k, bool ta, bool tb, bool bf16, i64 aElements,
                      i64 bElements, float *scratch) {
-  static const i64 zero[] = {0};
-  if (bf16) {
-    auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements, scratch);
-#ifdef __CUDACC__
-    if (ltGemmBias(ar, br, CUDA_R_16BF, bias, residual, c, m, n, k, ta, tb))
-      return;
-#endif
-    gemmRoundedBf16(ar, br, c, 1, zero, zero, m, n, k, ta, tb, aElements, bElements);
-  } else {
-#ifdef __CUDACC__
-    if (ltGemmBias(a, b, CUDA_R_32F, bias, residual, c, m, n, k, ta, tb))
-      return;
-#endif
-    gemm(a, b, c, 1, zero, zero, m, n, k, ta, tb);
-  }
-  RA_LAUNCH(biasEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, c, bias, residual, n,
-            m * n);
+  gemmEpilogue(a, b, bias, residual, c, nullptr, false, m, n, k, ta, tb, bf16, aElements, bElements,
+               scratch);
 }
 
-/// out = gelu(op(A) op(B) + bias) (foldGemmEpilogues' BiasGelu), and with
-/// `pre` the sum kept there for the GELU's backward (BiasGeluAux): one
-/// cuBLASLt call with GELU_BIAS or GELU_AUX_BIAS on a GPU; under the
-/// emulator, or without an Lt algorithm, gemmBias then the GELU kernel.
+/// out = gelu(op(A) op(B) + bias) (foldGemmEpilogues' BiasGelu, cuBLASLt's
+/// GELU_BIAS), and with `pre` the sum kept there for the GELU's backward
+/// (BiasGeluAux, GELU_AUX_BIAS).
 inline void gemmBiasGelu(const float *a, const float *b, const float *bias, float *pre, float *out,
                          i64 m, i64 n, i64 k, bool ta, bool tb, bool bf16, i64 aElements,
                          i64 bElements, float *scratch) {
-#ifdef __CUDACC__
-  if (bf16) {
-    auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements, scratch);
-    if (ltGemmBias(ar, br, CUDA_R_16BF, bias, nullptr, out, m, n, k, ta, tb, true, pre))
-      return;
-  } else if (ltGemmBias(a, b, CUDA_R_32F, bias, nullptr, out, m, n, k, ta, tb, true, pre)) {
-    return;
-  }
-#endif
-  // (A bf16 fallback rounds the operands again, into the same scratch.)
-  float *sum = pre ? pre : out;
-  gemmBias(a, b, bias, nullptr, sum, m, n, k, ta, tb, bf16, aElements, bElements, scratch);
-  RA_LAUNCH(geluEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, (const float *)sum, out,
-            m * n);
+  gemmEpilogue(a, b, bias, nullptr, out, pre, true, m, n, k, ta, tb, bf16, aElements, bElements,
+               scratch);
 }
 
 } // namespace ra_cuda

@@ -13,8 +13,9 @@
 //
 // Two warps a block, each owning 16 of the tile's rows (RA's backward: tiles
 // of 16, one warp). Only the forms a model uses are compiled (RA_TC_FORMS,
-// which racc defines from the kernel form). This is the first form, written to be checked under the
-// emulator: the accumulators live in shared memory (the WMMA fragment layout is opaque, so a row's
+// which racc defines from the kernel form). This is the first form, written
+// to be checked under the emulator: the forward's accumulators live in
+// shared memory (the WMMA fragment layout is opaque, so a row's
 // online-softmax rescale cannot be applied in registers); mma.sync with
 // register-resident accumulators, larger tiles and pipelined loads are the
 // tuning a GPU has to measure.
@@ -45,6 +46,15 @@ constexpr int tcForwardBytes(int ep, int dp, bool ra) {
   return (2 * kTcTile * ep + kTcTile * dp + (ra ? kTcTile * ep : 0)) * 2 // q, k, v, RA's q_J
          + (ra ? 2 : 1) * kTcTile * kTcTile * 4 + kTcTile * kTcTile * 2  // S, R, P
          + kTcTile * dp * 4 + 2 * kTcTile * 4;                           // O, max, sum
+}
+
+/// One warp's 16 query rows of the tile: C (T columns) = A B^T, A and B
+/// rows in shared tiles of width W.
+template <int W, int T, typename TF, typename TA, typename TB>
+__device__ void tcRowsTimesRowsT(TF &c, TA &aTile, TB &bTile, int warp) {
+  for (int n0 = 0; n0 < T; n0 += kMmaSide)
+    mmaTile<W, wmma::row_major, wmma::col_major>(c, warp * 16 * T + n0, T, false, aTile,
+                                                 warp * 16 * W, W, bTile, n0 * W, W);
 }
 
 /// A block per tile of 32 query rows of one head: the key tiles in order,
@@ -87,16 +97,12 @@ __global__ void tcAttentionKernel(AttentionShape s, const float *q, const float 
       if (recip)
         stageBf16<T, EP>(qj, qh, j0, s.tq, s.e);
       __syncthreads();
-      for (int n0 = 0; n0 < T; n0 += kMmaSide)
-        mmaTile<EP, wmma::row_major, wmma::col_major>(sc, warp * 16 * T + n0, T, false, qs,
-                                                      warp * 16 * EP, EP, ks, n0 * EP, EP);
+      tcRowsTimesRowsT<EP, T>(sc, qs, ks, warp);
       if (recip) { // R = K_I Q_J^T, with the query tile's keys in ks
         __syncthreads();
         stageBf16<T, EP>(ks, kh, i0, s.tk, s.e);
         __syncthreads();
-        for (int n0 = 0; n0 < T; n0 += kMmaSide)
-          mmaTile<EP, wmma::row_major, wmma::col_major>(rc, warp * 16 * T + n0, T, false, ks,
-                                                        warp * 16 * EP, EP, qj, n0 * EP, EP);
+        tcRowsTimesRowsT<EP, T>(rc, ks, qj, warp);
       }
       __syncthreads();
       if (threadIdx.x < T) { // the online softmax, a thread per query row
@@ -162,15 +168,15 @@ void tcAttentionLaunch(const AttentionShape &s, const float *q, const float *k, 
 // (nvcc would take minutes over all 18 of each kernel); a unit including
 // the kernels itself gets them all.
 #ifndef RA_TC_FORMS
+// clang-format off
 #define RA_TC_FORMS(X)                                                                             \
-  X(32, 32, false)                                                                                 \
-  X(32, 64, false)                                                                                 \
-  X(32, 128, false)                                                                                \
-  X(64, 32, false)                                                                                 \
-  X(64, 64, false)                                                                                 \
-  X(64, 128, false) X(128, 32, false) X(128, 64, false) X(128, 128, false) X(32, 32, true)         \
-      X(32, 64, true) X(32, 128, true) X(64, 32, true) X(64, 64, true) X(64, 128, true)            \
-          X(128, 32, true) X(128, 64, true) X(128, 128, true)
+  X(32, 32, false) X(32, 64, false) X(32, 128, false)                                              \
+  X(64, 32, false) X(64, 64, false) X(64, 128, false)                                              \
+  X(128, 32, false) X(128, 64, false) X(128, 128, false)                                           \
+  X(32, 32, true) X(32, 64, true) X(32, 128, true)                                                 \
+  X(64, 32, true) X(64, 64, true) X(64, 128, true)                                                 \
+  X(128, 32, true) X(128, 64, true) X(128, 128, true)
+// clang-format on
 #endif
 
 /// Runs Fn<EP, DP, RA>::run(s, args...) for s's form; false when this unit
@@ -241,7 +247,7 @@ template <bool RA> constexpr int kTcGradTile = RA ? 16 : 32;
 /// RA twice as many), S and dP in float32 (with RA the transposed ones
 /// too), P and dS in bf16.
 constexpr int tcBackwardBytes(int ep, int dp, bool ra) {
-  int t = ra ? 16 : 32;
+  int t = ra ? kTcGradTile<true> : kTcGradTile<false>;
   return (ra ? 2 : 1) * (2 * t * ep + 2 * t * dp) * 2 + (ra ? 4 : 2) * t * t * 4 + 2 * t * t * 2;
 }
 
@@ -300,15 +306,6 @@ __device__ void tcGradTile(const AttentionShape &s, float a, const float *lse, c
         (*dss)[idx] = toBf16(ds);
     }
   }
-}
-
-/// One warp's 16 query rows of the tile: C (T columns) = A B^T, A and B
-/// rows in shared tiles of width W.
-template <int W, int T, typename TF, typename TA, typename TB>
-__device__ void tcRowsTimesRowsT(TF &c, TA &aTile, TB &bTile, int warp) {
-  for (int n0 = 0; n0 < T; n0 += kMmaSide)
-    mmaTile<W, wmma::row_major, wmma::col_major>(c, warp * 16 * T + n0, T, false, aTile,
-                                                 warp * 16 * W, W, bTile, n0 * W, W);
 }
 
 /// The backward's shared tiles (each kernel declares them all; the budget
