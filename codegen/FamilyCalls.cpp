@@ -127,8 +127,8 @@ const std::map<Family, Renderer> &renderers() {
     };
     t[Family::Reduce] = [](const KernelCall &c, const Target &tg) {
       const auto &p = c.get<ReduceParams>();
-      return fmt::format("  {}<{}::Reduce::{}>({}, {}, {});\n", tg.qualified("reduce"), tg.ns(),
-                         p.fn, in(c, 0), out(c, 0), axis(p.axis));
+      return fmt::format("  {}<{}::Reduce::{}>({}, {}, {}{});\n", tg.qualified("reduce"), tg.ns(),
+                         p.fn, in(c, 0), out(c, 0), axis(p.axis), p.bf16Input ? ", true" : "");
     };
     t[Family::Fill] = [](const KernelCall &c, const Target &tg) {
       const auto &p = c.get<FillParams>();
@@ -169,6 +169,18 @@ const std::map<Family, Renderer> &renderers() {
                            aux ? out(c, 0) : "nullptr", out(c, aux ? 1 : 0), p.m, p.n, p.k,
                            boolean(p.transposeA), boolean(p.transposeB), boolean(p.bf16Inputs),
                            p.aElements(), p.bElements(), tg.scratchArgument());
+      }
+      if (p.epilogue == GemmShape::Epilogue::BiasGrad ||
+          p.epilogue == GemmShape::Epilogue::GeluGrad) {
+        // The backward's: C and the sums of B's rows (the bias gradient), or
+        // C = gelu'(pre) * AB with pre the third operand.
+        bool biasGrad = p.epilogue == GemmShape::Epilogue::BiasGrad;
+        return fmt::format("  {}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});\n",
+                           tg.qualified(biasGrad ? "gemmBiasGrad" : "gemmGeluGrad"), in(c, 0),
+                           in(c, 1), biasGrad ? out(c, 0) : in(c, 2), out(c, biasGrad ? 1 : 0), p.m,
+                           p.n, p.k, boolean(p.transposeA), boolean(p.transposeB),
+                           boolean(p.bf16Inputs), p.aElements(), p.bElements(),
+                           tg.scratchArgument());
       }
       if (p.epilogue != GemmShape::Epilogue::None) {
         // One product (batch 1) plus bias [+ residual]; bf16 operands rounded as below.

@@ -10,8 +10,19 @@
 // on the kernel form, where both backends see it, so the CPU build checks
 // the folded call against the interpreter as it checks every other.
 //
+// The backward pass has two more, which are not next to their GEMMs:
+// - a bias's gradient, the sum of dY over its rows, where a weight's
+//   gradient X^T dY reads the same dY: cuBLASLt's BGRADA sums the GEMM's
+//   operand as it reads it (fuse-weight-gradients makes the sum one);
+// - the GELU's backward dC = gelu'(C) * dG over a GEMM's dG = dY W^T, which
+//   the planner writes over dG (PlanMemory): cuBLASLt's DGELU, with C as aux.
+// A call between the two that touches what the fold moves (the gradient's
+// buffer, the product's operands, C) keeps them apart.
+//
 //===----------------------------------------------------------------------===//
 #include "codegen/KernelForm.h"
+
+#include <algorithm>
 
 namespace ra::codegen {
 namespace {
@@ -105,6 +116,120 @@ bool geluOfResult(const KernelCall &g, const KernelCall &next) {
          !sameBuffer(next.results[0], c);
 }
 
+/// Whether two buffer references share an element (arena offsets are
+/// bytes, parameter offsets elements; an input is one buffer).
+bool overlaps(const BufferRef &a, const BufferRef &b) {
+  if (a.kind != b.kind)
+    return false;
+  if (a.kind == BufferRef::Input)
+    return a.index == b.index;
+  auto end = [](const BufferRef &r) {
+    return r.offset + r.elements * (r.kind == BufferRef::Arena ? ra_dtype::bytes(r.dtype) : 1);
+  };
+  return a.offset < end(b) && b.offset < end(a);
+}
+bool reads(const KernelCall &c, const BufferRef &r) {
+  return std::any_of(c.operands.begin(), c.operands.end(),
+                     [&](const BufferRef &o) { return overlaps(o, r); });
+}
+bool writes(const KernelCall &c, const BufferRef &r) {
+  return std::any_of(c.results.begin(), c.results.end(),
+                     [&](const BufferRef &o) { return overlaps(o, r); });
+}
+
+/// The calls strictly between positions i and j, in either order.
+template <class F> bool noneBetween(const std::vector<KernelCall> &calls, size_t i, size_t j, F f) {
+  for (size_t at = std::min(i, j) + 1; at < std::max(i, j); ++at)
+    if (f(calls[at]))
+      return false;
+  return true;
+}
+
+bool plainGemm(const KernelCall &c) {
+  if (c.family != Family::Gemm)
+    return false;
+  const auto &g = c.get<GemmShape>();
+  return g.batch == 1 && g.epilogue == GemmShape::Epilogue::None;
+}
+
+/// The reduce.Sum that sums GEMM `i`'s B over its k rows into a gradient
+/// the GEMM can write instead (BGRADA: A^T B with B as stored, k x n), or
+/// -1. It may come before or after the GEMM; nothing between may write B or
+/// touch the gradient's buffer.
+int biasGradientOf(const std::vector<KernelCall> &calls, size_t i) {
+  const KernelCall &gemm = calls[i];
+  const auto &g = gemm.get<GemmShape>();
+  if (!g.transposeA || g.transposeB)
+    return -1;
+  const BufferRef &b = gemm.operands[1];
+  for (size_t j = 0; j < calls.size(); ++j) {
+    const KernelCall &c = calls[j];
+    if (c.family != Family::Reduce || c.get<ReduceParams>().fn != "Sum" ||
+        c.get<ReduceParams>().bf16Input != g.bf16Inputs)
+      continue;
+    const AxisShape &axis = c.get<ReduceParams>().axis;
+    if (axis.outer != 1 || axis.n != g.k || axis.inner != g.n || !sameBuffer(c.operands[0], b) ||
+        b.elements != g.k * g.n)
+      continue;
+    const BufferRef &db = c.results[0];
+    if (reads(gemm, db) || writes(gemm, db))
+      continue;
+    if (noneBetween(calls, i, j, [&](const KernelCall &x) {
+          return writes(x, b) || reads(x, db) || writes(x, db);
+        }))
+      return int(j);
+  }
+  return -1;
+}
+
+/// The GELU's backward over GEMM `i`'s whole product, written in its place
+/// (DGELU), or -1: the next call to touch the product, with nothing between
+/// writing the GELU's input.
+int geluGradientOf(const std::vector<KernelCall> &calls, size_t i) {
+  const KernelCall &gemm = calls[i];
+  const auto &g = gemm.get<GemmShape>();
+  const BufferRef &product = gemm.results[0];
+  for (size_t j = i + 1; j < calls.size(); ++j) {
+    const KernelCall &c = calls[j];
+    if (!reads(c, product) && !writes(c, product))
+      continue;
+    if (c.family != Family::Binary || c.get<ElementwiseParams>().fn != "GeluGrad" ||
+        c.get<ElementwiseParams>().n != g.m * g.n || !sameBuffer(c.operands[1], product) ||
+        !sameBuffer(c.results[0], product))
+      return -1;
+    const BufferRef &pre = c.operands[0];
+    if (pre.elements != g.m * g.n || overlaps(pre, product) ||
+        !noneBetween(calls, i, j, [&](const KernelCall &x) { return writes(x, pre); }))
+      return -1;
+    return int(j);
+  }
+  return -1;
+}
+
+/// The backward pass's folds: each plain GEMM takes the bias gradient or the
+/// GELU's backward it can compute, and the call that did is dropped at once,
+/// so that the next fold's checks see the GEMM's new results.
+void foldBackwardEpilogues(std::vector<KernelCall> &calls) {
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (!plainGemm(calls[i]))
+      continue;
+    auto &shape = std::get<GemmShape>(calls[i].params);
+    int j = biasGradientOf(calls, i);
+    if (j >= 0) {
+      shape.epilogue = GemmShape::Epilogue::BiasGrad;
+      calls[i].results.push_back(calls[j].results[0]);
+    } else if ((j = geluGradientOf(calls, i)) >= 0) {
+      shape.epilogue = GemmShape::Epilogue::GeluGrad;
+      calls[i].operands.push_back(calls[j].operands[0]);
+    } else {
+      continue;
+    }
+    calls.erase(calls.begin() + j);
+    if (size_t(j) < i)
+      --i;
+  }
+}
+
 } // namespace
 
 void foldGemmEpilogues(EntryPoint &entry) {
@@ -133,6 +258,7 @@ void foldGemmEpilogues(EntryPoint &entry) {
     folded.push_back(std::move(calls[i]));
   }
   calls = std::move(folded);
+  foldBackwardEpilogues(calls);
 }
 
 } // namespace ra::codegen

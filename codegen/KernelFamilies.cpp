@@ -133,6 +133,8 @@ std::vector<Field> fields(const GatherParams &p) {
 std::vector<Field> fields(const ReduceParams &p) {
   std::vector<Field> f;
   axisFields(f, p.axis);
+  if (p.bf16Input)
+    f.push_back(boolField("bf16_input", true));
   return f;
 }
 std::vector<Field> fields(const CausalMeanParams &p) {
@@ -172,7 +174,8 @@ std::vector<Field> fields(const GemmShape &p) {
                           listField("b_offsets", p.bOffsets)};
   if (p.bf16Inputs)
     f.push_back(boolField("bf16_inputs", true));
-  if (p.epilogue != GemmShape::Epilogue::None) // 1: + bias, 2: + residual, 3, 4: gelu
+  // 1: + bias, 2: + residual, 3, 4: gelu, 5: bias gradient, 6: gelu's gradient
+  if (p.epilogue != GemmShape::Epilogue::None)
     f.push_back(intField("epilogue", int64_t(p.epilogue)));
   return f;
 }

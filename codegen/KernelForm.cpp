@@ -387,8 +387,8 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
       .Case([&](MatmulOp m) { return add(Family::Gemm, gemmOf(m)); })
       .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>([&](auto r) {
         std::string kind = isa<ReduceSumOp>(op) ? "Sum" : isa<ReduceMeanOp>(op) ? "Mean" : "Max";
-        return add(Family::Reduce,
-                   ReduceParams{aroundAxis(shapeOf(r.getInput()), r.getAxis()), kind});
+        return add(Family::Reduce, ReduceParams{aroundAxis(shapeOf(r.getInput()), r.getAxis()),
+                                                kind, sumRoundsToBf16(op)});
       })
       .Case([&](CausalMeanOp m) {
         return add(Family::CausalMean,

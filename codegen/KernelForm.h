@@ -112,6 +112,9 @@ struct AxisShape {
 struct ReduceParams {
   AxisShape axis;
   std::string fn; // Sum, Mean, Max
+  /// The values summed as rounded to bfloat16 (ra::sumRoundsToBf16: a bias
+  /// gradient in a bf16 build, as its GEMM's BGRADA epilogue sums them).
+  bool bf16Input = false;
 };
 struct CausalMeanParams {
   AxisShape axis;
@@ -150,7 +153,19 @@ struct GemmShape {
   /// (operand 3). C = AB + bias [+ residual]. BiasGeluAux: also G =
   /// gelu(C) into a second result (C stays: the GELU's backward reads it),
   /// cuBLASLt's GELU_AUX_BIAS; BiasGelu: C = gelu(AB + bias), GELU_BIAS.
-  enum class Epilogue { None, Bias, BiasResidual, BiasGeluAux, BiasGelu } epilogue = Epilogue::None;
+  /// The backward forms: BiasGrad, C = AB and a second result db, the sums
+  /// of B's k rows as the product reads them (a bias's gradient, BGRADA);
+  /// GeluGrad, C = gelu'(pre) * AB with pre the GELU's input (operand 2),
+  /// DGELU.
+  enum class Epilogue {
+    None,
+    Bias,
+    BiasResidual,
+    BiasGeluAux,
+    BiasGelu,
+    BiasGrad,
+    GeluGrad
+  } epilogue = Epilogue::None;
 
   /// The elements of A and of B the products read (every matrix an offset
   /// names, up to the largest): what a bf16 GEMM rounds.
@@ -264,7 +279,10 @@ int64_t scratchFloats(const EntryPoint &entry);
 /// row (and a residual) to its result in place becomes one GEMM with that
 /// epilogue (GemmEpilogue.cpp): cuBLASLt's bias epilogue on a GPU, the bias
 /// and residual as the GEMM's C input (beta = 1) on a CPU, so C is written
-/// once instead of written, read and written again.
+/// once instead of written, read and written again. In the backward pass,
+/// a bias's gradient (the sum of a weight gradient's B over its k rows) and
+/// the GELU's backward over a GEMM's product become that GEMM's BGRADA and
+/// DGELU epilogues.
 void foldGemmEpilogues(EntryPoint &entry);
 
 /// Whether an entry point writes the parameters (a set_param, or a kernel

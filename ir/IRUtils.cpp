@@ -29,6 +29,32 @@ bool matmulRoundsToBf16(mlir::Operation *op) {
   return precision && precision.getValue() == "bf16";
 }
 
+bool sumRoundsToBf16(mlir::Operation *op) {
+  auto sum = llvm::dyn_cast<ReduceSumOp>(op);
+  if (!sum || !matmulRoundsToBf16(op) || sum.getAxis() != 0 || sum.getKeepdim())
+    return false;
+  mlir::Value dy = sum.getInput();
+  if (dy.getType().cast<mlir::ShapedType>().getRank() != 2)
+    return false;
+  // A weight gradient's matmul reading the same [k, n] storage as its rhs.
+  auto weightGradient = [&](mlir::Value v) {
+    for (mlir::Operation *user : v.getUsers())
+      if (auto m = llvm::dyn_cast<MatmulOp>(user);
+          m && m.getRhs() == v && m.getTransposeLhs() && !m.getTransposeRhs() &&
+          m.getLhs().getType().cast<mlir::ShapedType>().getRank() == 2)
+        return true;
+    return false;
+  };
+  mlir::Value s = storageOf(dy);
+  if (weightGradient(dy) || (s.getType() == dy.getType() && weightGradient(s)))
+    return true;
+  for (mlir::Operation *user : s.getUsers())
+    if (auto view = llvm::dyn_cast<ReshapeOp>(user); view && view.getType() == dy.getType())
+      if (weightGradient(view.getResult()))
+        return true;
+  return false;
+}
+
 std::vector<int64_t> shapeOf(mlir::Value v) {
   auto s = v.getType().cast<mlir::ShapedType>().getShape();
   return {s.begin(), s.end()};

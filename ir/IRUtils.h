@@ -27,6 +27,14 @@ ra_dtype::Dtype dtypeOf(mlir::Value v);
 /// (the module's ra.matmul_precision is "bf16": racc compile --precision).
 bool matmulRoundsToBf16(mlir::Operation *op);
 
+/// Whether a reduce_sum (`op`) sums, in a bf16 build, an operand of a
+/// matmul as that matmul reads it, rounded to bfloat16: the sum over the rows
+/// of a 2-d dy that a weight's gradient x^T dy also reads. That is a bias's
+/// gradient, which the GEMM's cuBLASLt BGRADA epilogue computes from its own
+/// bf16 operand (codegen/GemmEpilogue.cpp); the interpreter and every kernel
+/// round it the same way, folded or not.
+bool sumRoundsToBf16(mlir::Operation *op);
+
 /// Whether `op` is a view of its input's storage with no kernel: a reshape,
 /// or a slice of the leading axis (a contiguous range) of a value computed
 /// into the arena (not a parameter or an input, whose buffers the generated

@@ -13,6 +13,16 @@
 //
 // (reshapes are views: no copy). One GEMM with a longer K, no [B, K, N].
 //
+// A bias's gradient comes out as one sum per broadcast axis:
+//
+//   %s = ra.reduce_sum %dy {axis = 0} : [B, T, N] -> [T, N]
+//   %g = ra.reduce_sum %s {axis = 0}  : [T, N] -> [N]
+//
+// which writes [T, N] and reads it again. Two sums over adjacent axes are one
+// sum over the view that merges them (here [B*T, N]): one pass over dy, and
+// the form of the weight gradient's GEMM operand that cuBLASLt's BGRADA
+// epilogue sums inside that GEMM (codegen/GemmEpilogue.cpp).
+//
 //===----------------------------------------------------------------------===//
 #include "ir/RaDialect.h"
 #include "passes/Passes.h"
@@ -57,9 +67,39 @@ struct WeightGradientAsOneGemm : OpRewritePattern<ra::ReduceSumOp> {
   }
 };
 
+/// reduce_sum(reduce_sum(x, axis a), axis b) with b in {a - 1, a}: the two
+/// axes are adjacent in x, so = reduce_sum(reshape(x) merging them).
+struct BiasGradientAsOneSum : OpRewritePattern<ra::ReduceSumOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ra::ReduceSumOp outer, PatternRewriter &rewriter) const override {
+    auto inner = outer.getInput().getDefiningOp<ra::ReduceSumOp>();
+    if (!inner || inner.getKeepdim() || outer.getKeepdim() || !inner->hasOneUse())
+      return failure();
+    int64_t a = inner.getAxis(), b = outer.getAxis();
+    if (b != a && b != a - 1)
+      return failure();
+    auto x = inner.getInput().getType().cast<RankedTensorType>();
+    int64_t first = std::min(a, b); // x's axes first and first + 1 are summed
+    SmallVector<int64_t> merged;
+    for (int64_t i = 0; i < x.getRank(); ++i) {
+      if (i == first + 1)
+        merged.back() *= x.getDimSize(i);
+      else
+        merged.push_back(x.getDimSize(i));
+    }
+    Value view = rewriter.create<ra::ReshapeOp>(
+        outer.getLoc(), RankedTensorType::get(merged, x.getElementType()), inner.getInput());
+    rewriter.replaceOpWithNewOp<ra::ReduceSumOp>(outer, view, first);
+    rewriter.eraseOp(inner);
+    return success();
+  }
+};
+
 struct FuseWeightGradients : ra::impl::FuseWeightGradientsBase<FuseWeightGradients> {
   void runOnOperation() override {
-    if (failed(ra::applyInEachFunction<WeightGradientAsOneGemm>(getOperation())))
+    if (failed(
+            ra::applyInEachFunction<WeightGradientAsOneGemm, BiasGradientAsOneSum>(getOperation())))
       signalPassFailure();
   }
 };

@@ -121,20 +121,25 @@ struct PlanMemory : ra::impl::PlanMemoryBase<PlanMemory> {
         v = inPlace[v];
       return v;
     };
+    // Of several such operands, one a matmul wrote is preferred: the result
+    // then lands in the GEMM's own output, where a GEMM epilogue can write
+    // it (the GELU's backward over dC = dG W^T is cuBLASLt's DGELU).
     for (Operation &op : body) {
       if (!ra::isElementwiseOp(&op, /*orFused=*/true) || !needsArena(op.getResult(0)))
         continue;
+      Value reused;
       for (Value operand : op.getOperands()) {
         // Same element count, not just the same aligned bytes: a scalar
         // read at every i must not be overwritten at i = 0.
         Value s = storageOf(operand);
         auto count = [](Value v) { return v.getType().cast<ShapedType>().getNumElements(); };
         if (needsArena(s) && count(operand) == count(op.getResult(0)) &&
-            count(s) == count(operand) && lastUse.lookup(s) == index[&op]) {
-          inPlace[op.getResult(0)] = s;
-          break;
-        }
+            count(s) == count(operand) && lastUse.lookup(s) == index[&op] &&
+            (!reused || (s.getDefiningOp<ra::MatmulOp>() && !reused.getDefiningOp<ra::MatmulOp>())))
+          reused = s;
       }
+      if (reused)
+        inPlace[op.getResult(0)] = reused;
     }
     // Every buffer's interval: from its op to its last reader (through the
     // results that reuse it); a result no one reads lives over its own op

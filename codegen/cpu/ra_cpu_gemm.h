@@ -7,6 +7,7 @@
 #define RA_CPU_GEMM_H
 
 #include "ra_cpu_common.h"
+#include "ra_cpu_reduce.h"
 
 #include "ra_dtype.h"
 #include "ra_elementwise.h"
@@ -146,6 +147,30 @@ inline void gemmBiasGelu(const float *a, const float *b, const float *bias, floa
 #pragma omp parallel for simd schedule(static)
   for (i64 i = 0; i < m * n; ++i)
     out[i] = ra_math::gelu(sum[i]);
+}
+
+/// C = op(A) op(B) and db = the sums of B's k rows (B as stored, k x n) as
+/// the product reads them, rounded to bf16 in a bf16 build: a linear layer's
+/// weight and bias gradients in one call (foldGemmEpilogues' BiasGrad,
+/// cuBLASLt's BGRADA on a GPU, which sums the operand it multiplies).
+inline void gemmBiasGrad(const float *a, const float *b, float *c, float *db, i64 m, i64 n, i64 k,
+                         bool ta, bool tb, bool bf16, i64 aElements, i64 bElements) {
+  if (bf16)
+    std::tie(a, b) = roundOperandsToBf16(a, b, aElements, bElements);
+  sgemm(ta, tb, m, n, k, 1.f, a, ta ? m : k, b, tb ? k : n, 0.f, c, n);
+  reduce<Reduce::Sum>(b, db, 1, k, n);
+}
+
+/// C = gelu'(pre) * op(A) op(B): the GELU's backward over the product that
+/// feeds it (foldGemmEpilogues' GeluGrad, cuBLASLt's DGELU on a GPU).
+inline void gemmGeluGrad(const float *a, const float *b, const float *pre, float *c, i64 m, i64 n,
+                         i64 k, bool ta, bool tb, bool bf16, i64 aElements, i64 bElements) {
+  if (bf16)
+    std::tie(a, b) = roundOperandsToBf16(a, b, aElements, bElements);
+  sgemm(ta, tb, m, n, k, 1.f, a, ta ? m : k, b, tb ? k : n, 0.f, c, n);
+#pragma omp parallel for simd schedule(static)
+  for (i64 i = 0; i < m * n; ++i)
+    c[i] = ra_math::apply<ra_math::Binary::GeluGrad>(pre[i], c[i]);
 }
 
 } // namespace ra_cpu

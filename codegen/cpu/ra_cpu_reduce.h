@@ -19,16 +19,19 @@ enum class Reduce { Sum, Mean, Max };
 /// an earlier one (a bias gradient: the rows of [B T, N] summed) a task owns
 /// a block of columns and sweeps the rows, reading each row's block
 /// contiguously and accumulating it as a vector, instead of walking each
-/// column down the rows with a stride of a row.
+/// column down the rows with a stride of a row. bf16: each value rounded to
+/// bfloat16 first (a bias gradient in a bf16 build, ra::sumRoundsToBf16).
 template <Reduce kind>
-void reduce(const float *__restrict x, float *__restrict out, i64 outer, i64 n, i64 inner) {
+void reduce(const float *__restrict x, float *__restrict out, i64 outer, i64 n, i64 inner,
+            bool bf16 = false) {
+  auto value = [bf16](float v) { return bf16 ? ra_dtype::roundTo(v, ra_dtype::Dtype::BF16) : v; };
   constexpr double start = kind == Reduce::Max ? -std::numeric_limits<double>::infinity() : 0.0;
   if (inner == 1) {
 #pragma omp parallel for if (outer * n > kParallelMin)
     for (i64 o = 0; o < outer; ++o) {
       double acc = start;
       for (i64 t = 0; t < n; ++t) {
-        float v = x[o * n + t];
+        float v = value(x[o * n + t]);
         acc = kind == Reduce::Max ? std::max(acc, (double)v) : acc + v;
       }
       out[o] = float(kind == Reduce::Mean ? acc / n : acc);
@@ -47,7 +50,8 @@ void reduce(const float *__restrict x, float *__restrict out, i64 outer, i64 n, 
         const float *row = x + (o * n + t) * inner + first;
 #pragma omp simd
         for (i64 i = 0; i < width; ++i)
-          acc[i] = kind == Reduce::Max ? std::max(acc[i], (double)row[i]) : acc[i] + row[i];
+          acc[i] = kind == Reduce::Max ? std::max(acc[i], (double)value(row[i]))
+                                       : acc[i] + value(row[i]);
       }
       for (i64 i = 0; i < width; ++i)
         out[o * inner + first + i] = float(kind == Reduce::Mean ? acc[i] / n : acc[i]);

@@ -1,8 +1,10 @@
 //===- ra_cuda_gemm.cuh - matrix products through cuBLAS --------*- C++ -*-===//
 //
 // cuBLAS sgemm (one strided-batched call where the batch steps evenly), with
-// bf16 operands (--precision bf16), and with a bias [+ residual] epilogue
-// through cuBLASLt; the emulator build calls the CPU BLAS on its host memory.
+// bf16 operands (--precision bf16), and with epilogues through cuBLASLt
+// (bias [+ residual], GELU, and the backward's bias gradient and DGELU); the
+// emulator build calls the CPU BLAS on its host memory and runs the
+// epilogues' own kernels.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RA_CUDA_GEMM_CUH
@@ -12,6 +14,7 @@
 #include "ra_dtype.h"
 
 #include <map>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -154,21 +157,27 @@ __global__ void biasEpilogueKernel(float *c, const float *bias, const float *res
   }
 }
 
+/// What cuBLASLt does after the product: GemmShape::Epilogue's GPU forms.
+enum class LtEpilogue { Bias, GeluBias, GeluAuxBias, BiasGradA, DGelu };
+
 #ifdef __CUDACC__
-/// C = op(A) op(B) + bias [+ residual] in one cuBLASLt call: the bias
-/// epilogue, the residual as Lt's C with beta 1. A and B are `type` (float32,
-/// or bf16 bits already rounded). Column-major as gemm: D^T (n x m) =
-/// op(B)^T op(A)^T, so the bias (length n) is per row of D^T. The
-/// descriptors and the heuristic's algorithm are made once per call site
-/// (host work: made on the eager first call, before any graph capture).
-/// Returns false when cuBLASLt offers no algorithm.
-/// With `gelu`: c = gelu(AB + bias), GELU_BIAS, or with `aux` GELU_AUX_BIAS,
-/// which also writes AB + bias to aux (Lt asks an aux leading dimension
-/// divisible by 8; else false).
-inline bool ltGemmBias(const void *a, const void *b, cudaDataType_t type, const float *bias,
-                       const float *residual, float *c, i64 m, i64 n, i64 k, bool ta, bool tb,
-                       bool gelu = false, float *aux = nullptr) {
-  if (aux && n % 8)
+/// C = op(A) op(B) with `epilogue` in one cuBLASLt call. A and B are `type`
+/// (float32, or bf16 bits already rounded). Column-major as gemm: D^T (n x
+/// m) = op(B)^T op(A)^T, so Lt's A is our B, and a bias (length n) is per
+/// row of D^T.
+/// - Bias: + bias [+ residual, as Lt's C with beta 1]; GeluBias: gelu of
+///   that; GeluAuxBias: also AB + bias into aux.
+/// - BiasGradA: `bias` receives the sums of Lt's A (our B) over k. Lt takes
+///   BGRADA only with A not transposed: our B as stored, k x n.
+/// - DGelu: C = gelu'(aux) * AB, aux read.
+/// aux is laid out as D^T (leading dimension n, which Lt asks divisible by
+/// 8). The descriptors and the heuristic's algorithm are made once per call
+/// site (host work: made on the eager first call, before any graph
+/// capture). Returns false when cuBLASLt offers no algorithm.
+inline bool ltGemm(const void *a, const void *b, cudaDataType_t type, LtEpilogue epilogue,
+                   const float *bias, const float *residual, float *c, const float *aux, i64 m,
+                   i64 n, i64 k, bool ta, bool tb) {
+  if ((aux && n % 8) || (epilogue == LtEpilogue::BiasGradA && tb))
     return false;
   struct Plan {
     cublasLtMatmulDesc_t op = nullptr;
@@ -176,42 +185,37 @@ inline bool ltGemmBias(const void *a, const void *b, cudaDataType_t type, const 
     cublasLtMatmulAlgo_t algo;
     bool ok = false;
   };
-  using Key = std::tuple<const float *, i64, i64, i64, bool, bool, int, bool, bool, const float *>;
+  using Key = std::tuple<const float *, i64, i64, i64, bool, bool, int, bool, int, const float *>;
   static std::map<Key, Plan> plans;
-  auto [it, fresh] =
-      plans.try_emplace(Key{bias, m, n, k, ta, tb, int(type), residual != nullptr, gelu, aux});
+  auto [it, fresh] = plans.try_emplace(
+      Key{bias, m, n, k, ta, tb, int(type), residual != nullptr, int(epilogue), aux});
   Plan &p = it->second;
   const uint64_t workspaceBytes = ra_cublaslt_workspace_bytes();
   if (fresh) {
     cublasOperation_t opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasLtEpilogue_t epilogue = aux    ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
-                                  : gelu ? CUBLASLT_EPILOGUE_GELU_BIAS
-                                         : CUBLASLT_EPILOGUE_BIAS;
+    const cublasLtEpilogue_t lt[] = {CUBLASLT_EPILOGUE_BIAS, CUBLASLT_EPILOGUE_GELU_BIAS,
+                                     CUBLASLT_EPILOGUE_GELU_AUX_BIAS, CUBLASLT_EPILOGUE_BGRADA,
+                                     CUBLASLT_EPILOGUE_DGELU};
+    cublasLtEpilogue_t e = lt[int(epilogue)];
     cudaDataType_t biasType = CUDA_R_32F;
-    int64_t auxLd = n; // aux is laid out as D^T: column-major n x m
+    int64_t auxLd = n;
     int32_t auxType = CUDA_R_32F;
     cublasLtMatmulPreference_t preference = nullptr;
     cublasLtMatmulHeuristicResult_t result;
     int found = 0;
+    auto set = [&](cublasLtMatmulDescAttributes_t attribute, const void *value, size_t bytes) {
+      return cublasLtMatmulDescSetAttribute(p.op, attribute, value, bytes) == CUBLAS_STATUS_SUCCESS;
+    };
     bool made =
         cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS &&
-        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof opB) ==
-            CUBLAS_STATUS_SUCCESS &&
-        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof opA) ==
-            CUBLAS_STATUS_SUCCESS &&
-        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
-                                       sizeof epilogue) == CUBLAS_STATUS_SUCCESS &&
-        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                                       sizeof bias) == CUBLAS_STATUS_SUCCESS &&
-        cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &biasType,
-                                       sizeof biasType) == CUBLAS_STATUS_SUCCESS &&
-        (!aux ||
-         (cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux,
-                                         sizeof aux) == CUBLAS_STATUS_SUCCESS &&
-          cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &auxLd,
-                                         sizeof auxLd) == CUBLAS_STATUS_SUCCESS &&
-          cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE,
-                                         &auxType, sizeof auxType) == CUBLAS_STATUS_SUCCESS)) &&
+        set(CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof opB) &&
+        set(CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof opA) &&
+        set(CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e) &&
+        (!bias || (set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias) &&
+                   set(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &biasType, sizeof biasType))) &&
+        (!aux || (set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux) &&
+                  set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &auxLd, sizeof auxLd) &&
+                  set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &auxType, sizeof auxType))) &&
         // Each operand as stored: row-major B (k x n) is column-major n x k.
         cublasLtMatrixLayoutCreate(&p.la, type, tb ? k : n, tb ? n : k, tb ? k : n) ==
             CUBLAS_STATUS_SUCCESS &&
@@ -237,12 +241,44 @@ inline bool ltGemmBias(const void *a, const void *b, cudaDataType_t type, const 
   cublasStatus_t status = cublasLtMatmul(ra_cublaslt_handle(), p.op, &one, b, p.la, a, p.lb, &beta,
                                          residual ? residual : c, p.lc, c, p.lc, &p.algo,
                                          ra_cublaslt_workspace(), workspaceBytes, ra_cuda_stream());
-  if (status != CUBLAS_STATUS_SUCCESS)
-    fail(gelu ? "cublasLtMatmul (GELU bias epilogue)" : "cublasLtMatmul (bias epilogue)",
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    const char *names[] = {"bias", "GELU bias", "GELU aux bias", "BGRADA", "DGELU"};
+    fail((std::string("cublasLtMatmul (") + names[int(epilogue)] + " epilogue)").c_str(),
          cublasGetStatusString(status));
+  }
   return true;
 }
 #endif
+
+/// C = op(A) op(B) (one product), the bf16 operands rounded once into
+/// `scratch` as gemmBf16 rounds them, with `epilogue` in the same cuBLASLt
+/// call where it takes it (ltGemm's arguments): returns true then.
+/// Otherwise (the emulator, or no algorithm) the plain product is in
+/// `product` and the caller runs the epilogue's own kernels.
+inline bool gemmWithLtEpilogue(const float *a, const float *b, float *product, LtEpilogue epilogue,
+                               const float *bias, const float *residual, float *c, const float *aux,
+                               i64 m, i64 n, i64 k, bool ta, bool tb, bool bf16, i64 aElements,
+                               i64 bElements, float *scratch) {
+  static const i64 zero[] = {0};
+#ifndef __CUDACC__
+  (void)epilogue, (void)bias, (void)residual, (void)c, (void)aux;
+#endif
+  if (bf16) {
+    auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements, scratch);
+#ifdef __CUDACC__
+    if (ltGemm(ar, br, CUDA_R_16BF, epilogue, bias, residual, c, aux, m, n, k, ta, tb))
+      return true;
+#endif
+    gemmRoundedBf16(ar, br, product, 1, zero, zero, m, n, k, ta, tb, aElements, bElements);
+  } else {
+#ifdef __CUDACC__
+    if (ltGemm(a, b, CUDA_R_32F, epilogue, bias, residual, c, aux, m, n, k, ta, tb))
+      return true;
+#endif
+    gemm(a, b, product, 1, zero, zero, m, n, k, ta, tb);
+  }
+  return false;
+}
 
 /// out = gelu(pre): the GELU epilogue where cuBLASLt does not take it.
 __global__ void geluEpilogueKernel(const float *pre, float *out, i64 total) {
@@ -251,28 +287,18 @@ __global__ void geluEpilogueKernel(const float *pre, float *out, i64 total) {
 
 /// C = op(A) op(B) + bias (a row of n) [+ residual (m x n)], with `gelu`
 /// then C = gelu(C), and with `aux` the sum before the GELU kept there
-/// (foldGemmEpilogues); bf16: the operands rounded as gemmBf16 rounds them,
-/// into `scratch`, once. On a GPU one cuBLASLt call; under the emulator (and
+/// (foldGemmEpilogues). On a GPU one cuBLASLt call; under the emulator (and
 /// where cuBLASLt offers no algorithm) the GEMM, then the epilogue kernels.
 inline void gemmEpilogue(const float *a, const float *b, const float *bias, const float *residual,
                          float *c, float *aux, bool gelu, i64 m, i64 n, i64 k, bool ta, bool tb,
                          bool bf16, i64 aElements, i64 bElements, float *scratch) {
-  static const i64 zero[] = {0};
   float *sum = aux ? aux : c; // where AB + bias [+ residual] lands
-  if (bf16) {
-    auto [ar, br] = roundOperandsToBf16(a, b, aElements, bElements, scratch);
-#ifdef __CUDACC__
-    if (ltGemmBias(ar, br, CUDA_R_16BF, bias, residual, c, m, n, k, ta, tb, gelu, aux))
-      return;
-#endif
-    gemmRoundedBf16(ar, br, sum, 1, zero, zero, m, n, k, ta, tb, aElements, bElements);
-  } else {
-#ifdef __CUDACC__
-    if (ltGemmBias(a, b, CUDA_R_32F, bias, residual, c, m, n, k, ta, tb, gelu, aux))
-      return;
-#endif
-    gemm(a, b, sum, 1, zero, zero, m, n, k, ta, tb);
-  }
+  LtEpilogue epilogue = aux    ? LtEpilogue::GeluAuxBias
+                        : gelu ? LtEpilogue::GeluBias
+                               : LtEpilogue::Bias;
+  if (gemmWithLtEpilogue(a, b, sum, epilogue, bias, residual, c, aux, m, n, k, ta, tb, bf16,
+                         aElements, bElements, scratch))
+    return;
   RA_LAUNCH(biasEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, sum, bias, residual, n,
             m * n);
   if (gelu)
@@ -296,6 +322,47 @@ inline void gemmBiasGelu(const float *a, const float *b, const float *bias, floa
                          i64 bElements, float *scratch) {
   gemmEpilogue(a, b, bias, nullptr, out, pre, true, m, n, k, ta, tb, bf16, aElements, bElements,
                scratch);
+}
+
+/// db[j] = the sum of column j of B (k x n as stored), in row order, in
+/// double, of the values the product read (rounded to bf16 with `bf16`):
+/// BGRADA where cuBLASLt does not take it. A thread per column: reads
+/// coalesce across a warp's columns.
+__global__ void columnSumKernel(const float *b, float *db, i64 k, i64 n, bool bf16) {
+  RA_GRID_STRIDE(j, n) {
+    double sum = 0;
+    for (i64 r = 0; r < k; ++r) {
+      float v = b[r * n + j];
+      sum += bf16 ? ra_dtype::roundTo(v, ra_dtype::Dtype::BF16) : v;
+    }
+    db[j] = float(sum);
+  }
+}
+
+/// C = op(A) op(B) and db = the sums of B's k rows as the product reads
+/// them: a linear layer's weight and bias gradients in one call
+/// (foldGemmEpilogues' BiasGrad, cuBLASLt's BGRADA). B is not transposed.
+inline void gemmBiasGrad(const float *a, const float *b, float *c, float *db, i64 m, i64 n, i64 k,
+                         bool ta, bool tb, bool bf16, i64 aElements, i64 bElements,
+                         float *scratch) {
+  if (!gemmWithLtEpilogue(a, b, c, LtEpilogue::BiasGradA, db, nullptr, c, nullptr, m, n, k, ta, tb,
+                          bf16, aElements, bElements, scratch))
+    RA_LAUNCH(columnSumKernel, dim3(gridFor(n)), dim3(kThreads), 0, b, db, k, n, bf16);
+}
+
+/// c[i] *= gelu'(pre[i]): the DGELU epilogue where cuBLASLt does not take it.
+__global__ void geluGradEpilogueKernel(const float *pre, float *c, i64 total) {
+  RA_GRID_STRIDE(i, total) { c[i] = ra_math::apply<ra_math::Binary::GeluGrad>(pre[i], c[i]); }
+}
+
+/// C = gelu'(pre) * op(A) op(B): the GELU's backward over the product that
+/// feeds it (foldGemmEpilogues' GeluGrad, cuBLASLt's DGELU with pre as aux).
+inline void gemmGeluGrad(const float *a, const float *b, const float *pre, float *c, i64 m, i64 n,
+                         i64 k, bool ta, bool tb, bool bf16, i64 aElements, i64 bElements,
+                         float *scratch) {
+  if (!gemmWithLtEpilogue(a, b, c, LtEpilogue::DGelu, nullptr, nullptr, c, pre, m, n, k, ta, tb,
+                          bf16, aElements, bElements, scratch))
+    RA_LAUNCH(geluGradEpilogueKernel, dim3(gridFor(m * n)), dim3(kThreads), 0, pre, c, m * n);
 }
 
 } // namespace ra_cuda

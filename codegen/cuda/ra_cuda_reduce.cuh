@@ -15,12 +15,15 @@ enum class Reduce { Sum, Mean, Max };
 
 /// A block per output row when the reduced axis is innermost; else a thread
 /// per output, looping over the axis (still coalesced across threads).
+/// bf16: each value rounded to bfloat16 first (a bias gradient in a bf16
+/// build, ra::sumRoundsToBf16).
 template <Reduce kind>
-__global__ void reduceRowsKernel(const float *x, float *out, i64 rows, i64 n) {
+__global__ void reduceRowsKernel(const float *x, float *out, i64 rows, i64 n, bool bf16) {
   for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {
     float acc = kind == Reduce::Max ? -FLT_MAX : 0.f;
     for (i64 t = threadIdx.x; t < n; t += blockDim.x) {
       float v = x[row * n + t];
+      v = bf16 ? ra_dtype::roundTo(v, ra_dtype::Dtype::BF16) : v;
       acc = kind == Reduce::Max ? (acc > v ? acc : v) : acc + v;
     }
     acc = kind == Reduce::Max ? blockReduce<Combine::Max>(acc, -FLT_MAX)
@@ -31,12 +34,14 @@ __global__ void reduceRowsKernel(const float *x, float *out, i64 rows, i64 n) {
 }
 
 template <Reduce kind>
-__global__ void reduceStridedKernel(const float *x, float *out, i64 outer, i64 n, i64 inner) {
+__global__ void reduceStridedKernel(const float *x, float *out, i64 outer, i64 n, i64 inner,
+                                    bool bf16) {
   RA_GRID_STRIDE(j, outer * inner) {
     i64 o = j / inner, i = j % inner;
     float acc = kind == Reduce::Max ? -FLT_MAX : 0.f;
     for (i64 t = 0; t < n; ++t) {
       float v = x[(o * n + t) * inner + i];
+      v = bf16 ? ra_dtype::roundTo(v, ra_dtype::Dtype::BF16) : v;
       acc = kind == Reduce::Max ? (acc > v ? acc : v) : acc + v;
     }
     out[j] = kind == Reduce::Mean ? acc / float(n) : acc;
@@ -88,13 +93,14 @@ __global__ void softmaxKernel(const float *x, float *out, i64 rows, i64 d) {
   }
 }
 
-template <Reduce kind> void reduce(const float *x, float *out, i64 outer, i64 n, i64 inner) {
+template <Reduce kind>
+void reduce(const float *x, float *out, i64 outer, i64 n, i64 inner, bool bf16 = false) {
   if (inner == 1)
     RA_LAUNCH(reduceRowsKernel<kind>, dim3(unsigned(outer < 65535 ? outer : 65535)), dim3(kThreads),
-              0, x, out, outer, n);
+              0, x, out, outer, n, bf16);
   else
     RA_LAUNCH(reduceStridedKernel<kind>, dim3(gridFor(outer * inner)), dim3(kThreads), 0, x, out,
-              outer, n, inner);
+              outer, n, inner, bf16);
 }
 
 inline void causalMean(const float *x, float *out, i64 outer, i64 n, i64 inner, bool grad) {

@@ -196,7 +196,10 @@ LogicalResult Frame::eval(Operation *op) {
         return success();
       })
       .Case([&](ReduceSumOp r) {
-        set(op, {reduce(get(r.getInput()), r.getAxis(), r.getKeepdim(), 's')});
+        if (sumRoundsToBf16(r)) // a bias gradient summed from a bf16 GEMM's operand
+          set(op, {reduce(roundedToBf16(get(r.getInput())), r.getAxis(), r.getKeepdim(), 's')});
+        else
+          set(op, {reduce(get(r.getInput()), r.getAxis(), r.getKeepdim(), 's')});
         return success();
       })
       .Case([&](ReduceMeanOp r) {

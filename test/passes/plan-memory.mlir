@@ -55,3 +55,18 @@ func.func @leading_slice(%x: tensor<2x16xf32>) -> tensor<16xf32> {
   %r = ra.reshape %s : tensor<1x16xf32> -> tensor<16xf32>
   return %r : tensor<16xf32>
 }
+
+// The GELU's backward: both operands die at it, and it writes over the one a
+// matmul wrote (dG), whatever the operands' order, so that the GEMM's DGELU
+// epilogue can write dC in dG's place.
+// CHECK-LABEL: func.func @gelu_grad_over_the_product
+func.func @gelu_grad_over_the_product(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  %w = ra.get_param @w : tensor<4x4xf32>
+  // CHECK: ra.exp {{.*}} {ra.offsets = array<i64: [[C:[0-9]+]]>}
+  %c = ra.exp %x : tensor<4x4xf32>
+  // CHECK: ra.matmul {{.*}} {ra.offsets = array<i64: [[G:[0-9]+]]>}
+  %g = ra.matmul %x, %w : tensor<4x4xf32>, tensor<4x4xf32> -> tensor<4x4xf32>
+  // CHECK: ra.gelu_grad {{.*}} {ra.offsets = array<i64: [[G]]>}
+  %d = ra.gelu_grad %c, %g : tensor<4x4xf32>
+  return %d : tensor<4x4xf32>
+}

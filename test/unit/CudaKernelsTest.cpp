@@ -233,6 +233,60 @@ TEST_CASE("cuda kernels: attention backward and the GEMM launcher", "[cuda-kerne
   CHECK(relError(gc, cc) <= kTolerance);
 }
 
+TEST_CASE("cuda kernels: the backward's GEMM epilogues, the bias gradient and the GELU's, "
+          "match the unfused calls",
+          "[cuda-kernels][epilogue]") {
+  // A weight gradient X^T dY (m = 7 inputs, n = 5 outputs, k = 37 rows) with
+  // the bias gradient, the sums of dY's rows; then dC = gelu'(C) * dY W^T.
+  const int64_t m = 7, n = 5, k = 37;
+  const int64_t zero[] = {0};
+  auto x = randomVector(k * m, 31), dy = randomVector(k * n, 32), w = randomVector(m * n, 33),
+       pre = randomVector(k * m, 34);
+  for (bool bf16 : {false, true}) {
+    INFO("bf16 " << bf16);
+    std::vector<float> scratch(ra_dtype::bf16StagingFloats(k * m + k * n, k * n + m * n));
+    // Unfused: the product, then the reduce (rounding its values as the
+    // bf16 GEMM reads them) or the GELU's backward.
+    std::vector<float> dw(m * n), db(n), dc(k * m);
+    if (bf16)
+      ra_cpu::gemmBf16(x.data(), dy.data(), dw.data(), 1, zero, zero, m, n, k, true, false, k * m,
+                       k * n);
+    else
+      ra_cpu::gemm(x.data(), dy.data(), dw.data(), 1, zero, zero, m, n, k, true, false);
+    ra_cpu::reduce<ra_cpu::Reduce::Sum>(dy.data(), db.data(), 1, k, n, bf16);
+    std::vector<float> product(k * m);
+    if (bf16)
+      ra_cpu::gemmBf16(dy.data(), w.data(), product.data(), 1, zero, zero, k, m, n, false, true,
+                       k * n, m * n);
+    else
+      ra_cpu::gemm(dy.data(), w.data(), product.data(), 1, zero, zero, k, m, n, false, true);
+    ra_cpu::binary<ra_math::Binary::GeluGrad>(pre.data(), product.data(), dc.data(), k * m);
+    // The rounding is real: the bf16 sums differ from float32's.
+    std::vector<float> db32(n);
+    ra_cpu::reduce<ra_cpu::Reduce::Sum>(dy.data(), db32.data(), 1, k, n);
+    CHECK((db32 == db) == !bf16);
+
+    std::vector<float> cw(m * n), cb(n), cc(k * m), gw(m * n), gb(n), gc(k * m);
+    ra_cpu::gemmBiasGrad(x.data(), dy.data(), cw.data(), cb.data(), m, n, k, true, false, bf16,
+                         k * m, k * n);
+    ra_cuda::gemmBiasGrad(x.data(), dy.data(), gw.data(), gb.data(), m, n, k, true, false, bf16,
+                          k * m, k * n, scratch.data());
+    ra_cpu::gemmGeluGrad(dy.data(), w.data(), pre.data(), cc.data(), k, m, n, false, true, bf16,
+                         k * n, m * n);
+    ra_cuda::gemmGeluGrad(dy.data(), w.data(), pre.data(), gc.data(), k, m, n, false, true, bf16,
+                          k * n, m * n, scratch.data());
+    CHECK(cw == dw);
+    CHECK(cb == db); // the same sums, in the same order
+    CHECK(cc == dc);
+    CHECK(relError(gw, dw) <= kTolerance);
+    CHECK(relError(gb, db) <= kTolerance);
+    CHECK(relError(gc, dc) <= kTolerance);
+    // The emulator's reduce kernels round as the CPU's do.
+    ra_cuda::reduce<ra_cuda::Reduce::Sum>(dy.data(), gb.data(), 1, k, n, bf16);
+    CHECK(relError(gb, db) <= kTolerance);
+  }
+}
+
 TEST_CASE("cuda kernels: flash attention, gated and head-mean, forward and backward, past a "
           "key chunk",
           "[cuda-kernels]") {

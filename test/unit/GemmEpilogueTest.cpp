@@ -173,3 +173,97 @@ TEST_CASE("codegen: gelu(C + bias) stored over C is the GEMM's GELU_BIAS epilogu
                                    {c, bias, arena(4096, kM * kN)}, c);
   CHECK(folded(residual) == GemmShape::Epilogue::None);
 }
+
+namespace {
+
+KernelCall call(Family family, KernelParams params, std::vector<BufferRef> operands,
+                std::vector<BufferRef> results) {
+  return KernelCall{family, std::move(params), std::move(operands), std::move(results), "x"};
+}
+KernelCall unary(const char *fn, BufferRef in, BufferRef out) {
+  return call(Family::Unary, ElementwiseParams{in.elements, fn}, {in}, {out});
+}
+/// An entry point of `calls`, folded.
+EntryPoint fold(std::vector<KernelCall> calls) {
+  EntryPoint e;
+  e.calls = std::move(calls);
+  foldGemmEpilogues(e);
+  return e;
+}
+
+} // namespace
+
+TEST_CASE("codegen: a bias's gradient, the sum of a weight gradient's B over its rows, is the "
+          "GEMM's BGRADA epilogue",
+          "[codegen][epilogue]") {
+  // dW = X^T dY (m = kK inputs, n = kN outputs, k = kM rows), db = the sum of dY's rows.
+  const BufferRef x = arena(0, kM * kK), dy = arena(1024, kM * kN), dw = arena(2048, kK * kN),
+                  db = arena(4096, kN), other = arena(8192, 16);
+  auto gemm = [&](bool bf16 = true) {
+    GemmShape g{1, kK, kN, kM, true, false, {0}, {0}};
+    g.bf16Inputs = bf16;
+    return call(Family::Gemm, g, {x, dy}, {dw});
+  };
+  auto sum = [&](bool bf16 = true) {
+    return call(Family::Reduce, ReduceParams{{1, kM, kN}, "Sum", bf16}, {dy}, {db});
+  };
+  SECTION("before or after the GEMM, with unrelated calls between") {
+    for (bool sumFirst : {true, false}) {
+      KernelCall between = unary("Exp", other, arena(9216, 16));
+      EntryPoint e = fold(sumFirst ? std::vector{sum(), between, gemm()}
+                                   : std::vector{gemm(), between, sum()});
+      REQUIRE(e.calls.size() == 2);
+      const KernelCall &g = e.calls[sumFirst ? 1 : 0];
+      CHECK(g.get<GemmShape>().epilogue == GemmShape::Epilogue::BiasGrad);
+      REQUIRE(g.results.size() == 2);
+      CHECK(g.results[1].offset == db.offset);
+    }
+  }
+  SECTION("a call between that writes dY, or reads or writes the gradient, keeps them apart") {
+    for (KernelCall between : {unary("Exp", other, dy), unary("Exp", db, other),
+                               unary("Exp", other, arena(4096 + 4, 1))}) {
+      CHECK(fold({sum(), between, gemm()}).calls.size() == 3);
+      CHECK(fold({gemm(), between, sum()}).calls.size() == 3);
+    }
+  }
+  SECTION("another sum, a transposed B, or a rounding that differs is left alone") {
+    CHECK(fold({call(Family::Reduce, ReduceParams{{1, kM, kN}, "Mean", true}, {dy}, {db}), gemm()})
+              .calls.size() == 2);
+    CHECK(
+        fold({call(Family::Reduce, ReduceParams{{kM, kN, 1}, "Sum", true}, {dy}, {arena(4096, kM)}),
+              gemm()})
+            .calls.size() == 2);
+    KernelCall transposed = gemm();
+    std::get<GemmShape>(transposed.params).transposeB = true;
+    CHECK(fold({sum(), transposed}).calls.size() == 2);
+    // A float32 sum beside a bf16 GEMM: BGRADA would sum the rounded operand.
+    CHECK(fold({sum(false), gemm(true)}).calls.size() == 2);
+    CHECK(fold({sum(false), gemm(false)}).calls.size() == 1);
+  }
+}
+
+TEST_CASE("codegen: the GELU's backward over a GEMM's product, in its place, is the GEMM's DGELU "
+          "epilogue",
+          "[codegen][epilogue]") {
+  // dG = dY W^T into g, then dC = gelu'(C) * dG over g.
+  const BufferRef dy = arena(0, kM * kN), g = arena(1024, kM * kK), c = arena(2048, kM * kK),
+                  other = arena(8192, 16);
+  const BufferRef w = param(0, kK * kN);
+  KernelCall gemm =
+      call(Family::Gemm, GemmShape{1, kM, kK, kN, false, true, {0}, {0}}, {dy, w}, {g});
+  auto geluGrad = [&](BufferRef pre, BufferRef product, BufferRef out) {
+    return call(Family::Binary, ElementwiseParams{kM * kK, "GeluGrad"}, {pre, product}, {out});
+  };
+  SECTION("folded past calls that touch neither, C as the third operand") {
+    EntryPoint e = fold({gemm, unary("Exp", other, arena(9216, 16)), geluGrad(c, g, g)});
+    REQUIRE(e.calls.size() == 2);
+    CHECK(e.calls[0].get<GemmShape>().epilogue == GemmShape::Epilogue::GeluGrad);
+    REQUIRE(e.calls[0].operands.size() == 3);
+    CHECK(e.calls[0].operands[2].offset == c.offset);
+  }
+  SECTION("left alone: written over C, dG read first, C written between") {
+    CHECK(fold({gemm, geluGrad(c, g, c)}).calls.size() == 2);
+    CHECK(fold({gemm, unary("Exp", g, other), geluGrad(c, g, g)}).calls.size() == 3);
+    CHECK(fold({gemm, unary("Exp", other, c), geluGrad(c, g, g)}).calls.size() == 3);
+  }
+}

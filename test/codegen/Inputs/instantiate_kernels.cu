@@ -24,9 +24,9 @@ template void ra_cuda::gather<float>(const float *, float *, int, const i64 *, c
 template void ra_cuda::gather<int32_t>(const int32_t *, int32_t *, int, const i64 *, const i64 *);
 template void ra_cuda::slice<float>(const float *, float *, i64, i64, i64, i64, i64);
 template void ra_cuda::concatPart<float>(const float *, float *, i64, i64, i64, i64, i64);
-template void ra_cuda::reduce<Reduce::Sum>(const float *, float *, i64, i64, i64);
-template void ra_cuda::reduce<Reduce::Mean>(const float *, float *, i64, i64, i64);
-template void ra_cuda::reduce<Reduce::Max>(const float *, float *, i64, i64, i64);
+template void ra_cuda::reduce<Reduce::Sum>(const float *, float *, i64, i64, i64, bool);
+template void ra_cuda::reduce<Reduce::Mean>(const float *, float *, i64, i64, i64, bool);
+template void ra_cuda::reduce<Reduce::Max>(const float *, float *, i64, i64, i64, bool);
 
 void instantiateTheRest(float *p, const float *c) {
   fill(p, 0.f, 1);
@@ -53,4 +53,6 @@ void instantiateTheRest(float *p, const float *c) {
   gemmBf16(c, c, p, 1, off, off, 1, 1, 1, false, true, 1, 1, p);    // --precision bf16
   gemmBias(c, c, c, c, p, 1, 1, 1, false, true, true, 1, 1, p);     // foldGemmEpilogues
   gemmBiasGelu(c, c, c, p, p, 1, 1, 1, false, true, true, 1, 1, p); // and the MLP's GELU
+  gemmBiasGrad(c, c, p, p, 1, 1, 1, true, false, true, 1, 1, p);    // the backward's BGRADA
+  gemmGeluGrad(c, c, c, p, 1, 1, 1, false, true, true, 1, 1, p);    // and DGELU
 }
