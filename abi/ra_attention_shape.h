@@ -54,10 +54,26 @@ struct AttentionShape {
   int64_t flashAttentionGradScratch(bool gated) const {
     return 2 * rows() + (gated ? rows() * dv : 0);
   }
-  /// The probabilities averaged over heads, [B, Tq, Tk].
-  int64_t headMeanAttentionScratch() const { return b * tq * tk; }
-  /// D and d alpha per row, then dP and the averaged probabilities.
-  int64_t headMeanAttentionGradScratch() const { return 2 * rows() + 2 * b * tq * tk; }
+  /// In a bf16 build, the operands of head-mean attention's products with
+  /// the shared values (pbar v, dmean v^T, pbar^T dmean) staged as bf16: the
+  /// largest of the three (ra_dtype's staging layout).
+  int64_t headMeanStagingFloats() const {
+    if (!bf16)
+      return 0;
+    const int64_t pbar = b * tq * tk, values = b * tk * dv, dmean = b * tq * dv;
+    const int64_t forward = ra_dtype::bf16StagingFloats(pbar, values), // pbar v
+        dp = ra_dtype::bf16StagingFloats(dmean, values),               // dmean v^T
+        dvalues = ra_dtype::bf16StagingFloats(pbar, dmean);            // pbar^T dmean
+    const int64_t most = forward > dp ? forward : dp;
+    return most > dvalues ? most : dvalues;
+  }
+  /// The probabilities averaged over heads, [B, Tq, Tk], then the staging.
+  int64_t headMeanAttentionScratch() const { return b * tq * tk + headMeanStagingFloats(); }
+  /// D and d alpha per row, then dP and the averaged probabilities, then
+  /// the staging.
+  int64_t headMeanAttentionGradScratch() const {
+    return 2 * rows() + 2 * b * tq * tk + headMeanStagingFloats();
+  }
 };
 
 /// ra.cached_attention's static parameters: one query per sequence (its

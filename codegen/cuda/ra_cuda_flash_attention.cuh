@@ -251,7 +251,22 @@ inline std::vector<i64> eachBatch(i64 b) {
   return off;
 }
 
-/// head_mean_attention: out[b] = pbar[b] v[b]. `scratch`: B Tq Tk floats.
+/// C[b] = op(A[b]) op(B[b]) for each batch entry: head-mean attention's
+/// products with the shared values. Where the attention runs on tensor
+/// cores (a bf16 build) they are bf16 GEMMs too, their operands staged in
+/// `staging` (AttentionShape::headMeanStagingFloats).
+inline void headMeanGemm(const AttentionShape &s, const float *a, const float *b, float *c, i64 m,
+                         i64 n, i64 k, bool ta, bool tb, float *staging) {
+  std::vector<i64> each = eachBatch(s.b);
+  if (tcHeadMeanApplies(s))
+    gemmBf16(a, b, c, s.b, each.data(), each.data(), m, n, k, ta, tb, s.b * m * k, s.b * k * n,
+             staging);
+  else
+    gemm(a, b, c, s.b, each.data(), each.data(), m, n, k, ta, tb);
+}
+
+/// head_mean_attention: out[b] = pbar[b] v[b]. `scratch`: pbar (B Tq Tk
+/// floats), then the staging.
 inline void headMeanAttention(const AttentionShape &s, const float *q, const float *k,
                               const float *v, const float *alpha, const float *lse, float *out,
                               float *scratch) {
@@ -260,22 +275,22 @@ inline void headMeanAttention(const AttentionShape &s, const float *q, const flo
   else
     RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha,
               lse, scratch);
-  std::vector<i64> each = eachBatch(s.b);
-  gemm(scratch, v, out, s.b, each.data(), each.data(), s.tq, s.dv, s.tk, false, false);
+  headMeanGemm(s, scratch, v, out, s.tq, s.dv, s.tk, false, false, scratch + s.b * s.tq * s.tk);
 }
 
 /// head_mean_attention_grad: dP = dmean v^T (a product per batch entry), the
 /// rows' D = rowsum(P dP / H), dq and dk recomputing P and dS from lse as
 /// the flash backward does, and dv = pbar^T dmean (a product per batch
-/// entry). `scratch`: D and d alpha per row, then dP and pbar [B, Tq, Tk].
+/// entry). `scratch`: D and d alpha per row, dP and pbar [B, Tq, Tk], then
+/// the staging.
 inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const float *k,
                                   const float *v, const float *alpha, const float *lse,
                                   const float *dmean, float *dq, float *dk, float *dv,
                                   float *dalpha, float *scratch) {
   i64 rows = s.b * s.h * s.tq;
-  float *delta = scratch, *parts = delta + rows, *dp = parts + rows, *pbar = dp + s.b * s.tq * s.tk;
-  std::vector<i64> each = eachBatch(s.b);
-  gemm(dmean, v, dp, s.b, each.data(), each.data(), s.tq, s.tk, s.dv, false, true);
+  float *delta = scratch, *parts = delta + rows, *dp = parts + rows, *pbar = dp + s.b * s.tq * s.tk,
+        *staging = pbar + s.b * s.tq * s.tk;
+  headMeanGemm(s, dmean, v, dp, s.tq, s.tk, s.dv, false, true, staging);
   if (tcHeadMeanApplies(s)) {
     tcHeadMeanGrad(s, q, k, alpha, lse, dp, delta, dq, dk, dalpha ? parts : nullptr);
     sumAlphaParts(parts, dalpha, rows);
@@ -286,7 +301,7 @@ inline void headMeanAttentionGrad(const AttentionShape &s, const float *q, const
     RA_LAUNCH(headMeanProbsKernel, dim3(rowsGrid(s.b * s.tq)), dim3(kThreads), 0, s, q, k, alpha,
               lse, pbar);
   }
-  gemm(pbar, dmean, dv, s.b, each.data(), each.data(), s.tk, s.dv, s.tq, true, false);
+  headMeanGemm(s, pbar, dmean, dv, s.tk, s.dv, s.tq, true, false, staging);
 }
 
 } // namespace ra_cuda

@@ -124,7 +124,9 @@ inline void gemmRoundedBf16(const uint16_t *ar, const uint16_t *br, float *c, i6
   }
 #else
   // Work on the stream: widened when it runs (a captured graph's replay
-  // reads the bits its own rounding kernels wrote).
+  // reads the bits its own rounding kernels wrote). The offsets are copied:
+  // a replay outlives the caller's arrays.
+  std::vector<i64> ao(aOff, aOff + batch), bo(bOff, bOff + batch);
   ra_simt::enqueue(RA_STREAM, [=] {
     static thread_local std::vector<float> wide;
     wide.resize(size_t(aElements + bElements));
@@ -132,7 +134,7 @@ inline void gemmRoundedBf16(const uint16_t *ar, const uint16_t *br, float *c, i6
       wide[i] = ra_dtype::bf16ToFloat(ar[i]);
     for (i64 i = 0; i < bElements; ++i)
       wide[aElements + i] = ra_dtype::bf16ToFloat(br[i]);
-    gemm(wide.data(), wide.data() + aElements, c, batch, aOff, bOff, m, n, k, ta, tb);
+    gemm(wide.data(), wide.data() + aElements, c, batch, ao.data(), bo.data(), m, n, k, ta, tb);
   });
 #endif
 }

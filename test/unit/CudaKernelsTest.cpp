@@ -287,6 +287,41 @@ TEST_CASE("cuda kernels: the backward's GEMM epilogues, the bias gradient and th
   }
 }
 
+TEST_CASE("cuda-emu: a captured bf16 GEMM replays after its caller's offset arrays are gone",
+          "[cuda-kernels][bf16]") {
+  // head-mean attention's products pass offsets from a vector of their own;
+  // the emulator's bf16 GEMM runs on the stream when a graph replays, long
+  // after the call that recorded it returned.
+  const int64_t batch = 3, m = 4, n = 5, k = 6;
+  auto a = randomVector(batch * m * k, 41), b = randomVector(batch * k * n, 42);
+  std::vector<float> c(batch * m * n), want(batch * m * n),
+      scratch(ra_dtype::bf16StagingFloats(a.size(), b.size()));
+  cudaStream_t stream;
+  REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
+  ra_cuda_device::stream = stream;
+  REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  {
+    std::vector<int64_t> each = {0, 1, 2};
+    ra_cuda::gemmBf16(a.data(), b.data(), c.data(), batch, each.data(), each.data(), m, n, k, false,
+                      false, a.size(), b.size(), scratch.data());
+    each.assign(3, -1000000); // what a freed array may hold
+  }
+  cudaGraph_t graph = nullptr;
+  REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+  cudaGraphExec_t exec = nullptr;
+  REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
+  cudaGraphDestroy(graph);
+  REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
+  REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+  const int64_t each[] = {0, 1, 2};
+  ra_cpu::gemmBf16(a.data(), b.data(), want.data(), batch, each, each, m, n, k, false, false,
+                   a.size(), b.size());
+  CHECK(c == want);
+  cudaGraphExecDestroy(exec);
+  ra_cuda_device::stream = nullptr;
+  cudaStreamDestroy(stream);
+}
+
 TEST_CASE("cuda kernels: flash attention, gated and head-mean, forward and backward, past a "
           "key chunk",
           "[cuda-kernels]") {
@@ -560,12 +595,12 @@ TEST_CASE("cuda kernels: tensor-core head-mean attention, forward and backward, 
           "on its rounded operands",
           "[cuda-kernels][tensor-core]") {
   // Mechanism 2: the probabilities averaged over heads meet a value every
-  // head shares (f columns). With q and k rounded to bf16 on both sides, the
-  // averaged probabilities agree to float32 sums (they are not rounded), so
-  // the output and d value agree to 1e-5; dq and dk round dS once before
-  // their products: each element is held to u times the sum of |term|, from
-  // dS computed here in double (dS_h = P_h (dpbar / H - D_h), with RA's
-  // transposed share).
+  // head shares (f columns). With q, k, the values and dmean rounded to bf16
+  // on both sides, each product rounds one operand more: pbar, in out = pbar
+  // x and dx = pbar^T dmean, and dS in dq and dk. Each element is held to u
+  // times the sum of |term| over its product, from pbar and dS computed here
+  // in double (dS_h = P_h (dpbar / H - D_h), with RA's transposed share).
+  // dpbar = dmean x^T has both operands rounded already: exact products.
   const double u = std::ldexp(1.0, -8);
   for (const Case &c : {Case{2, 3, 45, 24, 5, true, true, true, false, -1},
                         Case{1, 2, 37, 128, 7, true, true, true, true, 7},
@@ -576,8 +611,9 @@ TEST_CASE("cuda kernels: tensor-core head-mean attention, forward and backward, 
     s.bf16 = true;
     REQUIRE(ra_cuda::tcHeadMeanApplies(s));
     auto q = roundedToBf16(randomVector(rows * c.e, 51)),
-         k = roundedToBf16(randomVector(c.b * t * c.e, 52)), x = randomVector(c.b * t * f, 53),
-         dm = randomVector(c.b * t * f, 54);
+         k = roundedToBf16(randomVector(c.b * t * c.e, 52)),
+         x = roundedToBf16(randomVector(c.b * t * f, 53)),
+         dm = roundedToBf16(randomVector(c.b * t * f, 54));
     float alpha = 0.3f;
     const float *a = c.reciprocal ? &alpha : nullptr;
     // The sibling attention's log-sum-exps.
@@ -591,7 +627,6 @@ TEST_CASE("cuda kernels: tensor-core head-mean attention, forward and backward, 
     ra_cuda::headMeanAttention(s, q.data(), k.data(), x.data(), a, lse.data(), gm.data(),
                                scratch.data());
     ra_cpu::headMeanAttention(s, q.data(), k.data(), x.data(), a, lse.data(), cm.data());
-    CHECK(relError(gm, cm) <= kTolerance);
     std::vector<float> gq(q.size()), gk(k.size()), gx(x.size()), cq(q.size()), ck(k.size()),
         cx(x.size()), gradScratch(s.headMeanAttentionGradScratch());
     float gda = 0, cda = 0;
@@ -600,17 +635,17 @@ TEST_CASE("cuda kernels: tensor-core head-mean attention, forward and backward, 
                                    gradScratch.data());
     ra_cpu::headMeanAttentionGrad(s, q.data(), k.data(), x.data(), a, lse.data(), dm.data(),
                                   cq.data(), ck.data(), cx.data(), c.reciprocal ? &cda : nullptr);
-    CHECK(relError(gx, cx) <= kTolerance);
     CHECK(gda == Approx(cda).epsilon(1e-4).margin(1e-5));
-    // The bounds for dq and dk.
+    // The bounds for out, dx, dq and dk.
     auto dot = [](const float *p, const float *z, int64_t n) {
       double acc = 0;
       for (int64_t i = 0; i < n; ++i)
         acc += double(p[i]) * z[i];
       return acc;
     };
-    std::vector<double> bq(q.size()), bk(k.size());
+    std::vector<double> bq(q.size()), bk(k.size()), bm(x.size()), bx(x.size());
     for (int64_t bb = 0; bb < c.b; ++bb) {
+      std::vector<double> pbar(t * t);
       std::vector<double> dpbar(t * t); // dmean x^T
       for (int64_t i = 0; i < t; ++i)
         for (int64_t j = 0; j < t; ++j)
@@ -627,6 +662,7 @@ TEST_CASE("cuda kernels: tensor-core head-mean attention, forward and backward, 
             if (s.reciprocalAt(i, j))
               score += alpha * s.scale * dot(qh + j * c.e, kp + i * c.e, c.e);
             p[j] = std::exp(score - lse[bh * t + i]);
+            pbar[i * t + j] += p[j] / c.h;
             d += p[j] * dpbar[i * t + j] / c.h;
           }
           for (int64_t j = 0; j <= s.lastKey(i); ++j)
@@ -641,6 +677,13 @@ TEST_CASE("cuda kernels: tensor-core head-mean attention, forward and backward, 
             }
           }
       }
+      for (int64_t i = 0; i < t; ++i)
+        for (int64_t j = 0; j < t; ++j)
+          for (int64_t col = 0; col < f; ++col) {
+            bm[(bb * t + i) * f + col] += u * pbar[i * t + j] * std::abs(x[(bb * t + j) * f + col]);
+            bx[(bb * t + j) * f + col] +=
+                u * pbar[i * t + j] * std::abs(dm[(bb * t + i) * f + col]);
+          }
     }
     auto excess = [](const std::vector<float> &got, const std::vector<float> &want,
                      const std::vector<double> &bound) {
@@ -651,8 +694,12 @@ TEST_CASE("cuda kernels: tensor-core head-mean attention, forward and backward, 
         worst = std::max(worst, std::abs(double(got[i]) - want[i]) - bound[i]);
       return worst / scale;
     };
+    CHECK(excess(gm, cm, bm) <= 1e-5);
+    CHECK(excess(gx, cx, bx) <= 1e-5);
     CHECK(excess(gq, cq, bq) <= 1e-5);
     CHECK(excess(gk, ck, bk) <= 1e-5);
     CHECK(relError(gq, cq) > 1e-5); // dS's rounding is real
+    CHECK(relError(gm, cm) > 1e-5); // and pbar's
+    CHECK(relError(gx, cx) > 1e-5);
   }
 }
