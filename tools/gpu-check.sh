@@ -9,8 +9,9 @@
 #                                      corpus in DIR (default gpu-check/)
 #   tools/gpu-check.sh run [DIR]       on the GPU machine (the bundle and this
 #                                      repository; no MLIR or clang needed):
-#     1. the tiny GPT-2 (float32 and --precision bf16) and the all-mechanisms
-#        variant train 5 steps on the GPU with the CPU build's losses (within 1e-4 relative; every kernel
+#     1. the tiny GPT-2 and the all-mechanisms variant (each float32 and
+#        --precision bf16) train 5 steps on the GPU with the CPU build's
+#        losses (within 1e-4 relative; every kernel
 #        family, forward, backward and AdamW); once more with --sync-kernels;
 #        a CPU checkpoint resumed on the GPU ends where the CPU run ended;
 #        cached decoding (@prefill, @decode) equals the forward at every position
@@ -64,7 +65,7 @@ prepare() (
     bin="$root/build/bin"
   fi
   racc="$bin/racc" rarun="$bin/rarun"
-  rm -rf "${dir:?}/lib" "$dir/lib.tar.xz"
+  rm -rf "${dir:?}/lib" "$dir/art" "$dir/bundle.tar.xz"
   mkdir -p "$dir/bin" "$dir/lib" "$dir/art" "$dir/ref"
   cp "$rarun" "$dir/bin/"
   # rarun's libraries that a CUDA image may lack (not glibc or libstdc++).
@@ -77,6 +78,10 @@ prepare() (
     -o "$dir/art/all.rac"
   "$racc" compile "$root/models/gpt2.graph" $tiny --target all --precision bf16 \
     -o "$dir/art/tiny_bf16.rac"
+  # Every mechanism in bf16: RA, MLA, the gates and head-mean attention on
+  # tensor cores, and the backward's GEMM epilogues.
+  "$racc" compile "$root/models/gpt2_mla_ra_all.graph" $tiny $variant --target all \
+    --precision bf16 -o "$dir/art/all_bf16.rac"
   "$racc" compile "$root/models/gpt2.graph" $tiny --target all --no-fuse \
     -o "$dir/art/tiny_unfused.rac"
   "$racc" compile "$root/models/gpt2_mla_ra_all.graph" $tiny $variant --target all --no-fuse \
@@ -93,7 +98,7 @@ prepare() (
       -o "$dir/art/gpt2_124m_bf16.rac"
   fi
   echo "== CPU reference runs"
-  for m in tiny all tiny_bf16; do
+  for m in tiny all tiny_bf16 all_bf16; do
     "$rarun" train "$dir/art/$m.rac" --data "$dir/corpus" $train --ckpt-every 2 \
       --out "$dir/ref/$m" > /dev/null
   done
@@ -104,11 +109,13 @@ prepare() (
   rm -f "$dir"/art/*/cuda/*.cu "$dir"/art/*/cuda/*.cuh "$dir"/art/*/cuda/*.h
   if [ "$device" = cuda ]; then rm -f "$dir"/art/*/cuda/model_emu.so; fi
   find "$dir/ref" -name '*.safetensors' ! -path '*/tiny/ckpt/step_2.safetensors' -delete
-  # rarun's libraries are most of the bundle (ICU's data, OpenBLAS): xz
-  # takes them from about 80 MiB to 16 (22 at -1, in seconds: a rehearsal's);
-  # run unpacks them.
-  XZ_OPT="-T0 -$([ "$device" = cuda ] && echo 6 || echo 1)" tar -cJf "$dir/lib.tar.xz" -C "$dir" lib
-  rm -rf "${dir:?}/lib"
+  # rarun's libraries (ICU's data, OpenBLAS) and the artifacts' fat CUDA
+  # libraries are most of the bundle: xz takes the libraries from about 80
+  # MiB to 16 (22 at -1, in seconds: a rehearsal's) and a CUDA library to a
+  # fifth; run unpacks them.
+  XZ_OPT="-T0 -$([ "$device" = cuda ] && echo 6 || echo 1)" tar -cJf "$dir/bundle.tar.xz" \
+    -C "$dir" lib art
+  rm -rf "${dir:?}/lib" "$dir/art"
   mib=$(du -sm --exclude=build.log --exclude=results "$dir" | cut -f1)
   echo "bundle: $mib MiB (at most $bundle_limit_mib)"
   if [ "$mib" -gt "$bundle_limit_mib" ]; then
@@ -135,7 +142,7 @@ check() {
 devices() { "$py" "$root/test/runtime/check_devices.py" "$@"; }
 
 stage_correctness() {
-  local models=(tiny all tiny_bf16) m ref
+  local models=(tiny all tiny_bf16 all_bf16) m ref
   if [ "$quick" = 1 ]; then models=(tiny); fi
   for m in "${models[@]}"; do
     ref="$dir/ref/$m/metrics.jsonl"
@@ -257,7 +264,7 @@ run_stage() {
 run() {
   mkdir -p "$dir/results"
   rarun="$dir/bin/rarun" summary="$dir/results/summary.txt" py=python3
-  if [ ! -d "$dir/lib" ] && [ -f "$dir/lib.tar.xz" ]; then tar -xJf "$dir/lib.tar.xz" -C "$dir"; fi
+  if [ ! -d "$dir/art" ] && [ -f "$dir/bundle.tar.xz" ]; then tar -xJf "$dir/bundle.tar.xz" -C "$dir"; fi
   export LD_LIBRARY_PATH="$dir/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   : > "$summary"
   : > "$dir/results/stages.tsv"
