@@ -332,6 +332,25 @@ __device__ void tcGradTile(const AttentionShape &s, float a, const float *lse, c
   RA_SHARED(bf16, qJ, X *EP);                                                                      \
   RA_SHARED(float, sc, T *T);                                                                      \
   RA_SHARED(float, scT, T *T)
+/// Stages T rows from row0 of one side (x, e wide, and y, dv wide: `rows`
+/// of each) and, with RA's term (`ra`), the same rows of the other side (xo,
+/// yo: `otherRows`; X rows): Q_I, dY_I and K_I, V_I for a query tile, K_J,
+/// V_J and Q_J, dY_J for a key tile. Head-mean attention passes no dY or V
+/// (null): its dP comes from dpbar.
+template <int T, int X, int EP, int DP, typename TX, typename TY, typename TXO, typename TYO>
+__device__ void tcStageTile(const AttentionShape &s, i64 row0, const float *x, const float *y,
+                            i64 rows, const float *xo, const float *yo, i64 otherRows, TX &xs,
+                            TY &ys, TXO &xos, TYO &yos, bool ra) {
+  stageBf16<T, EP>(xs, x, row0, rows, s.e);
+  if (y)
+    stageBf16<T, DP>(ys, y, row0, rows, s.dv);
+  if (ra) {
+    stageBf16<X, EP>(xos, xo, row0, otherRows, s.e);
+    if (yo)
+      stageBf16<X, DP>(yos, yo, row0, otherRows, s.dv);
+  }
+}
+
 /// S = Q_I K_J^T from the staged tiles, and in RA's band S^T = K_I Q_J^T;
 /// each warp its 16 rows.
 template <int EP, int T, typename TF, typename TQ, typename TK, typename TKI, typename TQJ>
@@ -401,14 +420,7 @@ __global__ void tcAttentionGradQueryKernel(AttentionShape s, const float *q, con
                 *vh = dpbar ? nullptr : v + s.vAt(bb, hh),
                 *dyh = dpbar ? nullptr : dy + bh * s.tq * s.dv,
                 *dpbarB = dpbar ? dpbar + bb * s.tq * s.tk : nullptr;
-    stageBf16<T, EP>(qs, qh, i0, s.tq, s.e);
-    if (!dpbar)
-      stageBf16<T, DP>(dys, dyh, i0, s.tq, s.dv);
-    if (RA) {
-      stageBf16<X, EP>(kI, kh, i0, s.tk, s.e);
-      if (!dpbar)
-        stageBf16<X, DP>(vI, vh, i0, s.tk, s.dv);
-    }
+    tcStageTile<T, X, EP, DP>(s, i0, qh, dyh, s.tq, kh, vh, s.tk, qs, dys, kI, vI, RA);
     Acc acc[EP / kMmaSide];
     for (Acc &f : acc)
       wmma::fill_fragment(f, 0.f);
@@ -420,14 +432,7 @@ __global__ void tcAttentionGradQueryKernel(AttentionShape s, const float *q, con
                 : (lastRow + s.band + 1 > end ? lastRow + s.band + 1 : end);
     for (i64 j0 = 0; j0 < end; j0 += T) {
       const bool band = RA && tileBand(s, i0, j0, T);
-      stageBf16<T, EP>(ks, kh, j0, s.tk, s.e);
-      if (!dpbar)
-        stageBf16<T, DP>(vs, vh, j0, s.tk, s.dv);
-      if (band) {
-        stageBf16<X, EP>(qJ, qh, j0, s.tq, s.e);
-        if (!dpbar)
-          stageBf16<X, DP>(dyJ, dyh, j0, s.tq, s.dv);
-      }
+      tcStageTile<T, X, EP, DP>(s, j0, kh, vh, s.tk, qh, dyh, s.tq, ks, vs, qJ, dyJ, band);
       __syncthreads();
       tcGradScores<EP, T>(sc, scT, qs, ks, kI, qJ, band, warp);
       tcGradDp<DP, T>(s, dpbarB, i0, j0, dp, dpT, dys, vs, vI, dyJ, band, warp);
@@ -485,24 +490,10 @@ __global__ void tcAttentionGradKeyKernel(AttentionShape s, const float *q, const
                   *vh = dpbar ? nullptr : v + s.vAt(bb, hh),
                   *dyh = dpbar ? nullptr : dy + bh * s.tq * s.dv,
                   *dpbarB = dpbar ? dpbar + bb * s.tq * s.tk : nullptr;
-      stageBf16<T, EP>(ks, kh, j0, s.tk, s.e);
-      if (!dpbar)
-        stageBf16<T, DP>(vs, vh, j0, s.tk, s.dv);
-      if (RA) {
-        stageBf16<X, EP>(qJ, qh, j0, s.tq, s.e);
-        if (!dpbar)
-          stageBf16<X, DP>(dyJ, dyh, j0, s.tq, s.dv);
-      }
+      tcStageTile<T, X, EP, DP>(s, j0, kh, vh, s.tk, qh, dyh, s.tq, ks, vs, qJ, dyJ, RA);
       for (i64 i0 = first; i0 < s.tq; i0 += T) {
         const bool band = RA && tileBand(s, i0, j0, T);
-        stageBf16<T, EP>(qs, qh, i0, s.tq, s.e);
-        if (!dpbar)
-          stageBf16<T, DP>(dys, dyh, i0, s.tq, s.dv);
-        if (band) {
-          stageBf16<X, EP>(kI, kh, i0, s.tk, s.e);
-          if (!dpbar)
-            stageBf16<X, DP>(vI, vh, i0, s.tk, s.dv);
-        }
+        tcStageTile<T, X, EP, DP>(s, i0, qh, dyh, s.tq, kh, vh, s.tk, qs, dys, kI, vI, band);
         __syncthreads();
         tcGradScores<EP, T>(sc, scT, qs, ks, kI, qJ, band, warp);
         tcGradDp<DP, T>(s, dpbarB, i0, j0, dp, dpT, dys, vs, vI, dyJ, band, warp);
