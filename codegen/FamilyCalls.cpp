@@ -63,8 +63,30 @@ std::string fusedBody(const KernelCall &c) {
     std::string value = st.kind == FusedStep::Constant ? floatLiteral(st.value)
                                                        : fusedStepExpression(st, StepSyntax::Code);
     s += fmt::format("      const float v{} = {};\n", k, value);
+    if (st.kind == FusedStep::Unary && st.fn.empty()) // a store
+      s += fmt::format("      {}[i] = v{};\n", fusedResultName(st.input < 0 ? 0 : st.input), k);
   }
-  return s + fmt::format("      o[i] = v{};\n", body.size() - 1);
+  return s;
+}
+
+std::string fusedResultName(int result) { return result ? "o" + std::to_string(result) : "o"; }
+
+std::string fusedParameters(const KernelCall &c) {
+  std::string params;
+  for (size_t k = 0; k < c.operands.size(); ++k)
+    params += fmt::format("const float *x{}, ", k); // a result may be one of them: in place
+  for (size_t r = 0; r < c.results.size(); ++r)
+    params += fmt::format("{}float *{}", r ? ", " : "", fusedResultName(int(r)));
+  return params;
+}
+
+std::string fusedArguments(const KernelCall &c) {
+  std::string args;
+  for (size_t k = 0; k < c.operands.size(); ++k)
+    args += operandPointer(c, k) + ", ";
+  for (size_t r = 0; r < c.results.size(); ++r)
+    args += (r ? ", " : "") + resultPointer(c, r);
+  return args;
 }
 
 namespace {

@@ -27,11 +27,6 @@
 namespace ra::codegen {
 namespace {
 
-bool sameBuffer(const BufferRef &a, const BufferRef &b) {
-  return a.kind == b.kind && a.offset == b.offset && a.index == b.index &&
-         a.elements == b.elements && a.dtype == b.dtype;
-}
-
 /// The inputs of a body that is a sum of inputs and nothing else, as
 /// (operand, modulo) pairs, or nothing.
 std::optional<std::vector<std::pair<int, int64_t>>> summands(const FusedParams &f) {
@@ -116,18 +111,6 @@ bool geluOfResult(const KernelCall &g, const KernelCall &next) {
          !sameBuffer(next.results[0], c);
 }
 
-/// Whether two buffer references share an element (arena offsets are
-/// bytes, parameter offsets elements; an input is one buffer).
-bool overlaps(const BufferRef &a, const BufferRef &b) {
-  if (a.kind != b.kind)
-    return false;
-  if (a.kind == BufferRef::Input)
-    return a.index == b.index;
-  auto end = [](const BufferRef &r) {
-    return r.offset + r.elements * (r.kind == BufferRef::Arena ? ra_dtype::bytes(r.dtype) : 1);
-  };
-  return a.offset < end(b) && b.offset < end(a);
-}
 bool reads(const KernelCall &c, const BufferRef &r) {
   return std::any_of(c.operands.begin(), c.operands.end(),
                      [&](const BufferRef &o) { return overlaps(o, r); });

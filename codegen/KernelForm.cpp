@@ -462,6 +462,22 @@ LogicalResult Former::formOp(Operation *op, EntryPoint &entry) {
 
 } // namespace
 
+bool sameBuffer(const BufferRef &a, const BufferRef &b) {
+  return a.kind == b.kind && a.offset == b.offset && a.index == b.index &&
+         a.elements == b.elements && a.dtype == b.dtype;
+}
+
+bool overlaps(const BufferRef &a, const BufferRef &b) {
+  if (a.kind != b.kind)
+    return false;
+  if (a.kind == BufferRef::Input)
+    return a.index == b.index;
+  auto end = [](const BufferRef &r) {
+    return r.offset + r.elements * (r.kind == BufferRef::Arena ? ra_dtype::bytes(r.dtype) : 1);
+  };
+  return a.offset < end(b) && b.offset < end(a);
+}
+
 FailureOr<KernelProgram> formKernels(ModuleOp module) {
   KernelProgram program;
   program.params = layoutParams(module);
@@ -471,6 +487,7 @@ FailureOr<KernelProgram> formKernels(ModuleOp module) {
     if (failed(e))
       return failure();
     foldGemmEpilogues(*e);
+    fuseElementwiseSequences(*e);
     program.entries.push_back(std::move(*e));
   }
   return program;

@@ -44,6 +44,12 @@ struct BufferRef {
   bool isInt() const { return dtype == ra_dtype::Dtype::I32; }
 };
 
+/// The same buffer: kind, place, length and type.
+bool sameBuffer(const BufferRef &a, const BufferRef &b);
+/// Whether two buffers share an element (arena offsets are bytes, parameter
+/// offsets elements; an input is one buffer).
+bool overlaps(const BufferRef &a, const BufferRef &b);
+
 //===----------------------------------------------------------------------===//
 // The kernel families and their static parameters
 //===----------------------------------------------------------------------===//
@@ -195,7 +201,10 @@ struct FusedStep {
 enum class StepSyntax { Code, Text };
 std::string fusedStepExpression(const FusedStep &step, StepSyntax syntax);
 
-/// n elements computed by `body`; its last step is stored.
+/// n elements computed by `body`. A store step (Unary with no function)
+/// writes step `a` to result `input` (-1: result 0); one kernel's body ends
+/// with its store, merged kernels' (fuseElementwiseSequences) have one per
+/// result.
 struct FusedParams {
   int64_t n;
   std::vector<FusedStep> body;
@@ -284,6 +293,11 @@ int64_t scratchFloats(const EntryPoint &entry);
 /// the GELU's backward over a GEMM's product become that GEMM's BGRADA and
 /// DGELU epilogues.
 void foldGemmEpilogues(EntryPoint &entry);
+
+/// Consecutive fused elementwise kernels of one length become one kernel
+/// that runs their bodies in turn per element, where that is exact
+/// (ElementwiseSequence.cpp): AdamW's update of a parameter is one pass.
+void fuseElementwiseSequences(EntryPoint &entry);
 
 /// Whether an entry point writes the parameters (a set_param, or a kernel
 /// that updates a parameter in place).

@@ -93,6 +93,12 @@ std::string cEscaped(const std::string &text);
 /// x1, ... at element i and storing the last step to o[i]: the same text
 /// for the CPU loop and the CUDA kernel (ra_math is shared by both).
 std::string fusedBody(const KernelCall &c);
+/// The name of a fused kernel's result r in its body: o, o1, o2, ...
+std::string fusedResultName(int result);
+/// A fused kernel's parameters (`const float *x0, ..., float *o, float
+/// *o1, ...`) and a call's arguments for them.
+std::string fusedParameters(const KernelCall &c);
+std::string fusedArguments(const KernelCall &c);
 
 } // namespace ra::codegen
 

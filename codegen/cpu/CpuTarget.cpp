@@ -20,14 +20,11 @@ namespace {
 /// One fused elementwise kernel: its length is static, its buffers are
 /// arguments (`o` may be one of the inputs: updates in place).
 std::string fusedFunction(const KernelCall &c, int id) {
-  std::string params;
-  for (size_t k = 0; k < c.operands.size(); ++k)
-    params += fmt::format("const float *x{}, ", k);
   int64_t n = c.get<FusedParams>().n;
-  return fmt::format("static void ra_fused_{}({}float *o) {{\n"
+  return fmt::format("static void ra_fused_{}({}) {{\n"
                      "#pragma omp parallel for simd if ({} > ra_cpu::kParallelMin)\n"
                      "  for (int64_t i = 0; i < {}; ++i) {{\n{}  }}\n}}\n",
-                     id, params, n, n, fusedBody(c));
+                     id, fusedParameters(c), n, n, fusedBody(c));
 }
 
 class CpuTarget : public Target {
@@ -58,12 +55,8 @@ public:
     if (c.family == Family::SetParam)
       return fmt::format("  std::memcpy({}, {}, {} * sizeof(float));\n", resultPointer(c, 0),
                          operandPointer(c, 0), c.get<CopyParams>().n);
-    if (c.family == Family::FusedElementwise) {
-      std::string args;
-      for (size_t k = 0; k < c.operands.size(); ++k)
-        args += operandPointer(c, k) + ", ";
-      return fmt::format("  ra_fused_{}({}{});\n", id, args, resultPointer(c, 0));
-    }
+    if (c.family == Family::FusedElementwise)
+      return fmt::format("  ra_fused_{}({});\n", id, fusedArguments(c));
     return std::nullopt;
   }
   const char *copyFunction() const override { return "std::memcpy"; }

@@ -23,13 +23,10 @@ namespace {
 
 /// The kernel of a fused body, named by its profiling id.
 std::string fusedKernel(const KernelCall &c, int id) {
-  std::string params;
-  for (size_t k = 0; k < c.operands.size(); ++k)
-    params += fmt::format("const float *x{}, ", k); // o may be one of them: in place
-  return fmt::format("__global__ void ra_fused_{}({}float *o, int64_t n) {{\n"
+  return fmt::format("__global__ void ra_fused_{}({}, int64_t n) {{\n"
                      "  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;\n"
                      "       i += int64_t(gridDim.x) * blockDim.x) {{\n{}  }}\n}}\n",
-                     id, params, fusedBody(c));
+                     id, fusedParameters(c), fusedBody(c));
 }
 
 std::string failureCheck(const std::string &what) {
@@ -87,13 +84,10 @@ public:
       return fmt::format("  ra_cuda::copy({}, {}, {} * sizeof(float));\n", resultPointer(c, 0),
                          operandPointer(c, 0), c.get<CopyParams>().n);
     if (c.family == Family::FusedElementwise) {
-      std::string args;
-      for (size_t k = 0; k < c.operands.size(); ++k)
-        args += operandPointer(c, k) + ", ";
       int64_t n = c.get<FusedParams>().n;
       return fmt::format("  RA_LAUNCH(ra_fused_{}, dim3(ra_cuda::gridFor({})), "
-                         "dim3(ra_cuda::kThreads), 0, {}{}, int64_t({}));\n",
-                         id, n, args, resultPointer(c, 0), n);
+                         "dim3(ra_cuda::kThreads), 0, {}, int64_t({}));\n",
+                         id, n, fusedArguments(c), n);
     }
     return std::nullopt;
   }
