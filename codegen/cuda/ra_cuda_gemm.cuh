@@ -11,6 +11,7 @@
 #define RA_CUDA_GEMM_CUH
 
 #include "ra_cuda_common.cuh"
+#include "ra_cuda_reduce.cuh"
 #include "ra_dtype.h"
 
 #include <map>
@@ -326,21 +327,6 @@ inline void gemmBiasGelu(const float *a, const float *b, const float *bias, floa
                scratch);
 }
 
-/// db[j] = the sum of column j of B (k x n as stored), in row order, in
-/// double, of the values the product read (rounded to bf16 with `bf16`):
-/// BGRADA where cuBLASLt does not take it. A thread per column: reads
-/// coalesce across a warp's columns.
-__global__ void columnSumKernel(const float *b, float *db, i64 k, i64 n, bool bf16) {
-  RA_GRID_STRIDE(j, n) {
-    double sum = 0;
-    for (i64 r = 0; r < k; ++r) {
-      float v = b[r * n + j];
-      sum += bf16 ? ra_dtype::roundTo(v, ra_dtype::Dtype::BF16) : v;
-    }
-    db[j] = float(sum);
-  }
-}
-
 /// C = op(A) op(B) and db = the sums of B's k rows as the product reads
 /// them: a linear layer's weight and bias gradients in one call
 /// (foldGemmEpilogues' BiasGrad, cuBLASLt's BGRADA). B is not transposed.
@@ -349,7 +335,7 @@ inline void gemmBiasGrad(const float *a, const float *b, float *c, float *db, i6
                          float *scratch) {
   if (!gemmWithLtEpilogue(a, b, c, LtEpilogue::BiasGradA, db, nullptr, c, nullptr, m, n, k, ta, tb,
                           bf16, aElements, bElements, scratch))
-    RA_LAUNCH(columnSumKernel, dim3(gridFor(n)), dim3(kThreads), 0, b, db, k, n, bf16);
+    reduce<Reduce::Sum>(b, db, 1, k, n, bf16); // the sums of B's rows, as the product read them
 }
 
 /// c[i] *= gelu'(pre[i]): the DGELU epilogue where cuBLASLt does not take it.
