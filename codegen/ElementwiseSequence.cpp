@@ -26,9 +26,6 @@
 namespace ra::codegen {
 namespace {
 
-bool isStore(const FusedStep &s) { return s.kind == FusedStep::Unary && s.fn.empty(); }
-int resultOf(const FusedStep &store) { return store.input < 0 ? 0 : store.input; }
-
 /// Index of the buffer in `refs` that is `r`, or -1.
 int indexOf(const std::vector<BufferRef> &refs, const BufferRef &r) {
   for (size_t k = 0; k < refs.size(); ++k)
@@ -70,8 +67,8 @@ void append(KernelCall &group, const KernelCall &next) {
   // The step each of the group's results was last stored from.
   std::map<int, int> stored;
   for (const FusedStep &s : body)
-    if (isStore(s))
-      stored[resultOf(s)] = s.a;
+    if (s.isStore())
+      stored[s.result()] = s.a;
   std::vector<int> stepOf(f.body.size(), -1);
   for (size_t k = 0; k < f.body.size(); ++k) {
     FusedStep s = f.body[k];
@@ -94,8 +91,8 @@ void append(KernelCall &group, const KernelCall &next) {
           stepOf[k] = int(j);
       if (stepOf[k] >= 0)
         continue;
-    } else if (isStore(s)) {
-      const BufferRef &w = next.results[resultOf(s)];
+    } else if (s.isStore()) {
+      const BufferRef &w = next.results[s.result()];
       int result = indexOf(group.results, w);
       if (result < 0) {
         result = int(group.results.size());

@@ -63,8 +63,8 @@ std::string fusedBody(const KernelCall &c) {
     std::string value = st.kind == FusedStep::Constant ? floatLiteral(st.value)
                                                        : fusedStepExpression(st, StepSyntax::Code);
     s += fmt::format("      const float v{} = {};\n", k, value);
-    if (st.kind == FusedStep::Unary && st.fn.empty()) // a store
-      s += fmt::format("      {}[i] = v{};\n", fusedResultName(st.input < 0 ? 0 : st.input), k);
+    if (st.isStore())
+      s += fmt::format("      {}[i] = v{};\n", fusedResultName(st.result()), k);
   }
   return s;
 }

@@ -38,7 +38,7 @@ std::optional<std::vector<std::pair<int, int64_t>>> summands(const FusedParams &
     else if (s.kind == FusedStep::Binary && s.fn == "Add") {
       ++uses[s.a];
       ++uses[s.b];
-    } else if (s.kind == FusedStep::Unary && s.fn.empty()) { // the store of a step
+    } else if (s.isStore()) {
       ++uses[s.a];
     } else {
       return std::nullopt;

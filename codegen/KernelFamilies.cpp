@@ -258,9 +258,9 @@ std::string fusedStepExpression(const FusedStep &st, StepSyntax syntax) {
     snprintf(buf, sizeof buf, "%g", st.value); // the code prints its own literal
     return buf;
   case FusedStep::Unary:
-    if (st.fn.empty()) // a store, of result st.input where several are
+    if (st.isStore()) // of result 0, or of another where several are
       return (code ? "v" : "store v") + std::to_string(st.a) +
-             (!code && st.input > 0 ? " to result " + std::to_string(st.input) : "");
+             (!code && st.result() > 0 ? " to result " + std::to_string(st.result()) : "");
     return (code ? "ra_math::apply<ra_math::Unary::" + st.fn + ">" : st.fn) + "(v" +
            std::to_string(st.a) + ")";
   case FusedStep::Binary:

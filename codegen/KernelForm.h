@@ -195,6 +195,10 @@ struct FusedStep {
   int input = -1;     // Input: which operand
   int64_t modulo = 0; // Input: read at i (0), at 0 (1), or at i % modulo
   double value = 0;   // Constant
+
+  /// A store: writes step `a` to result `input` (-1: result 0).
+  bool isStore() const { return kind == Unary && fn.empty(); }
+  int result() const { return input < 0 ? 0 : input; }
 };
 /// How a step reads in C++ (`ra_math::apply<ra_math::Binary::Add>(v0, v1)`,
 /// for the kernels) or as text (`Add(v0, v1)`, for --emit=kernels).

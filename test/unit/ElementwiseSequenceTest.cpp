@@ -77,9 +77,9 @@ void run(const std::vector<KernelCall> &calls, std::vector<float> &memory) {
                                  : v[s.a] + v[s.b];
           break;
         case FusedStep::Unary: // only stores here
-          REQUIRE(s.fn.empty());
+          REQUIRE(s.isStore());
           v[k] = v[s.a];
-          memory[c.results[s.input < 0 ? 0 : s.input].offset / 4 + i] = v[k];
+          memory[c.results[s.result()].offset / 4 + i] = v[k];
           break;
         }
       }
