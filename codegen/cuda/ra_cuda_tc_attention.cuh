@@ -258,6 +258,14 @@ __device__ __forceinline__ bool tileBand(const AttentionShape &s, i64 i0, i64 j0
          (s.band < 0 || (j0 - (i0 + t - 1) <= s.band && i0 - (j0 + t - 1) <= s.band));
 }
 
+/// S_ra[i, j] of the tile's entry idx: scale S, plus alpha scale S^T (K_I
+/// Q_J^T) where RA's band reaches (i, j).
+template <typename TF>
+__device__ __forceinline__ float tcRaScore(const AttentionShape &s, float a, TF &sc, TF &scT,
+                                           int idx, i64 i, i64 j, bool band) {
+  return s.scale * sc[idx] + (band && s.reciprocalAt(i, j) ? a * s.scale * scT[idx] : 0.f);
+}
+
 /// P and dS of the tile (queries i0.., keys j0..) of rows bh from S (and,
 /// with RA's term, S^T = K_I Q_J^T and dP^T = V_I dY_J^T) in shared memory;
 /// 0 where the key is masked. Without RA a thread per entry; with RA a
@@ -288,12 +296,10 @@ __device__ void tcGradTile(const AttentionShape &s, float a, const float *lse, c
       const i64 j = j0 + c, rowJ = bh * s.tq + j;
       float p = 0.f, ds = 0.f;
       if (i < s.tq && j <= s.lastKey(i)) { // S_ra[i, j]'s own share
-        float a1 = sc[idx], a2 = band ? float(scT[idx]) : 0.f;
-        float sRa = s.scale * a1 + (band && s.reciprocalAt(i, j) ? a * s.scale * a2 : 0.f);
-        p = expf(sRa - lse[rowI]);
+        p = expf(tcRaScore(s, a, sc, scT, idx, i, j, band) - lse[rowI]);
         ds = p * (dp[idx] - delta[rowI]);
         if (band && s.reciprocalAt(i, j))
-          da += ds * s.scale * a2; // alpha's share: dS_ra[i, j] S[j, i]
+          da += ds * s.scale * scT[idx]; // alpha's share: dS_ra[i, j] S[j, i]
       }
       if (band && i < s.tq && j < s.tq && s.reciprocalAt(j, i)) { // through S_ra[j, i]
         float sRaT = s.scale * scT[idx] + a * s.scale * sc[idx];
@@ -582,7 +588,8 @@ inline void tcAttentionGrad(const AttentionShape &s, const float *q, const float
 // [Tq, Tk] at a time summed over the heads in order; its backward is the
 // flash backward above with every head's dP = dpbar / H read from memory
 // instead of multiplied, and D = rowsum(P dP) from the same tiles. The
-// products with the shared MLP activations stay cuBLAS GEMMs.
+// products with the shared MLP activations are cuBLAS bf16 GEMMs
+// (ra_cuda_flash_attention.cuh's headMeanGemm).
 //===----------------------------------------------------------------------===//
 
 /// A block per (batch entry, query tile, key tile): pbar summed over heads.
@@ -614,12 +621,9 @@ __global__ void tcHeadMeanProbsKernel(AttentionShape s, const float *q, const fl
       for (int n = 0; n < kPerThread; ++n) {
         int idx = threadIdx.x + n * blockDim.x;
         i64 i = i0 + idx / T, j = j0 + idx % T;
-        if (i < s.tq && j <= s.lastKey(i)) {
-          float score = s.scale * sc[idx];
-          if (band && s.reciprocalAt(i, j))
-            score += a * s.scale * scT[idx];
-          acc[n] += expf(score - lse[(bb * s.h + hh) * s.tq + i]);
-        }
+        if (i < s.tq && j <= s.lastKey(i))
+          acc[n] +=
+              expf(tcRaScore(s, a, sc, scT, idx, i, j, band) - lse[(bb * s.h + hh) * s.tq + i]);
       }
       __syncthreads(); // every thread is done with the tiles before the next head's
     }
@@ -663,9 +667,7 @@ __global__ void tcHeadMeanDeltaKernel(AttentionShape s, const float *q, const fl
         i64 j = j0 + c;
         if (j > s.lastKey(i))
           break;
-        float score = s.scale * sc[threadIdx.x * T + c];
-        if (band && s.reciprocalAt(i, j))
-          score += a * s.scale * scT[threadIdx.x * T + c];
+        float score = tcRaScore(s, a, sc, scT, int(threadIdx.x) * T + c, i, j, band);
         d += expf(score - lse[bh * s.tq + i]) * dpbar[(bb * s.tq + i) * s.tk + j] * invH;
       }
       __syncthreads();
